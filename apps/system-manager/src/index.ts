@@ -1,20 +1,27 @@
-import os from 'node:os';
-
-/** Name of the app's binary. */
-export const BIN_NAME = 'system-manager';
-
-/** The default named ports of the original startup manager (moves to @core/ports). */
-export const BOOT_PORTS: Readonly<Record<string, number>> = Object.freeze({
-  main_api: 8010,
-  websocket_router: 8001,
-  frontend: 3000,
-  llama_cpp: 8080,
-  event_ui: 8888,
-});
-
-/** One-screen summary of this process and its ports, printed by `system-manager start` until the app lands. */
-export function bootSummary(): string {
-  const lines = [`${BIN_NAME}: pid ${process.pid} on ${os.hostname()}`, 'ports:'];
-  for (const [name, port] of Object.entries(BOOT_PORTS)) lines.push(`  ${name.padEnd(18)} ${port}`);
-  return lines.join('\n');
-}
+export {
+  type CleanupConfig,
+  configSchema,
+  DEFAULT_CONFIG,
+  loadConfig,
+  parseConfig,
+  type ServiceConfig,
+  type SystemManagerConfig,
+  type SystemManagerConfigInput,
+} from './config.js';
+export { type ControlSource, startControlServer } from './control.js';
+export { SystemManagerError, type SystemManagerErrorCode } from './errors.js';
+export { createLogger, formatLogLine, type Logger } from './logger.js';
+export {
+  AsyncSystemManager,
+  type AsyncSystemManagerOptions,
+  DEFAULT_CONTROL_PORT,
+  groupResources,
+  type ManagerStatus,
+  PORT_ENV_PREFIX,
+  type StartReport,
+  type StopReport,
+  type ValidationSummary,
+} from './manager.js';
+export { isServiceMessage, type ServiceMessage } from './protocol.js';
+export { type CleanupAction, type CleanupOutcome, cleanupResource, renderCommand, reapProcess, runCleanupCommand } from './reaper.js';
+export { type ServiceState, type ServiceStatus } from './services.js';

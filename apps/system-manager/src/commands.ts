@@ -1,0 +1,229 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_ALIASES } from '@core/ports';
+import { getSessionManager, type ResourceRecord, type SessionRecord } from '@core/session';
+import { loadConfig } from './config.js';
+import { SystemManagerError } from './errors.js';
+import { createLogger, type Logger } from './logger.js';
+import { AsyncSystemManager } from './manager.js';
+import { type CleanupAction, cleanupResource } from './reaper.js';
+import { currentTerminal } from './terminal.js';
+
+/** Options every command takes. */
+export interface CommandOptions {
+  readonly config?: string | undefined;
+  readonly json?: boolean | undefined;
+}
+
+function print(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function reportError(log: Logger, error: unknown): number {
+  if (error instanceof SystemManagerError) {
+    log.error({ code: error.code, details: error.details }, error.message);
+    const tail = error.details.length > 0 ? `\n  ${error.details.join('\n  ')}` : '';
+    if (!process.stderr.isTTY) process.stderr.write(`system-manager: ${error.message}${tail}\n`);
+    return 1;
+  }
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('E_')) {
+    // An expected, coded error of one of our packages: one line, no stack.
+    log.error({ code }, (error as Error).message);
+    return 1;
+  }
+  log.error({ err: error }, 'unexpected error');
+  return 1;
+}
+
+/** Runs one CLI command and returns its exit code. Never calls process.exit except for a forced second signal. */
+export async function runCommand(command: string, options: CommandOptions): Promise<number> {
+  const log = createLogger();
+  try {
+    switch (command) {
+      case 'start':
+        return await startCommand(options, log);
+      case 'status':
+        return await statusCommand(options);
+      case 'sessions':
+        return await cleanupCommand(options, log);
+      case 'ports':
+        return await portsCommand(options);
+      case 'unit':
+        print(systemdUnit(options.config));
+        return 0;
+      default:
+        throw new SystemManagerError('E_USAGE', `unknown command ${command}`);
+    }
+  } catch (error) {
+    return reportError(log, error);
+  }
+}
+
+async function startCommand(options: CommandOptions, log: Logger): Promise<number> {
+  const manager = new AsyncSystemManager({ config: options.config, logger: log });
+  let stopping: Promise<unknown> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal during shutdown: exiting now');
+      process.exit(1); // the exit handler still signals our services and unregisters synchronously
+    }
+    log.info({ signal }, 'shutting down');
+    stopping = manager.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  const report = await manager.start();
+  if (options.json) print(JSON.stringify(report));
+  // Run until a signal asks us to stop.
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (stopping) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 50);
+  });
+  await stopping;
+  return 0;
+}
+
+interface SessionView {
+  readonly sessionId: string;
+  readonly pid: number;
+  readonly hostname: string;
+  readonly createdAt: number;
+  readonly thisTerminal: boolean;
+  readonly services: { name: string; pid: number | null; port: number | null }[];
+  readonly vms: { id: string; zone: string | null }[];
+  readonly ports: Record<string, number>;
+  readonly other: ResourceRecord[];
+}
+
+function viewSession(record: SessionRecord, terminal: string | null): SessionView {
+  const services: SessionView['services'] = [];
+  const vms: SessionView['vms'] = [];
+  const ports: Record<string, number> = {};
+  const other: ResourceRecord[] = [];
+  let thisTerminal = false;
+  for (const r of record.resources) {
+    if (terminal !== null && r.metadata?.['tty'] === terminal) thisTerminal = true;
+    if (r.kind === 'process') {
+      const port = r.metadata?.['port'];
+      services.push({
+        name: String(r.metadata?.['service'] ?? r.id),
+        pid: r.pid ?? null,
+        port: typeof port === 'number' ? port : null,
+      });
+    } else if (r.kind === 'vm') vms.push({ id: r.id, zone: r.zone ?? null });
+    else if (r.kind === 'port') {
+      const name = String(r.metadata?.['name'] ?? r.id);
+      const port = Number(r.id.split(':').pop());
+      ports[name] = port;
+    } else other.push(r);
+  }
+  return {
+    sessionId: record.sessionId,
+    pid: record.pid,
+    hostname: record.hostname,
+    createdAt: record.createdAt,
+    thisTerminal,
+    services,
+    vms,
+    ports,
+    other,
+  };
+}
+
+async function statusCommand(options: CommandOptions): Promise<number> {
+  const session = getSessionManager();
+  const terminal = currentTerminal();
+  const sessions = Object.values(await session.getAllActiveSessions())
+    .filter((s) => s.sessionId !== session.sessionId)
+    .map((s) => viewSession(s, terminal))
+    .sort((a, b) => a.createdAt - b.createdAt);
+  if (options.json) {
+    print(JSON.stringify({ sessions }));
+    return 0;
+  }
+  if (sessions.length === 0) {
+    print('no live sessions on this machine');
+    return 0;
+  }
+  for (const s of sessions) {
+    const started = new Date(s.createdAt).toISOString().replace('T', ' ').slice(0, 19);
+    print(`session ${s.sessionId}${s.thisTerminal ? '  (this terminal)' : ''}`);
+    print(`  pid ${s.pid} on ${s.hostname}, since ${started} UTC`);
+    for (const svc of s.services) print(`  service ${svc.name.padEnd(20)} pid ${String(svc.pid ?? '-').padEnd(8)} port ${svc.port ?? '-'}`);
+    for (const vm of s.vms) print(`  vm      ${vm.id.padEnd(20)} zone ${vm.zone ?? '-'}`);
+    const ports = Object.entries(s.ports);
+    if (ports.length > 0) print(`  ports   ${ports.map(([n, p]) => `${n}=${p}`).join(' ')}`);
+    for (const r of s.other) print(`  ${r.kind.padEnd(7)} ${r.id}`);
+  }
+  return 0;
+}
+
+async function cleanupCommand(options: CommandOptions, log: Logger): Promise<number> {
+  const config = loadConfig(options.config);
+  const session = getSessionManager();
+  const { removed, reapable } = await session.reapStaleSessions();
+  const actions: (CleanupAction & { sessionId: string })[] = [];
+  for (const stale of reapable) {
+    for (const resource of stale.resources) {
+      const action = await cleanupResource(resource, config.cleanup, { graceMs: config.shutdown.graceMs, log });
+      actions.push({ ...action, sessionId: stale.sessionId });
+    }
+  }
+  const failed = actions.filter((a) => a.outcome === 'failed');
+  if (options.json) print(JSON.stringify({ removed, sessions: reapable.map((s) => s.sessionId), actions }));
+  else {
+    print(`removed ${removed} stale session${removed === 1 ? '' : 's'}`);
+    for (const a of actions) print(`  ${a.kind} ${a.id}: ${a.outcome}${a.detail ? ` (${a.detail})` : ''}`);
+  }
+  return failed.length > 0 ? 1 : 0;
+}
+
+async function portsCommand(options: CommandOptions): Promise<number> {
+  const manager = new AsyncSystemManager({ config: options.config, logger: createLogger({ level: 'warn' }) });
+  const resolution = await manager.portRegistry.resolve({ reserve: false });
+  const aliases: Record<string, { name: string; port: number }> = {};
+  for (const [alias, name] of Object.entries(DEFAULT_ALIASES)) {
+    aliases[alias] = { name, port: (manager.ports as Record<string, number>)[name] as number };
+  }
+  if (options.json) {
+    print(JSON.stringify({ ports: { ...manager.ports }, aliases, resolution }));
+    return 0;
+  }
+  for (const [name, port] of Object.entries(manager.ports as Record<string, number>)) print(`${name.padEnd(18)} ${port}`);
+  print('aliases:');
+  for (const [alias, { name, port }] of Object.entries(aliases)) print(`  ${alias.padEnd(16)} → ${name} (${port})`);
+  return 0;
+}
+
+/** A systemd unit that runs `system-manager start` at boot with this Node and this install. */
+export function systemdUnit(configFile?: string): string {
+  const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), 'cli.js');
+  const config = configFile ? ` --config ${path.resolve(configFile)}` : '';
+  const graceSeconds = Math.ceil(loadConfig(configFile).shutdown.graceMs / 1000) + 5;
+  return `[Unit]
+Description=system-manager boot orchestrator
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=${process.execPath} ${cli} start${config}
+# SIGTERM stops the services, runs resource cleanup and unregisters the session.
+KillSignal=SIGTERM
+KillMode=mixed
+TimeoutStopSec=${graceSeconds}
+Restart=on-failure
+RestartSec=2
+Environment=NODE_ENV=production
+Environment=LOG_LEVEL=info
+
+[Install]
+WantedBy=multi-user.target
+`;
+}

@@ -1,0 +1,190 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { SystemManagerError } from './errors.js';
+
+const portNumber = z.number().int().min(1).max(65535);
+const portName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a port name in snake_case (e.g. "main_api")');
+
+const httpHealth = z.object({
+  type: z.literal('http'),
+  /** Path probed with GET on 127.0.0.1:<port>; any 2xx is healthy. */
+  path: z.string().startsWith('/').default('/health'),
+});
+const tcpHealth = z.object({ type: z.literal('tcp') });
+
+const serviceSchema = z.object({
+  name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a service name of letters, digits, "_", "." or "-"'),
+  /** Executable; the token "{node}" is this Node.js binary. */
+  command: z.string().min(1),
+  /** Arguments; "{builtin:<file>}" is a file shipped in this app (e.g. the example cache service). */
+  args: z.array(z.string()).default([]),
+  /** Named port (from `ports`) the service listens on; it gets it as PORT in its environment. */
+  port: portName,
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  health: z.discriminatedUnion('type', [httpHealth, tcpHealth]).default({ type: 'http', path: '/health' }),
+  /** How long the service may take to become healthy. */
+  startTimeoutMs: z.number().int().positive().default(10_000),
+});
+
+const cleanupSchema = z.object({
+  /** Command template run for each resource of this kind; "{id}", "{zone}", "{kind}" are substituted. */
+  command: z.array(z.string()).min(1),
+  /** A regular expression: output matching it counts as done ("not found" means already gone). */
+  notFoundPattern: z.string().default('not found|was not found|does not exist'),
+  timeoutMs: z.number().int().positive().default(60_000),
+});
+
+/** Schema of a system-manager config file (JSON). */
+export const configSchema = z
+  .object({
+    /** Extra named ports, or overrides of the defaults (main_api 8010, …, control 8099). */
+    ports: z.record(portName, portNumber).default({}),
+    /** Ports tried, in order, when a name's preferred port is busy. */
+    fallbacks: z.record(portName, z.array(portNumber)).default({}),
+    /** Range searched when the preferred port and its fallbacks are all busy. */
+    dynamicRange: z.tuple([portNumber, portNumber]).default([20_000, 20_999]),
+    services: z.array(serviceSchema).default([]),
+    /** Cleanup command per resource kind (e.g. "vm"), run for this session's resources at shutdown and for stale sessions' resources when reaping. */
+    cleanup: z.record(z.string(), cleanupSchema).default({}),
+    intervals: z
+      .object({
+        validateMs: z.number().int().positive().default(30_000),
+        healthPollMs: z.number().int().positive().default(25),
+      })
+      .prefault({}),
+    shutdown: z.object({ graceMs: z.number().int().positive().default(5_000) }).prefault({}),
+  })
+  .strict();
+
+/** A validated config (defaults filled in). */
+export type SystemManagerConfig = z.output<typeof configSchema>;
+/** A config as written in a file (optional fields may be left out). */
+export type SystemManagerConfigInput = z.input<typeof configSchema>;
+/** One configured service. */
+export type ServiceConfig = SystemManagerConfig['services'][number];
+/** How a resource kind is cleaned up. */
+export type CleanupConfig = z.output<typeof cleanupSchema>;
+
+/** Directory of files shipped with the app (the example service), next to this module in src/ or dist/. */
+export const BUILTIN_DIR = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The built-in default config: one real example service (an HTTP cache
+ * service shipped in this app) on `main_api`, so `start` on a fresh machine
+ * shows a live service, live ports and live stats.
+ */
+export const DEFAULT_CONFIG: SystemManagerConfigInput = {
+  fallbacks: {
+    main_api: [8011, 8012, 8013, 8014],
+    control: [8100, 8101, 8102, 8103],
+  },
+  services: [
+    {
+      name: 'cache-service',
+      command: '{node}',
+      args: ['{builtin:example/cache-service}'],
+      port: 'main_api',
+      health: { type: 'http', path: '/health' },
+    },
+  ],
+  cleanup: {
+    vm: {
+      command: ['gcloud', 'compute', 'instances', 'delete', '{id}', '--zone', '{zone}', '--quiet'],
+      notFoundPattern: 'not found|was not found',
+    },
+  },
+};
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)';
+  return `${where}: ${issue.message}`;
+}
+
+/**
+ * Validates a config object. Errors name the source (file), the path of every
+ * bad field and what was expected.
+ * @throws SystemManagerError E_CONFIG_INVALID
+ */
+export function parseConfig(input: unknown, source = 'config'): SystemManagerConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map(describeIssue);
+    throw new SystemManagerError('E_CONFIG_INVALID', `${source} is not a valid system-manager config: ${lines.join('; ')}`, {
+      details: lines,
+    });
+  }
+  const config = result.data;
+  const names = new Set<string>();
+  for (const [index, service] of config.services.entries()) {
+    if (names.has(service.name)) {
+      throw new SystemManagerError(
+        'E_CONFIG_INVALID',
+        `${source}: services.${index}.name: duplicate service name "${service.name}"`,
+      );
+    }
+    names.add(service.name);
+  }
+  if (config.dynamicRange[0] > config.dynamicRange[1]) {
+    throw new SystemManagerError(
+      'E_CONFIG_INVALID',
+      `${source}: dynamicRange: expected [from, to] with from <= to, got [${config.dynamicRange.join(', ')}]`,
+    );
+  }
+  for (const [kind, cleanup] of Object.entries(config.cleanup)) {
+    try {
+      new RegExp(cleanup.notFoundPattern, 'i');
+    } catch (error) {
+      throw new SystemManagerError(
+        'E_CONFIG_INVALID',
+        `${source}: cleanup.${kind}.notFoundPattern: expected a regular expression, got ${JSON.stringify(cleanup.notFoundPattern)}`,
+        { cause: error },
+      );
+    }
+  }
+  return config;
+}
+
+/**
+ * Reads and validates a JSON config file; without a file, the built-in default.
+ * @throws SystemManagerError E_CONFIG_READ when the file cannot be read or is not JSON, E_CONFIG_INVALID when it breaks the schema.
+ */
+export function loadConfig(file?: string): SystemManagerConfig {
+  if (file === undefined) return parseConfig(DEFAULT_CONFIG, 'built-in default config');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new SystemManagerError('E_CONFIG_READ', `cannot read config file ${file}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new SystemManagerError('E_CONFIG_READ', `config file ${file} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return parseConfig(json, `config file ${file}`);
+}
+
+/**
+ * Resolves "{node}" and "{builtin:<name>}" in a service's command line. A
+ * builtin runs from TypeScript source when this app does (tests, tsx) and from
+ * dist otherwise; in both cases it inherits this process's Node flags.
+ */
+export function resolveCommand(service: ServiceConfig): { command: string; args: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const args = service.args.map((arg) => {
+    const builtin = /^\{builtin:([a-z0-9/_-]+)\}$/i.exec(arg);
+    return builtin ? path.join(BUILTIN_DIR, `${builtin[1]}${fromSource ? '.ts' : '.js'}`) : arg;
+  });
+  if (service.command === '{node}') {
+    return { command: process.execPath, args: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...args] };
+  }
+  return { command: service.command, args };
+}
