@@ -1,0 +1,231 @@
+import type { HealedChange, InvariantIssue } from '@core/invariants';
+import { EventLog, type StatsEventDetails } from './event-log.js';
+import { decimalFromNumber, ZERO } from './exact-decimal.js';
+import { type CounterState, costSavedUsd, INTEGER_COUNTERS, statsEngine } from './invariants.js';
+import type { ParsedSnapshot, StatsSnapshot } from './snapshot.js';
+
+/** The core counters and rates `validateConsistency` reports, after any healing. */
+export interface ConsistencyState {
+  /** Queries answered from the cache. */
+  readonly cacheHits: number;
+  /** Queries the cache could not answer. */
+  readonly cacheMisses: number;
+  /** Misses because the entry had expired. */
+  readonly cacheExpired: number;
+  /** Every query. */
+  readonly totalQueries: number;
+  /** Misses because the cache was not initialized yet. */
+  readonly queriesWhileUninitialized: number;
+  /** `cacheHits / (cacheHits + cacheMisses)`, 0 when both are 0. */
+  readonly hitRate: number;
+  /** `cacheExpired / (cacheHits + cacheExpired)`, 0 when both are 0. */
+  readonly expiredRate: number;
+}
+
+/** What `validateConsistency` found and did. */
+export interface ConsistencyResult {
+  /** Whether the counters held every invariant *as found* (false when anything had to be healed). */
+  readonly consistent: boolean;
+  /** Whether they hold every invariant now (always true after a heal; false when a violation was left unhealed). */
+  readonly converged: boolean;
+  /** Every violation found, with the numbers that explain it (`details`: expected/actual/drift, limit/overflow…). */
+  readonly issues: readonly InvariantIssue[];
+  /**
+   * Every field change made by healing, as the engine's change objects
+   * `{ field, from, to, invariantId, pass }`; `String(change)` renders the line
+   * `totalQueries: 100 → 95`, and they serialise to plain JSON.
+   */
+  readonly healed: readonly HealedChange[];
+  /** The `autoHeal` option this call ran with. */
+  readonly autoHealEnabled: boolean;
+  /** `consistencyViolations` after this call. */
+  readonly totalViolations: number;
+  /** `autoHealCount` after this call. */
+  readonly totalHeals: number;
+  /** When this check ran (epoch ms); also the new `lastConsistencyCheck`. */
+  readonly lastCheck: number;
+  /** The core counters and rates after this call. */
+  readonly currentState: ConsistencyState;
+}
+
+const NO_DETAILS: StatsEventDetails = Object.freeze({});
+const HIT_WITH_SAVINGS: StatsEventDetails = Object.freeze({ addCostSavings: true });
+const HIT_WITHOUT_SAVINGS: StatsEventDetails = Object.freeze({ addCostSavings: false });
+
+function ratio(part: number, whole: number): number {
+  return whole === 0 ? 0 : part / whole;
+}
+
+/**
+ * The synchronous heart of a tracker: counters, bookkeeping and the event log.
+ * Every method runs start to finish without yielding, so on Node's single
+ * thread no other code can observe or interleave with half an update; that is
+ * why the async tracker around it needs no mutex. Internal (not exported by
+ * the package); the benchmark measures it to isolate the synchronous work.
+ */
+export class StatsCore {
+  readonly state: CounterState;
+  readonly log: EventLog;
+  readonly clock: () => number;
+  readonly costPerInference: number;
+  consistencyViolations = 0;
+  autoHealCount = 0;
+  lastConsistencyCheck: number | null = null;
+  startedAt: number;
+
+  constructor(costPerInference: number, maxEventLogSize: number, clock: () => number) {
+    this.costPerInference = costPerInference;
+    this.clock = clock;
+    this.log = new EventLog(maxEventLogSize);
+    this.state = {
+      cacheHits: 0,
+      cacheMisses: 0,
+      cacheExpired: 0,
+      totalQueries: 0,
+      queriesWhileUninitialized: 0,
+      expiredEntriesCleaned: 0,
+      cleanupRuns: 0,
+      cleanupErrors: 0,
+      costBase: ZERO,
+      costHits: 0,
+      costUnit: decimalFromNumber(costPerInference),
+    };
+    this.startedAt = clock();
+  }
+
+  get costSavedUsd(): number {
+    return costSavedUsd(this.state);
+  }
+
+  #event(type: Parameters<EventLog['push']>[1], details: StatsEventDetails): void {
+    const s = this.state;
+    this.log.push(this.clock(), type, details, s.cacheHits, s.cacheMisses, s.totalQueries);
+  }
+
+  hit(addCostSavings: boolean): void {
+    const s = this.state;
+    s.cacheHits += 1;
+    s.totalQueries += 1;
+    // Exact cost: count the saving hits; the dollar sum is computed (in BigInt) only when read.
+    if (addCostSavings) s.costHits += 1;
+    this.#event('hit', addCostSavings ? HIT_WITH_SAVINGS : HIT_WITHOUT_SAVINGS);
+  }
+
+  miss(isExpired: boolean, isUninitialized: boolean): void {
+    const s = this.state;
+    s.cacheMisses += 1;
+    s.totalQueries += 1;
+    if (isExpired) {
+      s.cacheExpired += 1;
+      this.#event('miss_expired', NO_DETAILS);
+    } else if (isUninitialized) {
+      s.queriesWhileUninitialized += 1;
+      this.#event('miss_uninitialized', NO_DETAILS);
+    } else {
+      this.#event('miss', NO_DETAILS);
+    }
+  }
+
+  cleanup(entriesCleaned: number, success: boolean): void {
+    const s = this.state;
+    s.cleanupRuns += 1;
+    if (success) {
+      s.expiredEntriesCleaned += entriesCleaned;
+      this.#event('cleanup_success', Object.freeze({ entriesCleaned }));
+    } else {
+      s.cleanupErrors += 1;
+      this.#event('cleanup_error', Object.freeze({ entriesCleaned }));
+    }
+  }
+
+  cleanupError(): void {
+    this.state.cleanupErrors += 1;
+    this.#event('cleanup_error', NO_DETAILS);
+  }
+
+  currentState(): ConsistencyState {
+    const s = this.state;
+    return {
+      cacheHits: s.cacheHits,
+      cacheMisses: s.cacheMisses,
+      cacheExpired: s.cacheExpired,
+      totalQueries: s.totalQueries,
+      queriesWhileUninitialized: s.queriesWhileUninitialized,
+      hitRate: ratio(s.cacheHits, s.cacheHits + s.cacheMisses),
+      expiredRate: ratio(s.cacheExpired, s.cacheHits + s.cacheExpired),
+    };
+  }
+
+  validate(autoHeal: boolean): ConsistencyResult {
+    const now = this.clock();
+    const report = statsEngine.validate(this.state, { autoHeal });
+    this.lastConsistencyCheck = now;
+    if (report.issues.length > 0) {
+      this.consistencyViolations += 1;
+      this.autoHealCount += report.healed.length;
+      this.#event(
+        'consistency_violation',
+        Object.freeze({
+          invariants: Object.freeze(report.issues.map((issue) => issue.invariantId)),
+          healed: Object.freeze(report.healed.map(String)),
+          autoHeal,
+          converged: report.converged,
+        }),
+      );
+    }
+    return {
+      consistent: report.consistent,
+      converged: report.converged,
+      issues: report.issues,
+      healed: report.healed,
+      autoHealEnabled: autoHeal,
+      totalViolations: this.consistencyViolations,
+      totalHeals: this.autoHealCount,
+      lastCheck: now,
+      currentState: this.currentState(),
+    };
+  }
+
+  snapshot(): StatsSnapshot {
+    const s = this.state;
+    return {
+      cacheHits: s.cacheHits,
+      cacheMisses: s.cacheMisses,
+      cacheExpired: s.cacheExpired,
+      totalQueries: s.totalQueries,
+      queriesWhileUninitialized: s.queriesWhileUninitialized,
+      costSavedUsd: costSavedUsd(s),
+      expiredEntriesCleaned: s.expiredEntriesCleaned,
+      cleanupRuns: s.cleanupRuns,
+      cleanupErrors: s.cleanupErrors,
+      consistencyViolations: this.consistencyViolations,
+      autoHealCount: this.autoHealCount,
+      lastConsistencyCheck: this.lastConsistencyCheck,
+      uptimeSeconds: (this.clock() - this.startedAt) / 1000,
+    };
+  }
+
+  reset(): void {
+    const s = this.state;
+    for (const field of INTEGER_COUNTERS) s[field] = 0;
+    s.costBase = ZERO;
+    s.costHits = 0;
+    this.consistencyViolations = 0;
+    this.autoHealCount = 0;
+    this.lastConsistencyCheck = null;
+    this.startedAt = this.clock();
+    this.log.clear();
+    this.#event('reset', NO_DETAILS);
+  }
+
+  /** Replaces every counter with the (already schema-checked) snapshot's; the event log is kept. */
+  load(snapshot: ParsedSnapshot): void {
+    const s = this.state;
+    for (const field of INTEGER_COUNTERS) s[field] = snapshot[field];
+    s.costBase = decimalFromNumber(snapshot.costSavedUsd);
+    s.costHits = 0;
+    this.consistencyViolations = snapshot.consistencyViolations;
+    this.autoHealCount = snapshot.autoHealCount;
+    this.lastConsistencyCheck = snapshot.lastConsistencyCheck;
+  }
+}
