@@ -1,0 +1,51 @@
+import * as sessionModule from '@core/session';
+
+/** A port reservation as recorded in the session registry (a @core/session `ResourceInput` of kind `port`). */
+export interface PortResource {
+  /** Always `port`. */
+  readonly kind: 'port';
+  /** `host:port`, e.g. `127.0.0.1:8010`. */
+  readonly id: string;
+  /** The name the port was chosen for. */
+  readonly metadata: { readonly name: string; readonly host: string; readonly port: number };
+}
+
+/**
+ * Chooses ports under the registry lock (the shape of @core/session's
+ * `ClaimChooser`): `takenByOthers` holds the ids reserved by other live sessions.
+ */
+export type PortClaimChooser = (takenByOthers: ReadonlySet<string>) => Promise<readonly PortResource[]>;
+
+/**
+ * The part of a @core/session manager that port reservation uses. The
+ * process singleton (`getSessionManager()`) fits; tests and other hosts may
+ * inject any object with these two methods.
+ */
+export interface PortReservationSession {
+  /**
+   * Runs `chooser` under the cross-process registry lock with the ids of
+   * `kind` owned by other live sessions, and records what it returns as this
+   * session's resources before releasing the lock.
+   */
+  claimResources(kind: 'port', chooser: PortClaimChooser): Promise<unknown>;
+  /** Drops one resource of this session (here: a port reservation a name has moved away from). */
+  unregisterResource(kind: 'port', id: string): Promise<unknown>;
+}
+
+interface SessionRuntime {
+  isSessionManagerAvailable?: () => boolean;
+  getSessionManager?: () => PortReservationSession;
+}
+
+/**
+ * The process-wide session manager when one already exists, else `null`.
+ * Never creates one: reserving ports is no reason to start a session.
+ */
+export function availableProcessSession(): PortReservationSession | null {
+  // Read through the namespace: the runtime exports land with @core/session's
+  // implementation; until they do, reservation is simply unavailable.
+  const runtime = sessionModule as unknown as SessionRuntime;
+  if (typeof runtime.isSessionManagerAvailable !== 'function') return null;
+  if (typeof runtime.getSessionManager !== 'function') return null;
+  return runtime.isSessionManagerAvailable() ? runtime.getSessionManager() : null;
+}
