@@ -1,2 +1,35 @@
-/** Version of this package's public API surface (placeholder until the package issue lands). */
-export const PACKAGE_NAME = '@core/session';
+export type {
+  ClaimChooser,
+  ReapResult,
+  ResourceInput,
+  ResourceRecord,
+  SessionLogger,
+  SessionRecord,
+  SessionStatus,
+} from './contract.js';
+export {
+  SessionClaimConflictError,
+  SessionDirUnsafeError,
+  SessionError,
+  type SessionErrorCode,
+  SessionLockLostError,
+  SessionLockTimeoutError,
+  SessionOptionsConflictError,
+} from './errors.js';
+export {
+  GlobalSessionManager,
+  resolveSessionDir,
+  type SessionIdentitySeed,
+  type SessionManagerOptions,
+  type SessionStatistics,
+} from './manager.js';
+export { isProcessAlive, readProcessStartTime } from './process.js';
+export { createSessionManager, getSessionManager, isSessionManagerAvailable } from './singleton.js';
+export { judgeSession, type SessionLiveness } from './staleness.js';
+export {
+  FileRegistryStore,
+  type FileRegistryStoreOptions,
+  type RegistryData,
+  type RegistryStore,
+  type UpdateContext,
+} from './store.js';

@@ -1,0 +1,122 @@
+/** Stable error codes of @core/session; switch on `error.code`, not on messages. */
+export type SessionErrorCode =
+  | 'E_SESSION_DIR_UNSAFE'
+  | 'E_SESSION_LOCK_TIMEOUT'
+  | 'E_SESSION_LOCK_LOST'
+  | 'E_SESSION_OPTIONS_CONFLICT'
+  | 'E_SESSION_CLAIM_CONFLICT';
+
+/** Base class of every error this package throws on purpose (argument errors are plain `TypeError`/`RangeError`). */
+export class SessionError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: SessionErrorCode;
+
+  /**
+   * @param code - stable code
+   * @param message - what was wrong, with the value, and what to do
+   * @param options - `cause` when wrapping another error
+   */
+  constructor(code: SessionErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The session directory is a symlink, owned by another user, or group/world-writable. */
+export class SessionDirUnsafeError extends SessionError {
+  /** The refused path. */
+  readonly path: string;
+
+  /**
+   * @param path - the refused directory
+   * @param problem - what is wrong with it
+   */
+  constructor(path: string, problem: string) {
+    super(
+      'E_SESSION_DIR_UNSAFE',
+      `session directory ${JSON.stringify(path)} is unsafe: ${problem}. ` +
+        'Remove or fix it (it must be a real directory owned by you with mode 0700), ' +
+        'or point CORE_SESSION_DIR (or the `dir` option) at a private directory.',
+    );
+    this.path = path;
+  }
+}
+
+/** The registry lock could not be acquired within `lockTimeoutMs`. */
+export class SessionLockTimeoutError extends SessionError {
+  /** The lock file that stayed held. */
+  readonly lockFile: string;
+  /** Who held it when we gave up, as recorded in the lock file (if readable). */
+  readonly holder: string | null;
+
+  /**
+   * @param lockFile - path of the lock file
+   * @param timeoutMs - how long we waited
+   * @param holder - description of the holder, if known
+   */
+  constructor(lockFile: string, timeoutMs: number, holder: string | null) {
+    super(
+      'E_SESSION_LOCK_TIMEOUT',
+      `could not acquire the session registry lock ${JSON.stringify(lockFile)} within ${timeoutMs} ms` +
+        (holder ? ` (held by ${holder})` : '') +
+        '. If no process is working with the registry, delete the lock file; otherwise raise `lockTimeoutMs`.',
+    );
+    this.lockFile = lockFile;
+    this.holder = holder;
+  }
+}
+
+/** An async update lost the registry lock before it could write (a sync call of the same thread took it over). */
+export class SessionLockLostError extends SessionError {
+  /** The lock file. */
+  readonly lockFile: string;
+
+  /** @param lockFile - the lock file */
+  constructor(lockFile: string) {
+    super(
+      'E_SESSION_LOCK_LOST',
+      `the session registry lock ${JSON.stringify(lockFile)} was taken over before this update could write; ` +
+        'the update was not applied. Do not call a sync registry method while an async one is in flight in the same thread.',
+    );
+    this.lockFile = lockFile;
+  }
+}
+
+/** `getSessionManager(options)` was called with options that differ from the existing singleton's. */
+export class SessionOptionsConflictError extends SessionError {
+  /**
+   * @param field - the option that differs
+   * @param existing - the singleton's value
+   * @param requested - the value asked for
+   */
+  constructor(field: string, existing: unknown, requested: unknown) {
+    super(
+      'E_SESSION_OPTIONS_CONFLICT',
+      `getSessionManager: option "${field}" is ${describe(requested)} but the process-wide session manager ` +
+        `already exists with ${describe(existing)}. Pass the same options (or none) after the first call, ` +
+        'or use createSessionManager() for an independent manager.',
+    );
+  }
+}
+
+/** A `claimResources` chooser returned an id that another live session already owns. */
+export class SessionClaimConflictError extends SessionError {
+  /**
+   * @param kind - resource kind
+   * @param id - the id owned elsewhere
+   */
+  constructor(kind: string, id: string) {
+    super(
+      'E_SESSION_CLAIM_CONFLICT',
+      `claimResources("${kind}"): the chooser returned id ${JSON.stringify(id)}, which another live session owns; ` +
+        'choose only ids that are not in `takenByOthers`.',
+    );
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a different function';
+  if (typeof value === 'object' && value !== null) return 'a different object';
+  return JSON.stringify(value);
+}

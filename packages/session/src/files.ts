@@ -1,0 +1,274 @@
+// Private-file primitives: every file of the session directory is read without
+// following symlinks and written atomically (temp file in the same directory,
+// fsync, rename, fsync of the directory), so a kill -9 at any instant leaves
+// the old or the new content, never a torn file, and a symlink planted in
+// place of a file is never followed.
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  type Stats,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { SessionLogger } from './contract.js';
+import { SessionDirUnsafeError } from './errors.js';
+import { isProcessAlive } from './process.js';
+
+const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+// A FIFO planted in place of a file must not block the open.
+const O_NONBLOCK = fsConstants.O_NONBLOCK ?? 0;
+const READ_FLAGS = fsConstants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+
+/** Result of reading a private file. */
+export type PrivateRead =
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'ok'; readonly text: string }
+  | { readonly kind: 'unsafe'; readonly reason: string };
+
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/**
+ * Creates `dir` (mode 0700) if missing and refuses it when it is a symlink,
+ * not a directory, owned by another uid, or group/world-writable.
+ *
+ * @throws SessionDirUnsafeError
+ */
+export function ensurePrivateDir(dir: string): void {
+  let stats = lstatOrNull(dir);
+  if (stats === null) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    stats = lstatSync(dir);
+  }
+  if (stats.isSymbolicLink()) throw new SessionDirUnsafeError(dir, 'it is a symbolic link');
+  if (!stats.isDirectory()) throw new SessionDirUnsafeError(dir, 'it is not a directory');
+  if (typeof process.getuid === 'function') {
+    const uid = process.getuid();
+    if (stats.uid !== uid) {
+      throw new SessionDirUnsafeError(dir, `it is owned by uid ${stats.uid}, not by this user (uid ${uid})`);
+    }
+    if ((stats.mode & 0o022) !== 0) {
+      const mode = (stats.mode & 0o777).toString(8).padStart(4, '0');
+      throw new SessionDirUnsafeError(dir, `its mode is ${mode}, which lets other users write into it`);
+    }
+  }
+}
+
+function classifyOpenError(error: unknown): PrivateRead {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return { kind: 'missing' };
+  if (code === 'ELOOP' || code === 'EMLINK') return { kind: 'unsafe', reason: 'it is a symbolic link' };
+  throw error;
+}
+
+function checkOpened(path: string, stats: Stats): string | null {
+  if (!stats.isFile()) return 'it is not a regular file';
+  if (O_NOFOLLOW === 0 && lstatOrNull(path)?.isSymbolicLink()) return 'it is a symbolic link';
+  return null;
+}
+
+/** Reads a file without following a symlink at its path. */
+export function readPrivateFileSync(path: string): PrivateRead {
+  let fd: number;
+  try {
+    fd = openSync(path, READ_FLAGS);
+  } catch (error) {
+    return classifyOpenError(error);
+  }
+  try {
+    const problem = checkOpened(path, fstatSync(fd));
+    if (problem !== null) return { kind: 'unsafe', reason: problem };
+    return { kind: 'ok', text: readFileSync(fd, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Async {@link readPrivateFileSync}. */
+export async function readPrivateFile(path: string): Promise<PrivateRead> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, READ_FLAGS);
+  } catch (error) {
+    return classifyOpenError(error);
+  }
+  try {
+    const problem = checkOpened(path, await handle.stat());
+    if (problem !== null) return { kind: 'unsafe', reason: problem };
+    return { kind: 'ok', text: await handle.readFile('utf8') };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Name of a temp file beside `path`; the pid in it lets a later reaper remove leftovers of dead writers. */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+function fsyncDirSync(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, fsConstants.O_RDONLY);
+    fsyncSync(fd);
+  } catch {
+    // Directories cannot be opened/fsynced on every platform (Windows); the rename is still atomic.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Options of the atomic writers. */
+export interface WriteOptions {
+  /** fsync the data and the directory (default true): survives power loss, not only a process crash. */
+  readonly fsync: boolean;
+}
+
+/** Writes `text` to `path` atomically: temp file (`wx`, 0600) + fsync + rename (+ fsync of the dir). */
+export function writePrivateFileSync(path: string, text: string, options: WriteOptions): void {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    try {
+      writeSync(fd, text);
+      if (options.fsync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // already renamed or never created
+    }
+    throw error;
+  }
+  if (options.fsync) fsyncDirSync(dirname(path));
+}
+
+/** Async {@link writePrivateFileSync}. */
+export async function writePrivateFile(path: string, text: string, options: WriteOptions): Promise<void> {
+  const temp = tempPathFor(path);
+  const handle = await open(temp, 'wx', 0o600);
+  try {
+    try {
+      await handle.writeFile(text, 'utf8');
+      if (options.fsync) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, path);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  if (options.fsync) fsyncDirSync(dirname(path));
+}
+
+/**
+ * Creates `path` with `text` only if it does not exist, atomically: the
+ * content is written to a temp file first and hard-linked into place, so
+ * the file never appears empty or half-written.
+ *
+ * @returns false when `path` already exists.
+ */
+export function createExclusiveFileSync(path: string, text: string): boolean {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    try {
+      writeSync(fd, text);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(temp, path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    removeFileSync(temp);
+  }
+}
+
+/** Removes a file if it exists (a symlink is removed itself, never its target). */
+export function removeFileSync(path: string): boolean {
+  try {
+    unlinkSync(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/**
+ * Moves a corrupt or foreign file aside to `<path>.corrupt-<epochms>` (kept for
+ * inspection, never deleted) and warns once.
+ *
+ * @returns the new path, or null when the file had already gone.
+ */
+export function quarantineSync(path: string, reason: string, logger: SessionLogger): string | null {
+  const stamp = Date.now();
+  let target = `${path}.corrupt-${stamp}`;
+  for (let n = 1; lstatOrNull(target) !== null; n++) target = `${path}.corrupt-${stamp}-${n}`;
+  try {
+    renameSync(path, target);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  logger.warn(
+    { file: path, movedTo: target, reason },
+    `session file ${path} was unreadable (${reason}); kept it as ${target} and continued without it`,
+  );
+  return target;
+}
+
+const TEMP_NAME = /^\..+\.tmp-(\d+)-[0-9a-f]+$/;
+
+/**
+ * Removes temp files left by writers that were killed between create and
+ * rename: only when their pid is gone and the file is older than `minAgeMs`
+ * (a directory shared between hosts cannot judge pids).
+ *
+ * @returns how many were removed.
+ */
+export function removeDeadTempFiles(dir: string, minAgeMs: number): number {
+  let removed = 0;
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    const match = TEMP_NAME.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid <= 0 || isProcessAlive(pid)) continue;
+    const path = join(dir, name);
+    const stats = lstatOrNull(path);
+    if (stats === null || !stats.isFile() || now - stats.mtimeMs < minAgeMs) continue;
+    if (removeFileSync(path)) removed++;
+  }
+  return removed;
+}

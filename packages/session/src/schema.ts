@@ -1,0 +1,106 @@
+// zod schemas of every file the package reads. A file that fails them is
+// corrupt or foreign and is moved aside, never trusted.
+import { z } from 'zod';
+import type { ResourceRecord, SessionRecord } from './contract.js';
+
+/** Resource kinds are lower-case words. */
+export const RESOURCE_KIND = /^[a-z][a-z0-9._-]*$/;
+
+const Metadata = z.record(z.string(), z.unknown());
+// Session ids become object keys and file names: no '__proto__', no path separators.
+const SessionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
+
+const ResourceRecordSchema = z.object({
+  kind: z.string().regex(RESOURCE_KIND),
+  id: z.string().min(1),
+  zone: z.string().optional(),
+  components: z.array(z.string()).optional(),
+  pid: z.number().int().positive().optional(),
+  processStartTime: z.string().optional(),
+  metadata: Metadata.optional(),
+  registeredAt: z.number().finite(),
+});
+
+/** One session's record (registry entry and session file). */
+export const SessionRecordSchema = z.object({
+  sessionId: SessionId,
+  pid: z.number().int().positive(),
+  hostname: z.string(),
+  processStartTime: z.string().nullable(),
+  createdAt: z.number().finite(),
+  registeredAt: z.number().finite(),
+  status: z.enum(['active', 'stale']),
+  vmId: z.string().nullable(),
+  zone: z.string().nullable(),
+  components: z.array(z.string()),
+  metadata: Metadata,
+  resources: z.array(ResourceRecordSchema),
+});
+
+/** The shared registry file. */
+export const RegistryFileSchema = z
+  .object({
+    format: z.literal('core-session-registry'),
+    version: z.literal(1),
+    sessions: z.record(z.string(), SessionRecordSchema),
+  })
+  .refine((file) => Object.entries(file.sessions).every(([key, record]) => key === record.sessionId), {
+    message: 'every session must be stored under its own sessionId',
+  });
+
+/** The per-session global tracker file: who this session is and where its files are. */
+export const TrackerFileSchema = z.object({
+  format: z.literal('core-session-tracker'),
+  sessionId: SessionId,
+  pid: z.number().int().positive(),
+  hostname: z.string(),
+  processStartTime: z.string().nullable(),
+  createdAt: z.number().finite(),
+  sessionFile: z.string(),
+  registryFile: z.string(),
+});
+
+/** The per-process identity file that lets worker threads join the process's session. */
+export const ProcessFileSchema = z.object({
+  format: z.literal('core-session-process'),
+  sessionId: SessionId,
+  pid: z.number().int().positive(),
+  hostname: z.string(),
+  processStartTime: z.string().nullable(),
+  createdAt: z.number().finite(),
+});
+
+/** Tracker file content. */
+export type TrackerFile = z.infer<typeof TrackerFileSchema>;
+/** Process identity file content. */
+export type ProcessFile = z.infer<typeof ProcessFileSchema>;
+
+/** Parses JSON text against a schema; returns the reason on failure. */
+export function parseWith<T>(
+  schema: z.ZodType<T>,
+  text: string,
+): { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `not JSON: ${(error as Error).message}` };
+  }
+  const result = schema.safeParse(json);
+  if (result.success) return { ok: true, value: result.data };
+  const issue = result.error.issues[0];
+  return {
+    ok: false,
+    reason: `schema: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
+  };
+}
+
+/** Parses a session record (typed as the public contract). */
+export function toSessionRecord(value: z.infer<typeof SessionRecordSchema>): SessionRecord {
+  return value as SessionRecord;
+}
+
+/** Narrowing helper for records read from the registry. */
+export function toResourceRecord(value: z.infer<typeof ResourceRecordSchema>): ResourceRecord {
+  return value as ResourceRecord;
+}

@@ -1,0 +1,130 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import type { SessionLogger } from './contract.js';
+import { SessionOptionsConflictError } from './errors.js';
+import { createExclusiveFileSync, ensurePrivateDir, quarantineSync, readPrivateFileSync } from './files.js';
+import {
+  GlobalSessionManager,
+  resolveSessionDir,
+  resolveSessionOptions,
+  type SessionIdentitySeed,
+  type SessionManagerOptions,
+} from './manager.js';
+import { readBootId, readProcessStartTime } from './process.js';
+import { type ProcessFile, ProcessFileSchema, parseWith } from './schema.js';
+
+// Module state is per thread: a worker thread loads its own copy of this
+// module, so "one session per process" is carried by a per-process identity
+// file instead (see joinProcessSession).
+let instance: GlobalSessionManager | null = null;
+
+/**
+ * The identity of this process's session, shared by its main thread and
+ * worker threads: the first thread to get here creates
+ * `process-<pid>-<start-time hash>.json` exclusively (content complete before
+ * it appears), the others read it. The file name includes the process start
+ * time and boot id, so a later process that reuses the pid never adopts it;
+ * a child process has another pid and so always gets its own session.
+ */
+export function joinProcessSession(dir: string, logger: SessionLogger): SessionIdentitySeed {
+  const pid = process.pid;
+  const hostname = osHostname();
+  const processStartTime = readProcessStartTime(pid);
+  const key = createHash('sha256')
+    .update(`${processStartTime}|${readBootId()}|${hostname}`)
+    .digest('hex')
+    .slice(0, 16);
+  const processFile = join(dir, `process-${pid}-${key}.json`);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const mine: ProcessFile = {
+      format: 'core-session-process',
+      sessionId: randomUUID(),
+      pid,
+      hostname,
+      processStartTime,
+      createdAt: Date.now(),
+    };
+    if (createExclusiveFileSync(processFile, `${JSON.stringify(mine, null, 2)}\n`)) {
+      return { sessionId: mine.sessionId, createdAt: mine.createdAt, processFile };
+    }
+    const read = readPrivateFileSync(processFile);
+    if (read.kind === 'missing') continue;
+    if (read.kind === 'unsafe') {
+      quarantineSync(processFile, read.reason, logger);
+      continue;
+    }
+    const parsed = parseWith(ProcessFileSchema, read.text);
+    if (!parsed.ok) {
+      quarantineSync(processFile, parsed.reason, logger);
+      continue;
+    }
+    const found = parsed.value;
+    if (found.pid !== pid || found.hostname !== hostname || found.processStartTime !== processStartTime) {
+      quarantineSync(processFile, 'it belongs to another process', logger);
+      continue;
+    }
+    return { sessionId: found.sessionId, createdAt: found.createdAt, processFile };
+  }
+  // Could not agree through the file (it keeps being replaced): a session of our own is still correct, just not shared.
+  logger.warn(
+    { file: processFile },
+    `could not share the session through ${processFile}; this thread uses its own session`,
+  );
+  return { sessionId: randomUUID(), createdAt: Date.now(), processFile: null };
+}
+
+function assertSameOptions(existing: GlobalSessionManager, options: SessionManagerOptions): void {
+  if (options.dir !== undefined && resolveSessionDir(options.dir) !== existing.dir) {
+    throw new SessionOptionsConflictError('dir', existing.dir, resolveSessionDir(options.dir));
+  }
+  if (
+    options.maxSessionAgeHours !== undefined &&
+    options.maxSessionAgeHours !== existing.maxSessionAgeHours
+  ) {
+    throw new SessionOptionsConflictError(
+      'maxSessionAgeHours',
+      existing.maxSessionAgeHours,
+      options.maxSessionAgeHours,
+    );
+  }
+  if (options.lockTimeoutMs !== undefined && options.lockTimeoutMs !== existing.lockTimeoutMs) {
+    throw new SessionOptionsConflictError('lockTimeoutMs', existing.lockTimeoutMs, options.lockTimeoutMs);
+  }
+  if (options.logger !== undefined && options.logger !== existing.logger) {
+    throw new SessionOptionsConflictError('logger', existing.logger, options.logger);
+  }
+  if (options.store !== undefined && (!existing.customStore || options.store !== existing.store)) {
+    throw new SessionOptionsConflictError('store', existing.store, options.store);
+  }
+}
+
+/**
+ * The process-wide session manager, created on the first call (from anywhere,
+ * any thread: worker threads of this process get the same `sessionId`).
+ * Later calls with no options, or with options equal to the first call's,
+ * return the same manager.
+ *
+ * @throws SessionOptionsConflictError when `options` differ from the existing manager's.
+ * @throws SessionDirUnsafeError when the session directory is unsafe.
+ */
+export function getSessionManager(options?: SessionManagerOptions): GlobalSessionManager {
+  if (instance !== null) {
+    if (options !== undefined) assertSameOptions(instance, options);
+    return instance;
+  }
+  const resolved = resolveSessionOptions(options);
+  ensurePrivateDir(resolved.dir);
+  instance = new GlobalSessionManager(options ?? {}, joinProcessSession(resolved.dir, resolved.logger));
+  return instance;
+}
+
+/** Whether the process-wide manager exists yet in this thread (never creates it). */
+export function isSessionManagerAvailable(): boolean {
+  return instance !== null;
+}
+
+/** An independent session manager with its own new session (not the process singleton): for tests and tools. */
+export function createSessionManager(options: SessionManagerOptions = {}): GlobalSessionManager {
+  return new GlobalSessionManager(options);
+}

@@ -1,0 +1,20 @@
+import type { SessionRecord } from './contract.js';
+import { isProcessAlive } from './process.js';
+
+/** How a session looks from this machine. */
+export type SessionLiveness = 'live' | 'stale' | 'remote';
+
+/**
+ * Judges a session record: `stale` when older than the age limit, or (on this
+ * host) when its pid is gone or now belongs to another process (start time
+ * differs); `remote` when it belongs to another host and is not too old (its
+ * pid means nothing here, so it is left alone); else `live`.
+ */
+export function judgeSession(
+  record: Pick<SessionRecord, 'pid' | 'hostname' | 'processStartTime' | 'createdAt'>,
+  context: { readonly now: number; readonly maxAgeMs: number; readonly hostname: string },
+): SessionLiveness {
+  if (context.now - record.createdAt > context.maxAgeMs) return 'stale';
+  if (record.hostname !== context.hostname) return 'remote';
+  return isProcessAlive(record.pid, record.processStartTime) ? 'live' : 'stale';
+}
