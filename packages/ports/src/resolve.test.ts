@@ -193,6 +193,27 @@ describe('resolve({ reserve: true }) with a session', () => {
     expect(shared.idsOf('me')).toEqual([fb, ws, fe].map((p) => `127.0.0.1:${p}`).sort());
   });
 
+  it('two registries of two sessions resolving at once get different ports', async () => {
+    const [main, fb1, fb2] = await freePorts(3);
+    const shared = new MemoryRegistry();
+    await occupy(main!);
+    const make = (id: string) =>
+      createPortRegistry(
+        { main_api: main! },
+        { env: {}, session: shared.session(id), fallbacks: { main_api: [fb1!, fb2!] } },
+      );
+    const [a, b] = await Promise.all([
+      make('a').resolve({ reserve: true }),
+      make('b').resolve({ reserve: true }),
+    ]);
+    expect([a.ports.main_api.port, b.ports.main_api.port].sort()).toEqual([fb1, fb2].sort());
+    expect(b.ports.main_api.attempts.map((x) => x.outcome)).toEqual([
+      'busy',
+      'reserved-by-other-session',
+      'free',
+    ]);
+  });
+
   it('reserves nothing without a session, and says so', async () => {
     const r = await registryOn(await freePorts(3));
     expect((await r.resolve({ reserve: true })).reserved).toBe(false);

@@ -25,16 +25,20 @@ describe('types are derived from the arguments', () => {
   });
 
   it('unknown names and aliases are compile errors', () => {
-    // @ts-expect-error not an alias
-    void r.nope;
-    // @ts-expect-error not a port name
-    void r.ports.nope;
-    // @ts-expect-error ports are numbers
-    r.ports.main_api = '8010';
-    // @ts-expect-error aliases are numbers
-    r.backendPort = '8010';
-    r.backendPort = 9000;
-    r.ports.frontend = 3001;
+    // Compiled, never run: the runtime would (rightly) throw on these.
+    const typeOnly = () => {
+      // @ts-expect-error not an alias
+      void r.nope;
+      // @ts-expect-error not a port name
+      void r.ports.nope;
+      // @ts-expect-error ports are numbers
+      r.ports.main_api = '8010';
+      // @ts-expect-error aliases are numbers
+      r.backendPort = '8010';
+      r.backendPort = 9000;
+      r.ports.frontend = 3001;
+    };
+    expectTypeOf(typeOnly).toBeFunction();
   });
 
   it('resolve reports are keyed by name', () => {
@@ -51,11 +55,14 @@ describe('types are derived from the arguments', () => {
     const typed = createPortRegistry(defaults, { aliases: { apiPort: 'api' }, fallbacks: { web: [3001] } });
     expectTypeOf(typed.apiPort).toEqualTypeOf<number>();
     expectTypeOf(typed.ports.web).toEqualTypeOf<number>();
-    // @ts-expect-error alias to an unknown name
-    createPortRegistry(defaults, { aliases: { apiPort: 'nope' } });
-    // @ts-expect-error fallbacks of an unknown name
-    createPortRegistry(defaults, { fallbacks: { nope: [1] } });
-    // @ts-expect-error no aliases given: no alias properties
-    void createPortRegistry(defaults).apiPort;
+    const typeOnly = () => {
+      // @ts-expect-error alias to an unknown name
+      createPortRegistry(defaults, { aliases: { apiPort: 'nope' } });
+      // @ts-expect-error fallbacks of an unknown name
+      createPortRegistry(defaults, { fallbacks: { nope: [1] } });
+      // @ts-expect-error no aliases given: no alias properties
+      void createPortRegistry(defaults).apiPort;
+    };
+    expectTypeOf(typeOnly).toBeFunction();
   });
 });
