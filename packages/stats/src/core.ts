@@ -1,5 +1,5 @@
 import type { HealedChange, InvariantIssue } from '@core/invariants';
-import { EventLog, type StatsEventDetails } from './event-log.js';
+import { EventCode, EventLog } from './event-log.js';
 import { decimalFromNumber, ZERO } from './exact-decimal.js';
 import { type CounterState, costSavedUsd, INTEGER_COUNTERS, statsEngine } from './invariants.js';
 import type { ParsedSnapshot, StatsSnapshot } from './snapshot.js';
@@ -48,10 +48,6 @@ export interface ConsistencyResult {
   readonly currentState: ConsistencyState;
 }
 
-const NO_DETAILS: StatsEventDetails = Object.freeze({});
-const HIT_WITH_SAVINGS: StatsEventDetails = Object.freeze({ addCostSavings: true });
-const HIT_WITHOUT_SAVINGS: StatsEventDetails = Object.freeze({ addCostSavings: false });
-
 function ratio(part: number, whole: number): number {
   return whole === 0 ? 0 : part / whole;
 }
@@ -97,9 +93,9 @@ export class StatsCore {
     return costSavedUsd(this.state);
   }
 
-  #event(type: Parameters<EventLog['push']>[1], details: StatsEventDetails): void {
+  #event(code: number, value = 0): void {
     const s = this.state;
-    this.log.push(this.clock(), type, details, s.cacheHits, s.cacheMisses, s.totalQueries);
+    this.log.push(this.clock(), code, s.cacheHits, s.cacheMisses, s.totalQueries, value);
   }
 
   hit(addCostSavings: boolean): void {
@@ -108,7 +104,7 @@ export class StatsCore {
     s.totalQueries += 1;
     // Exact cost: count the saving hits; the dollar sum is computed (in BigInt) only when read.
     if (addCostSavings) s.costHits += 1;
-    this.#event('hit', addCostSavings ? HIT_WITH_SAVINGS : HIT_WITHOUT_SAVINGS);
+    this.#event(addCostSavings ? EventCode.hitWithSavings : EventCode.hitWithoutSavings);
   }
 
   miss(isExpired: boolean, isUninitialized: boolean): void {
@@ -117,12 +113,12 @@ export class StatsCore {
     s.totalQueries += 1;
     if (isExpired) {
       s.cacheExpired += 1;
-      this.#event('miss_expired', NO_DETAILS);
+      this.#event(EventCode.missExpired);
     } else if (isUninitialized) {
       s.queriesWhileUninitialized += 1;
-      this.#event('miss_uninitialized', NO_DETAILS);
+      this.#event(EventCode.missUninitialized);
     } else {
-      this.#event('miss', NO_DETAILS);
+      this.#event(EventCode.miss);
     }
   }
 
@@ -131,16 +127,16 @@ export class StatsCore {
     s.cleanupRuns += 1;
     if (success) {
       s.expiredEntriesCleaned += entriesCleaned;
-      this.#event('cleanup_success', Object.freeze({ entriesCleaned }));
+      this.#event(EventCode.cleanupSuccess, entriesCleaned);
     } else {
       s.cleanupErrors += 1;
-      this.#event('cleanup_error', Object.freeze({ entriesCleaned }));
+      this.#event(EventCode.cleanupFailed, entriesCleaned);
     }
   }
 
   cleanupError(): void {
     this.state.cleanupErrors += 1;
-    this.#event('cleanup_error', NO_DETAILS);
+    this.#event(EventCode.cleanupError);
   }
 
   currentState(): ConsistencyState {
@@ -163,14 +159,21 @@ export class StatsCore {
     if (report.issues.length > 0) {
       this.consistencyViolations += 1;
       this.autoHealCount += report.healed.length;
-      this.#event(
-        'consistency_violation',
-        Object.freeze({
-          invariants: Object.freeze(report.issues.map((issue) => issue.invariantId)),
-          healed: Object.freeze(report.healed.map(String)),
-          autoHeal,
-          converged: report.converged,
-        }),
+      const s = this.state;
+      // Frozen because getRecentEvents hands out this same object every time.
+      const details = Object.freeze({
+        invariants: Object.freeze(report.issues.map((issue) => issue.invariantId)),
+        healed: Object.freeze(report.healed.map(String)),
+        autoHeal,
+        converged: report.converged,
+      });
+      this.log.pushWithDetails(
+        now,
+        EventCode.consistencyViolation,
+        s.cacheHits,
+        s.cacheMisses,
+        s.totalQueries,
+        details,
       );
     }
     return {
@@ -215,7 +218,7 @@ export class StatsCore {
     this.lastConsistencyCheck = null;
     this.startedAt = this.clock();
     this.log.clear();
-    this.#event('reset', NO_DETAILS);
+    this.#event(EventCode.reset);
   }
 
   /** Replaces every counter with the (already schema-checked) snapshot's; the event log is kept. */

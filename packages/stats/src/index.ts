@@ -12,7 +12,6 @@ export {
   type StatsEventDetails,
   type StatsEventType,
 } from './event-log.js';
-export { STATS_INVARIANTS } from './invariants.js';
 export { PROMETHEUS_CONTENT_TYPE, StatsRegistry } from './registry.js';
 export type { StatsSnapshot, StatsSnapshotInput } from './snapshot.js';
 export {
