@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as session from '@core/session';
+import { getSessionManager } from '@core/session';
 import { formatNs, runBenchTable } from '@tooling/bench';
 import { createPortRegistry, probePort } from '../src/index.js';
 import { freePorts, holdAll } from '../test/sockets.js';
@@ -21,25 +21,9 @@ const busy = names.flatMap((_, i) => ports.slice(i * 6, i * 6 + 5));
 let release: (() => Promise<void>) | undefined;
 let sink = 0;
 
-// The real session registry (files under a private temp dir), when @core/session has landed.
+// The real session registry, in files under a private temp dir.
 const sessionDir = await mkdtemp(join(tmpdir(), 'ports-bench-session-'));
-process.env['CORE_SESSION_DIR'] = sessionDir;
-const runtime = session as unknown as { getSessionManager?: () => unknown };
-const reservingCase =
-  typeof runtime.getSessionManager === 'function'
-    ? [
-        {
-          name: 'resolve({ reserve: true }): 5 free, real @core/session file registry',
-          setup: () => void runtime.getSessionManager!(),
-          fn: async () => {
-            const r = createPortRegistry(defaults, { env: {}, fallbacks });
-            const report = await r.resolve({ reserve: true });
-            if (!report.reserved) throw new Error('expected a reservation');
-            sink += report.ports.main_api.port;
-          },
-        },
-      ]
-    : [];
+getSessionManager({ dir: sessionDir });
 
 await runBenchTable({
   title: '@core/ports — resolve 5 names on 127.0.0.1 (real binds)',
@@ -90,7 +74,15 @@ await runBenchTable({
         sink += report.ports.main_api.port;
       },
     },
-    ...reservingCase,
+    {
+      name: 'resolve({ reserve: true }): 5 free, real @core/session file registry',
+      fn: async () => {
+        const r = createPortRegistry(defaults, { env: {}, fallbacks });
+        const report = await r.resolve({ reserve: true });
+        if (!report.reserved) throw new Error('expected a reservation');
+        sink += report.ports.main_api.port;
+      },
+    },
   ],
   goals: [
     {

@@ -1,4 +1,4 @@
-import * as sessionModule from '@core/session';
+import { getSessionManager, isSessionManagerAvailable } from '@core/session';
 
 /** A port reservation as recorded in the session registry (a @core/session `ResourceInput` of kind `port`). */
 export interface PortResource {
@@ -11,8 +11,8 @@ export interface PortResource {
 }
 
 /**
- * Chooses ports under the registry lock (the shape of @core/session's
- * `ClaimChooser`): `takenByOthers` holds the ids reserved by other live sessions.
+ * Chooses ports under the registry lock (a @core/session `ClaimChooser` that
+ * returns port resources): `takenByOthers` holds the ids reserved by other live sessions.
  */
 export type PortClaimChooser = (takenByOthers: ReadonlySet<string>) => Promise<readonly PortResource[]>;
 
@@ -32,20 +32,10 @@ export interface PortReservationSession {
   unregisterResource(kind: 'port', id: string): Promise<unknown>;
 }
 
-interface SessionRuntime {
-  isSessionManagerAvailable?: () => boolean;
-  getSessionManager?: () => PortReservationSession;
-}
-
 /**
  * The process-wide session manager when one already exists, else `null`.
  * Never creates one: reserving ports is no reason to start a session.
  */
 export function availableProcessSession(): PortReservationSession | null {
-  // Read through the namespace: the runtime exports land with @core/session's
-  // implementation; until they do, reservation is simply unavailable.
-  const runtime = sessionModule as unknown as SessionRuntime;
-  if (typeof runtime.isSessionManagerAvailable !== 'function') return null;
-  if (typeof runtime.getSessionManager !== 'function') return null;
-  return runtime.isSessionManagerAvailable() ? runtime.getSessionManager() : null;
+  return isSessionManagerAvailable() ? getSessionManager() : null;
 }

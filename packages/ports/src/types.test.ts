@@ -1,9 +1,11 @@
+import type { GlobalSessionManager } from '@core/session';
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   createPortRegistry,
   DEFAULT_ALIASES,
   DEFAULT_PORTS,
   type PortRegistry,
+  type PortReservationSession,
   type PortResolution,
   type ResolveReport,
 } from './index.js';
@@ -64,5 +66,11 @@ describe('types are derived from the arguments', () => {
       void createPortRegistry(defaults).apiPort;
     };
     expectTypeOf(typeOnly).toBeFunction();
+  });
+});
+
+describe('the session option', () => {
+  it('accepts the real @core/session manager', () => {
+    expectTypeOf<GlobalSessionManager>().toExtend<PortReservationSession>();
   });
 });
