@@ -1,0 +1,69 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** A fresh private directory for one test (the session dir is a subfolder, created by the code under test). */
+export function freshDir(prefix = 'session-test-'): string {
+  return join(realpathSync(mkdtempSync(join(tmpdir(), prefix))), 'sessions');
+}
+
+/** A running fixture script with its stdout as lines. */
+export interface Fixture {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** Resolves with the next stdout line that satisfies `match` (lines already received are searched first). */
+  line(match?: (line: string) => boolean): Promise<string>;
+  /** Resolves with the exit code (or signal). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr(): string;
+}
+
+/** Runs `test/fixtures/<name>.ts` in a new Node process on TypeScript source. */
+export function runFixture(name: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Fixture {
+  const script = fileURLToPath(new URL(`./fixtures/${name}.ts`, import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=@core/source', '--import', 'tsx', script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters: { match: (line: string) => boolean; resolve: (line: string) => void }[] = [];
+  let err = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const index = waiters.findIndex((w) => w.match(line));
+    if (index >= 0) waiters.splice(index, 1)[0]!.resolve(line);
+    else lines.push(line);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    child,
+    pid: child.pid!,
+    exited,
+    stderr: () => err,
+    line(match = () => true) {
+      const index = lines.findIndex(match);
+      if (index >= 0) return Promise.resolve(lines.splice(index, 1)[0]!);
+      return new Promise((resolve, reject) => {
+        waiters.push({ match, resolve });
+        void exited.then(({ code, signal }) =>
+          reject(
+            new Error(`fixture ${name} exited (${code ?? signal}) before the expected line; stderr:\n${err}`),
+          ),
+        );
+      });
+    },
+  };
+}
+
+/** Kills a fixture with SIGKILL and waits for it to be reaped. */
+export async function killHard(fixture: Fixture): Promise<void> {
+  if (fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.child.kill('SIGKILL');
+  await fixture.exited;
+}
