@@ -37,6 +37,15 @@ export function costSavedUsd(state: Readonly<CounterState>): number {
 
 const isCount = (value: number): boolean => Number.isInteger(value) && value >= 0;
 
+/**
+ * Whether the cost saved is below zero. The unit and the hit count are >= 0
+ * by construction, so only a negative base restored from a snapshot can make
+ * it so, and the exact sum is only computed then (hits since may have lifted it).
+ */
+function costIsNegative(s: Readonly<CounterState>): boolean {
+  return s.costBase.units < 0n && addMultiple(s.costBase, s.costUnit, s.costHits).units < 0n;
+}
+
 /** Rule 4: every counter is a finite integer >= 0 (the cost: finite and >= 0). Heal: set it to 0. */
 const countersNonNegative = defineInvariant<CounterState>({
   id: 'counters-non-negative',
@@ -49,8 +58,7 @@ const countersNonNegative = defineInvariant<CounterState>({
         invalid[field] = s[field];
       }
     }
-    // costUnit and costHits are >= 0 by construction, so only a restored base can make the cost negative.
-    if (s.costBase.units < 0n) {
+    if (costIsNegative(s)) {
       invalid ??= {};
       invalid['costSavedUsd'] = costSavedUsd(s);
     }
@@ -64,7 +72,7 @@ const countersNonNegative = defineInvariant<CounterState>({
         s[field] = 0;
       }
     }
-    if (s.costBase.units < 0n) {
+    if (costIsNegative(s)) {
       changes.push({ field: 'costSavedUsd', from: costSavedUsd(s), to: 0 });
       s.costBase = ZERO;
       s.costHits = 0;

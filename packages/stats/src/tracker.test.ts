@@ -527,6 +527,24 @@ describe('validateConsistency', () => {
     expect(stats.getRecentEvents(100).filter((e) => e.type === 'consistency_violation')).toHaveLength(1);
   });
 
+  it('judges the cost by its exact total: hits after a negative restored amount can lift it to >= 0', async () => {
+    const stats = await CacheStatisticsTracker.fromSnapshot(
+      { ...healthy, costSavedUsd: -0.3 },
+      { costPerInference: 0.1 },
+    );
+    for (let i = 0; i < 3; i++) await stats.recordHit();
+    expect(stats.costSavedUsd).toBe(0);
+    const result = await stats.validateConsistency();
+    expect(result.consistent).toBe(true);
+    await stats.restore({ ...healthy, costSavedUsd: -0.3 });
+    await stats.recordHit();
+    const healed = await stats.validateConsistency();
+    expect(healed.healed.map(String)).toEqual(['costSavedUsd: -0.2 → 0']);
+    expect(stats.costSavedUsd).toBe(0);
+    await stats.recordHit();
+    expect(stats.costSavedUsd).toBe(0.1);
+  });
+
   it('checks rule 5: expired + uninitialized within misses, which the original never did', async () => {
     const stats = await CacheStatisticsTracker.fromSnapshot({
       ...healthy,
