@@ -224,7 +224,8 @@ export class StatsCore {
   /** Replaces every counter with the (already schema-checked) snapshot's; the event log is kept. */
   load(snapshot: ParsedSnapshot): void {
     const s = this.state;
-    for (const field of INTEGER_COUNTERS) s[field] = snapshot[field];
+    // -0 passes every rule but prints as 0 and does not survive JSON: load it as 0.
+    for (const field of INTEGER_COUNTERS) s[field] = snapshot[field] === 0 ? 0 : snapshot[field];
     s.costBase = decimalFromNumber(snapshot.costSavedUsd);
     s.costHits = 0;
     this.consistencyViolations = snapshot.consistencyViolations;

@@ -384,6 +384,16 @@ describe('snapshot, reset and restore', () => {
     expect(stats.cacheHits).toBe(0);
   });
 
+  it('loads -0 as 0, so snapshots survive JSON unchanged', async () => {
+    const stats = await CacheStatisticsTracker.fromSnapshot({
+      ...healthy,
+      cleanupRuns: -0,
+      costSavedUsd: -0,
+    });
+    expect(Object.is(stats.cleanupRuns, 0)).toBe(true);
+    expect(Object.is(stats.costSavedUsd, 0)).toBe(true);
+  });
+
   it('accepts values that merely break invariants', async () => {
     const stats = await CacheStatisticsTracker.fromSnapshot({
       ...healthy,
