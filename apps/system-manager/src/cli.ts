@@ -13,7 +13,8 @@ through this terminal's session, serves health/status/metrics, cleans up.
 Commands:
   start [--config <file>]     start services and the control endpoint; Ctrl-C / SIGTERM stops them
   status [--json]             live sessions on this machine with their resources and ports
-  sessions cleanup [--json]   reap stale sessions: kill their orphaned services, run VM cleanup
+  sessions cleanup [--config <file>] [--json]
+                              reap stale sessions: kill their orphaned services, run VM cleanup
   ports [--config <file>] [--json]
                               resolved ports and aliases
   unit [--config <file>]      print a systemd unit that runs \`start\` at boot
@@ -33,7 +34,9 @@ Exit codes: 0 ok, 1 failure, 2 usage error.
 `;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return pkg.version;
 }
 
@@ -42,16 +45,18 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-let parsed: ReturnType<typeof parseArgs<{
-  options: {
-    config: { type: 'string'; short: 'c' };
-    json: { type: 'boolean' };
-    help: { type: 'boolean'; short: 'h' };
-    version: { type: 'boolean'; short: 'v' };
-  };
-  allowPositionals: true;
-  strict: true;
-}>>;
+let parsed: ReturnType<
+  typeof parseArgs<{
+    options: {
+      config: { type: 'string'; short: 'c' };
+      json: { type: 'boolean' };
+      help: { type: 'boolean'; short: 'h' };
+      version: { type: 'boolean'; short: 'v' };
+    };
+    allowPositionals: true;
+    strict: true;
+  }>
+>;
 try {
   parsed = parseArgs({
     args: process.argv.slice(2),
@@ -83,9 +88,10 @@ const [command, ...rest] = positionals;
 const known: Record<string, number> = { start: 0, status: 0, ports: 0, unit: 0, sessions: 1 };
 if (command === undefined) usageError('missing command');
 if (!(command in known)) usageError(`unknown command '${command}'`);
-if (command === 'sessions' && rest[0] !== 'cleanup') usageError(`unknown command 'sessions ${rest[0] ?? ''}'`.trim());
+if (command === 'sessions' && rest[0] !== 'cleanup')
+  usageError(`unknown command 'sessions ${rest[0] ?? ''}'`.trim());
 if (rest.length > (known[command] ?? 0)) usageError(`unexpected argument '${rest[known[command] ?? 0]}'`);
-if (values.config !== undefined && !['start', 'ports', 'unit'].includes(command)) {
+if (values.config !== undefined && !['start', 'ports', 'unit', 'sessions'].includes(command)) {
   usageError(`option '--config' does not apply to '${command}'`);
 }
 

@@ -155,7 +155,10 @@ async function statusCommand(options: CommandOptions): Promise<number> {
     const started = new Date(s.createdAt).toISOString().replace('T', ' ').slice(0, 19);
     print(`session ${s.sessionId}${s.thisTerminal ? '  (this terminal)' : ''}`);
     print(`  pid ${s.pid} on ${s.hostname}, since ${started} UTC`);
-    for (const svc of s.services) print(`  service ${svc.name.padEnd(20)} pid ${String(svc.pid ?? '-').padEnd(8)} port ${svc.port ?? '-'}`);
+    for (const svc of s.services)
+      print(
+        `  service ${svc.name.padEnd(20)} pid ${String(svc.pid ?? '-').padEnd(8)} port ${svc.port ?? '-'}`,
+      );
     for (const vm of s.vms) print(`  vm      ${vm.id.padEnd(20)} zone ${vm.zone ?? '-'}`);
     const ports = Object.entries(s.ports);
     if (ports.length > 0) print(`  ports   ${ports.map(([n, p]) => `${n}=${p}`).join(' ')}`);
@@ -171,7 +174,10 @@ async function cleanupCommand(options: CommandOptions, log: Logger): Promise<num
   const actions: (CleanupAction & { sessionId: string })[] = [];
   for (const stale of reapable) {
     for (const resource of stale.resources) {
-      const action = await cleanupResource(resource, config.cleanup, { graceMs: config.shutdown.graceMs, log });
+      const action = await cleanupResource(resource, config.cleanup, {
+        graceMs: config.shutdown.graceMs,
+        log,
+      });
       actions.push({ ...action, sessionId: stale.sessionId });
     }
   }
@@ -195,9 +201,11 @@ async function portsCommand(options: CommandOptions): Promise<number> {
     print(JSON.stringify({ ports: { ...manager.ports }, aliases, resolution }));
     return 0;
   }
-  for (const [name, port] of Object.entries(manager.ports as Record<string, number>)) print(`${name.padEnd(18)} ${port}`);
+  for (const [name, port] of Object.entries(manager.ports as Record<string, number>))
+    print(`${name.padEnd(18)} ${port}`);
   print('aliases:');
-  for (const [alias, { name, port }] of Object.entries(aliases)) print(`  ${alias.padEnd(16)} → ${name} (${port})`);
+  for (const [alias, { name, port }] of Object.entries(aliases))
+    print(`  ${alias.padEnd(16)} → ${name} (${port})`);
   return 0;
 }
 

@@ -24,7 +24,11 @@ describe('config', () => {
   });
 
   it('names the file, the path of the bad field and the expected type', () => {
-    const file = writeConfig(JSON.stringify({ services: [{ name: 'api', command: 'node', port: 'main_api', startTimeoutMs: 'soon' }] }));
+    const file = writeConfig(
+      JSON.stringify({
+        services: [{ name: 'api', command: 'node', port: 'main_api', startTimeoutMs: 'soon' }],
+      }),
+    );
     let error: unknown;
     try {
       loadConfig(file);
@@ -47,19 +51,25 @@ describe('config', () => {
   });
 
   it('reports unreadable and non-JSON files as E_CONFIG_READ', () => {
-    expect(() => loadConfig('/nonexistent/config.json')).toThrow(/cannot read config file \/nonexistent\/config.json/);
+    expect(() => loadConfig('/nonexistent/config.json')).toThrow(
+      /cannot read config file \/nonexistent\/config.json/,
+    );
     expect(() => loadConfig(writeConfig('{ nope'))).toThrow(/is not valid JSON/);
   });
 
   it('renders cleanup command templates per resource', () => {
-    const resource = { kind: 'vm', id: 'vm-1', zone: 'us-east1-b', registeredAt: 0, metadata: { project: 'p1' } };
-    expect(renderCommand(['gcloud', 'delete', '{id}', '--zone', '{zone}', '--project={metadata.project}'], resource)).toEqual([
-      'gcloud',
-      'delete',
-      'vm-1',
-      '--zone',
-      'us-east1-b',
-      '--project=p1',
-    ]);
+    const resource = {
+      kind: 'vm',
+      id: 'vm-1',
+      zone: 'us-east1-b',
+      registeredAt: 0,
+      metadata: { project: 'p1' },
+    };
+    expect(
+      renderCommand(
+        ['gcloud', 'delete', '{id}', '--zone', '{zone}', '--project={metadata.project}'],
+        resource,
+      ),
+    ).toEqual(['gcloud', 'delete', 'vm-1', '--zone', 'us-east1-b', '--project=p1']);
   });
 });

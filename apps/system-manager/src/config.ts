@@ -15,7 +15,9 @@ const httpHealth = z.object({
 const tcpHealth = z.object({ type: z.literal('tcp') });
 
 const serviceSchema = z.object({
-  name: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a service name of letters, digits, "_", "." or "-"'),
+  name: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a service name of letters, digits, "_", "." or "-"'),
   /** Executable; the token "{node}" is this Node.js binary. */
   command: z.string().min(1),
   /** Arguments; "{builtin:<file>}" is a file shipped in this app (e.g. the example cache service). */
@@ -112,9 +114,13 @@ export function parseConfig(input: unknown, source = 'config'): SystemManagerCon
   const result = configSchema.safeParse(input);
   if (!result.success) {
     const lines = result.error.issues.map(describeIssue);
-    throw new SystemManagerError('E_CONFIG_INVALID', `${source} is not a valid system-manager config: ${lines.join('; ')}`, {
-      details: lines,
-    });
+    throw new SystemManagerError(
+      'E_CONFIG_INVALID',
+      `${source} is not a valid system-manager config: ${lines.join('; ')}`,
+      {
+        details: lines,
+      },
+    );
   }
   const config = result.data;
   const names = new Set<string>();
@@ -157,17 +163,25 @@ export function loadConfig(file?: string): SystemManagerConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SystemManagerError('E_CONFIG_READ', `cannot read config file ${file}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SystemManagerError(
+      'E_CONFIG_READ',
+      `cannot read config file ${file}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new SystemManagerError('E_CONFIG_READ', `config file ${file} is not valid JSON: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new SystemManagerError(
+      'E_CONFIG_READ',
+      `config file ${file} is not valid JSON: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
   return parseConfig(json, `config file ${file}`);
 }
@@ -184,7 +198,10 @@ export function resolveCommand(service: ServiceConfig): { command: string; args:
     return builtin ? path.join(BUILTIN_DIR, `${builtin[1]}${fromSource ? '.ts' : '.js'}`) : arg;
   });
   if (service.command === '{node}') {
-    return { command: process.execPath, args: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...args] };
+    return {
+      command: process.execPath,
+      args: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...args],
+    };
   }
   return { command: service.command, args };
 }

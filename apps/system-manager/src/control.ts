@@ -36,7 +36,9 @@ export async function startControlServer(source: ControlSource, port: number): P
         res.end(source.metrics());
       } else {
         res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(`${JSON.stringify({ error: `no route ${path}`, routes: ['/health', '/status', '/metrics'] })}\n`);
+        res.end(
+          `${JSON.stringify({ error: `no route ${path}`, routes: ['/health', '/status', '/metrics'] })}\n`,
+        );
       }
     } catch (error) {
       res.writeHead(500, { 'content-type': 'application/json' });

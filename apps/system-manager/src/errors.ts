@@ -14,7 +14,11 @@ export class SystemManagerError extends Error {
   /** Extra lines shown under the message (e.g. the tail of a failed service's output). */
   readonly details: readonly string[];
 
-  constructor(code: SystemManagerErrorCode, message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
+  constructor(
+    code: SystemManagerErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: readonly string[] } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SystemManagerError';
     this.code = code;

@@ -23,5 +23,12 @@ export {
   type ValidationSummary,
 } from './manager.js';
 export { isServiceMessage, type ServiceMessage } from './protocol.js';
-export { type CleanupAction, type CleanupOutcome, cleanupResource, renderCommand, reapProcess, runCleanupCommand } from './reaper.js';
-export { type ServiceState, type ServiceStatus } from './services.js';
+export {
+  type CleanupAction,
+  type CleanupOutcome,
+  cleanupResource,
+  reapProcess,
+  renderCommand,
+  runCleanupCommand,
+} from './reaper.js';
+export type { ServiceState, ServiceStatus } from './services.js';

@@ -1,8 +1,15 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger } from 'pino';
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 const OMIT = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'component']);
 
 /** Renders one pino JSON line for a person at a terminal: `12:00:01 info  [ports] message key=value`. */
@@ -31,5 +38,8 @@ export function createLogger(options: { level?: string; pretty?: boolean } = {})
   const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
   const level = options.level ?? process.env['LOG_LEVEL'] ?? 'info';
   if (!pretty) return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
-  return pino({ level, base: { pid: process.pid } }, { write: (line: string) => process.stderr.write(formatLogLine(line)) });
+  return pino(
+    { level, base: { pid: process.pid } },
+    { write: (line: string) => process.stderr.write(formatLogLine(line)) },
+  );
 }

@@ -1,9 +1,8 @@
-import os from 'node:os';
 import type http from 'node:http';
+import os from 'node:os';
 import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
 import { type GlobalSessionManager, getSessionManager, type ResourceRecord } from '@core/session';
 import { StatsRegistry } from '@core/stats';
-import { type CleanupAction, cleanupResource } from './reaper.js';
 import {
   loadConfig,
   parseConfig,
@@ -14,6 +13,7 @@ import { startControlServer } from './control.js';
 import { SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import type { ServiceMessage } from './protocol.js';
+import { type CleanupAction, cleanupResource } from './reaper.js';
 import { ManagedService, type ServiceStatus } from './services.js';
 import { currentTerminal } from './terminal.js';
 
@@ -208,7 +208,11 @@ export class AsyncSystemManager {
             pollMs: this.config.intervals.healthPollMs,
             onProgress: (elapsed) =>
               this.log.info(
-                { service: service.config.name, elapsedMs: elapsed, timeoutMs: service.config.startTimeoutMs },
+                {
+                  service: service.config.name,
+                  elapsedMs: elapsed,
+                  timeoutMs: service.config.startTimeoutMs,
+                },
                 `waiting for ${service.config.name} to become healthy (${(elapsed / 1000).toFixed(1)} s)`,
               ),
           }),
@@ -234,7 +238,11 @@ export class AsyncSystemManager {
         elapsedMs: Date.now() - began,
       };
       this.log.info(
-        { elapsedMs: report.elapsedMs, control: `http://127.0.0.1:${controlPort}`, services: report.services.length },
+        {
+          elapsedMs: report.elapsedMs,
+          control: `http://127.0.0.1:${controlPort}`,
+          services: report.services.length,
+        },
         'all services healthy',
       );
       return report;
@@ -272,7 +280,11 @@ export class AsyncSystemManager {
       }
       const failed = cleanup.filter((a) => a.outcome === 'failed');
       if (failed.length === 0) await session.unregisterSession();
-      else this.log.error({ failed }, 'some resources could not be cleaned up; the session stays registered so a later cleanup retries');
+      else
+        this.log.error(
+          { failed },
+          'some resources could not be cleaned up; the session stays registered so a later cleanup retries',
+        );
     }
     process.off('exit', this.exitHandler);
     this.state = 'stopped';
@@ -294,7 +306,9 @@ export class AsyncSystemManager {
 
   /** Whether every service is healthy. */
   healthy(): boolean {
-    return this.services.length > 0 ? this.services.every((s) => s.status().state === 'healthy') : this.state === 'running';
+    return this.services.length > 0
+      ? this.services.every((s) => s.status().state === 'healthy')
+      : this.state === 'running';
   }
 
   /** A JSON-friendly snapshot: session, ports, aliases, services, last invariant check. */
@@ -355,10 +369,16 @@ export class AsyncSystemManager {
     const { reapable } = await session.reapStaleSessions();
     const actions: CleanupAction[] = [];
     for (const stale of reapable) {
-      this.log.info({ sessionId: stale.sessionId, pid: stale.pid, resources: stale.resources.length }, 'reaping stale session');
+      this.log.info(
+        { sessionId: stale.sessionId, pid: stale.pid, resources: stale.resources.length },
+        'reaping stale session',
+      );
       for (const resource of stale.resources) {
         actions.push(
-          await cleanupResource(resource, this.config.cleanup, { graceMs: this.config.shutdown.graceMs, log: this.log }),
+          await cleanupResource(resource, this.config.cleanup, {
+            graceMs: this.config.shutdown.graceMs,
+            log: this.log,
+          }),
         );
       }
     }
@@ -368,7 +388,8 @@ export class AsyncSystemManager {
   private async startServices(session: GlobalSessionManager): Promise<void> {
     const portMap = { ...this.ports } as Record<string, number>;
     const portEnv: Record<string, string> = { CORE_PORTS: JSON.stringify(portMap) };
-    for (const [name, port] of Object.entries(portMap)) portEnv[`${PORT_ENV_PREFIX}${name.toUpperCase()}`] = String(port);
+    for (const [name, port] of Object.entries(portMap))
+      portEnv[`${PORT_ENV_PREFIX}${name.toUpperCase()}`] = String(port);
     for (const config of this.config.services) {
       const port = portMap[config.port];
       if (port === undefined) {
@@ -396,7 +417,10 @@ export class AsyncSystemManager {
     if (message.event === 'hit') await tracker.recordHit({ addCostSavings: message.addCostSavings ?? true });
     else if (message.event === 'miss') {
       // Both flags at once would be a TypeError in the tracker: an expired entry wins.
-      await tracker.recordMiss({ isExpired: message.expired === true, isUninitialized: message.expired !== true && message.uninitialized === true });
+      await tracker.recordMiss({
+        isExpired: message.expired === true,
+        isUninitialized: message.expired !== true && message.uninitialized === true,
+      });
     } else await tracker.recordCleanup(message.entriesCleaned, { success: message.success ?? true });
   }
 }
@@ -412,7 +436,12 @@ function serviceResource(service: ManagedService) {
     pid: service.pid ?? undefined,
     processStartTime: service.processStartTime ?? undefined,
     components: [service.config.name],
-    metadata: { service: service.config.name, port: service.port, portName: service.config.port, tty: currentTerminal() },
+    metadata: {
+      service: service.config.name,
+      port: service.port,
+      portName: service.config.port,
+      tty: currentTerminal(),
+    },
   } as const;
 }
 

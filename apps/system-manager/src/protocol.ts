@@ -5,8 +5,18 @@
  */
 export type ServiceMessage =
   | { readonly type: 'core.cache'; readonly event: 'hit'; readonly addCostSavings?: boolean }
-  | { readonly type: 'core.cache'; readonly event: 'miss'; readonly expired?: boolean; readonly uninitialized?: boolean }
-  | { readonly type: 'core.cache'; readonly event: 'cleanup'; readonly entriesCleaned: number; readonly success?: boolean };
+  | {
+      readonly type: 'core.cache';
+      readonly event: 'miss';
+      readonly expired?: boolean;
+      readonly uninitialized?: boolean;
+    }
+  | {
+      readonly type: 'core.cache';
+      readonly event: 'cleanup';
+      readonly entriesCleaned: number;
+      readonly success?: boolean;
+    };
 
 /** Narrowing guard for {@link ServiceMessage}; anything else on the channel is ignored. */
 export function isServiceMessage(value: unknown): value is ServiceMessage {

@@ -57,7 +57,8 @@ export async function reapProcess(resource: ResourceRecord, graceMs: number): Pr
   signalGroup(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (readProcessStartTime(pid) !== resource.processStartTime) return { ...base, outcome: 'killed', detail: `pid ${pid} SIGTERM` };
+    if (readProcessStartTime(pid) !== resource.processStartTime)
+      return { ...base, outcome: 'killed', detail: `pid ${pid} SIGTERM` };
     await sleep(25);
   }
   if (readProcessStartTime(pid) === resource.processStartTime) signalGroup(pid, 'SIGKILL');
@@ -69,13 +70,22 @@ export function runCleanupCommand(resource: ResourceRecord, cleanup: CleanupConf
   const [command, ...args] = renderCommand(cleanup.command, resource);
   const base = { kind: resource.kind, id: resource.id };
   return new Promise((resolve) => {
-    execFile(command as string, args, { timeout: cleanup.timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
-      const output = `${stdout}${stderr}`.trim();
-      if (!error) return resolve({ ...base, outcome: 'deleted' });
-      if (new RegExp(cleanup.notFoundPattern, 'i').test(output)) return resolve({ ...base, outcome: 'already-gone' });
-      const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? `command not found: ${command}` : output.slice(-500) || error.message;
-      resolve({ ...base, outcome: 'failed', detail: reason });
-    });
+    execFile(
+      command as string,
+      args,
+      { timeout: cleanup.timeoutMs, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        const output = `${stdout}${stderr}`.trim();
+        if (!error) return resolve({ ...base, outcome: 'deleted' });
+        if (new RegExp(cleanup.notFoundPattern, 'i').test(output))
+          return resolve({ ...base, outcome: 'already-gone' });
+        const reason =
+          (error as NodeJS.ErrnoException).code === 'ENOENT'
+            ? `command not found: ${command}`
+            : output.slice(-500) || error.message;
+        resolve({ ...base, outcome: 'failed', detail: reason });
+      },
+    );
   });
 }
 
@@ -87,7 +97,8 @@ export async function cleanupResource(
 ): Promise<CleanupAction> {
   let action: CleanupAction;
   if (resource.kind === 'process') action = await reapProcess(resource, options.graceMs);
-  else if (cleanup[resource.kind]) action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig);
+  else if (cleanup[resource.kind])
+    action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig);
   else action = { kind: resource.kind, id: resource.id, outcome: 'released' };
   const level = action.outcome === 'failed' ? 'error' : 'info';
   options.log[level]({ ...action }, `cleanup ${resource.kind} ${resource.id}: ${action.outcome}`);

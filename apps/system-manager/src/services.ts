@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { readProcessStartTime } from '@core/session';
-import { type ServiceConfig, resolveCommand } from './config.js';
+import { resolveCommand, type ServiceConfig } from './config.js';
 import { SystemManagerError } from './errors.js';
 import type { Logger } from './logger.js';
 import { isServiceMessage, type ServiceMessage } from './protocol.js';
@@ -142,7 +142,10 @@ export class ManagedService {
         this.exitCode = code;
         this.exitSignal = signal;
         if (this.state !== 'stopping') {
-          this.log.error({ service: this.config.name, code, signal, output: this.tail.get().slice(-5) }, 'service exited');
+          this.log.error(
+            { service: this.config.name, code, signal, output: this.tail.get().slice(-5) },
+            'service exited',
+          );
         }
         this.state = this.state === 'stopping' ? 'stopped' : 'exited';
         resolve();
@@ -153,9 +156,13 @@ export class ManagedService {
       child.once('error', (error) => {
         this.state = 'exited';
         reject(
-          new SystemManagerError('E_SERVICE_FAILED', `service ${this.config.name}: cannot start ${command}: ${error.message}`, {
-            cause: error,
-          }),
+          new SystemManagerError(
+            'E_SERVICE_FAILED',
+            `service ${this.config.name}: cannot start ${command}: ${error.message}`,
+            {
+              cause: error,
+            },
+          ),
         );
       });
     });

@@ -39,10 +39,24 @@ function setup(extraConfig: Record<string, unknown> = {}) {
   writeFileSync(
     configFile,
     JSON.stringify({
-      services: [{ name: 'cache-service', command: '{node}', args: ['{builtin:example/cache-service}'], port: 'main_api' }],
+      services: [
+        {
+          name: 'cache-service',
+          command: '{node}',
+          args: ['{builtin:example/cache-service}'],
+          port: 'main_api',
+        },
+      ],
       cleanup: {
         vm: {
-          command: [process.execPath, path.join(FIXTURES, 'record-cleanup.mjs'), '{id}', '--zone', '{zone}', '--quiet'],
+          command: [
+            process.execPath,
+            path.join(FIXTURES, 'record-cleanup.mjs'),
+            '{id}',
+            '--zone',
+            '{zone}',
+            '--quiet',
+          ],
           notFoundPattern: 'was not found',
         },
       },
@@ -100,7 +114,12 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
     const api = status.ports.main_api as number;
     expect(JSON.parse((await httpGet(api, '/lookup?key=k1')).body).cache).toBe('miss');
     expect(JSON.parse((await httpGet(api, '/lookup?key=k1')).body).cache).toBe('hit');
-    await waitUntil(async () => /cache_hits_total\{cache="cache-service"\} 1/.test((await httpGet(control, '/metrics')).body), 5_000, 'hit in /metrics');
+    await waitUntil(
+      async () =>
+        /cache_hits_total\{cache="cache-service"\} 1/.test((await httpGet(control, '/metrics')).body),
+      5_000,
+      'hit in /metrics',
+    );
     const metrics = (await httpGet(control, '/metrics')).body;
     expect(metrics).toMatch(/cache_misses_total\{cache="cache-service"\} 1/);
 
@@ -140,15 +159,22 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
     const t = setup();
     const victim = t.start(await portEnv());
     const survivor = t.start(await portEnv());
-    const [victimControl, survivorControl] = await Promise.all([controlPortOf(victim), controlPortOf(survivor)]);
+    const [victimControl, survivorControl] = await Promise.all([
+      controlPortOf(victim),
+      controlPortOf(survivor),
+    ]);
     const orphan = JSON.parse((await httpGet(victimControl, '/status')).body).services[0].pid as number;
-    const survivorService = JSON.parse((await httpGet(survivorControl, '/status')).body).services[0].pid as number;
+    const survivorService = JSON.parse((await httpGet(survivorControl, '/status')).body).services[0]
+      .pid as number;
 
     victim.child.kill('SIGKILL');
     await victim.exited;
     expect(isAlive(orphan)).toBe(true); // kill -9 leaves the service orphaned
 
-    const { code, stdout } = await runToEnd(['sessions', 'cleanup', '--json', '--config', t.configFile], t.env);
+    const { code, stdout } = await runToEnd(
+      ['sessions', 'cleanup', '--json', '--config', t.configFile],
+      t.env,
+    );
     expect(code).toBe(0);
     const result = JSON.parse(stdout);
     expect(result.removed).toBe(1);
@@ -201,18 +227,33 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
 
   it('reaps VMs of dead sessions with the configured command; "not found" counts as done', async () => {
     const t = setup();
-    const owners = [run(['vm-alpha', 'us-east1-b'], t.env, path.join(FIXTURES, 'own-vm.ts')), run(['vm-missing-7', 'europe-west1-c'], t.env, path.join(FIXTURES, 'own-vm.ts'))];
-    await Promise.all(owners.map((o) => waitUntil(() => o.stdout().includes('sessionId'), 15_000, 'VM registration')));
+    const owners = [
+      run(['vm-alpha', 'us-east1-b'], t.env, path.join(FIXTURES, 'own-vm.ts')),
+      run(['vm-missing-7', 'europe-west1-c'], t.env, path.join(FIXTURES, 'own-vm.ts')),
+    ];
+    await Promise.all(
+      owners.map((o) => waitUntil(() => o.stdout().includes('sessionId'), 15_000, 'VM registration')),
+    );
     for (const o of owners) o.child.kill('SIGKILL');
     await Promise.all(owners.map((o) => o.exited));
 
-    const { code, stdout, stderr } = await runToEnd(['sessions', 'cleanup', '--json', '--config', t.configFile], t.env);
+    const { code, stdout, stderr } = await runToEnd(
+      ['sessions', 'cleanup', '--json', '--config', t.configFile],
+      t.env,
+    );
     expect(code, stderr).toBe(0);
     const result = JSON.parse(stdout);
     expect(result.removed).toBe(2);
-    const outcomes = Object.fromEntries(result.actions.filter((a: { kind: string }) => a.kind === 'vm').map((a: { id: string; outcome: string }) => [a.id, a.outcome]));
+    const outcomes = Object.fromEntries(
+      result.actions
+        .filter((a: { kind: string }) => a.kind === 'vm')
+        .map((a: { id: string; outcome: string }) => [a.id, a.outcome]),
+    );
     expect(outcomes).toEqual({ 'vm-alpha': 'deleted', 'vm-missing-7': 'already-gone' });
-    const calls = readFileSync(t.recordFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const calls = readFileSync(t.recordFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(calls).toContainEqual(['vm-alpha', '--zone', 'us-east1-b', '--quiet']);
     expect(calls).toContainEqual(['vm-missing-7', '--zone', 'europe-west1-c', '--quiet']);
   });

@@ -10,7 +10,14 @@ export const CLI = path.join(APP_DIR, 'src', 'cli.ts');
 export const FIXTURES = path.join(APP_DIR, 'test', 'fixtures');
 /** Runs TypeScript source in a child: sibling packages resolve to their src via the @core/source condition. */
 export const NODE_TS = ['--conditions=@core/source', '--import', 'tsx'];
-export const PORT_NAMES = ['main_api', 'websocket_router', 'frontend', 'llama_cpp', 'event_ui', 'control'] as const;
+export const PORT_NAMES = [
+  'main_api',
+  'websocket_router',
+  'frontend',
+  'llama_cpp',
+  'event_ui',
+  'control',
+] as const;
 
 export interface Running {
   child: ChildProcess;
@@ -18,7 +25,10 @@ export interface Running {
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves with the first JSON log line on stderr for which `match` is true. */
-  waitForLog: (match: (entry: Record<string, unknown>) => boolean, timeoutMs?: number) => Promise<Record<string, unknown>>;
+  waitForLog: (
+    match: (entry: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ) => Promise<Record<string, unknown>>;
 }
 
 export function tempDir(prefix: string): { dir: string; remove: () => void } {
@@ -53,7 +63,10 @@ export function run(args: string[], env: Record<string, string>, script = CLI): 
   });
   let out = '';
   let err = '';
-  const waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] = [];
+  const waiters: {
+    match: (e: Record<string, unknown>) => boolean;
+    resolve: (e: Record<string, unknown>) => void;
+  }[] = [];
   const seen: Record<string, unknown>[] = [];
   let partial = '';
   child.stdout?.on('data', (c: Buffer) => {
@@ -91,7 +104,10 @@ export function run(args: string[], env: Record<string, string>, script = CLI): 
       const found = seen.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr:\n${err}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`log line not seen within ${timeoutMs} ms; stderr:\n${err}`)),
+          timeoutMs,
+        );
         const waiter = {
           match,
           resolve: (e: Record<string, unknown>) => {
@@ -127,7 +143,11 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;

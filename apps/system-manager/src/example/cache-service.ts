@@ -12,7 +12,9 @@ const host = process.env['HOST'] ?? '127.0.0.1';
 const ttlMs = Number(process.env['CACHE_TTL_MS'] ?? 30_000);
 const cleanupEveryMs = Number(process.env['CACHE_CLEANUP_MS'] ?? 10_000);
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  process.stderr.write(`cache-service: PORT must be an integer 1-65535, got ${JSON.stringify(process.env['PORT'])}\n`);
+  process.stderr.write(
+    `cache-service: PORT must be an integer 1-65535, got ${JSON.stringify(process.env['PORT'])}\n`,
+  );
   process.exit(2);
 }
 
@@ -58,7 +60,8 @@ const server = http.createServer((req, res) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(`${JSON.stringify(body)}\n`);
   };
-  if (req.method === 'GET' && url.pathname === '/health') return send(200, { status: 'ok', entries: cache.size });
+  if (req.method === 'GET' && url.pathname === '/health')
+    return send(200, { status: 'ok', entries: cache.size });
   if (req.method === 'GET' && url.pathname === '/lookup') {
     const key = url.searchParams.get('key');
     if (!key) return send(400, { error: 'query parameter "key" is required' });

@@ -1,0 +1,76 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { isSessionManagerAvailable } from '@core/session';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AsyncSystemManager } from '../src/index.js';
+import { FIXTURES, httpGet, portEnv, tempDir } from './helpers.js';
+
+const silent = pino({ level: 'silent' });
+const tmp = tempDir('sm-manager-');
+afterAll(() => tmp.remove());
+
+describe('AsyncSystemManager (embedded)', () => {
+  it('reads config and env without side effects', () => {
+    const m = new AsyncSystemManager({
+      config: { services: [] },
+      env: { SYSTEM_MANAGER_PORT_MAIN_API: '9300' },
+      logger: silent,
+    });
+    expect(m.ports.main_api).toBe(9300);
+    expect(m.status().state).toBe('idle');
+    expect(isSessionManagerAvailable()).toBe(false);
+  });
+
+  it('m.ports and the aliases are live views of one registry, both ways', () => {
+    const m = new AsyncSystemManager({ config: { services: [] }, env: {}, logger: silent });
+    expect(m.backendPort).toBe(8010);
+    expect(m.frontendPort).toBe(3000);
+    expect(m.websocketPort).toBe(8001);
+    m.ports.main_api = 9100;
+    expect(m.backendPort).toBe(9100);
+    expect(m.backend_port).toBe(9100);
+    m.backendPort = 9101;
+    expect(m.ports['main_api']).toBe(9101);
+    m.frontend_port = 9102;
+    expect(m.ports.frontend).toBe(9102);
+    expect(m.status().aliases['frontendPort']).toBe(9102);
+  });
+
+  it('stop() runs the cleanup command for its own VMs and unregisters the session', async () => {
+    const recordFile = path.join(tmp.dir, 'calls.jsonl');
+    writeFileSync(recordFile, '');
+    process.env['RECORD_FILE'] = recordFile;
+    const m = new AsyncSystemManager({
+      config: {
+        services: [],
+        cleanup: {
+          vm: {
+            command: [
+              process.execPath,
+              path.join(FIXTURES, 'record-cleanup.mjs'),
+              '{id}',
+              '--zone',
+              '{zone}',
+            ],
+          },
+        },
+      },
+      env: await portEnv(),
+      logger: silent,
+      sessionDir: path.join(tmp.dir, 'sessions'),
+    });
+    const started = await m.start();
+    expect(isSessionManagerAvailable()).toBe(true);
+    expect((await httpGet(started.controlPort, '/health')).status).toBe(200);
+    const session = m.sessionManager();
+    expect(await session.registerVm('vm-own', 'zone-a', ['api'])).toBe(true);
+
+    const stopped = await m.stop();
+    expect(stopped.cleanup).toEqual([{ kind: 'vm', id: 'vm-own', outcome: 'deleted' }]);
+    expect(readFileSync(recordFile, 'utf8').trim()).toBe(JSON.stringify(['vm-own', '--zone', 'zone-a']));
+    expect(await session.getMyResources()).toEqual([]);
+    expect(Object.keys(await session.getAllActiveSessions())).not.toContain(session.sessionId);
+    expect(m.status().state).toBe('stopped');
+  });
+});
