@@ -15,7 +15,6 @@ export {
   AsyncSystemManager,
   type AsyncSystemManagerOptions,
   DEFAULT_CONTROL_PORT,
-  groupResources,
   type ManagerStatus,
   PORT_ENV_PREFIX,
   type StartReport,

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import os from 'node:os';
 import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
-import { type GlobalSessionManager, getSessionManager, type ResourceRecord } from '@core/session';
+import { type GlobalSessionManager, getSessionManager } from '@core/session';
 import { StatsRegistry } from '@core/stats';
 import {
   loadConfig,
@@ -443,11 +443,4 @@ function serviceResource(service: ManagedService) {
       tty: currentTerminal(),
     },
   } as const;
-}
-
-/** Resources of a session grouped for display. */
-export function groupResources(resources: readonly ResourceRecord[]): Record<string, ResourceRecord[]> {
-  const groups: Record<string, ResourceRecord[]> = {};
-  for (const r of resources) (groups[r.kind] ??= []).push(r);
-  return groups;
 }
