@@ -20,7 +20,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { SessionLogger } from './contract.js';
 import { SessionDirUnsafeError } from './errors.js';
@@ -164,25 +164,6 @@ export function writePrivateFileSync(path: string, text: string, options: WriteO
     } catch {
       // already renamed or never created
     }
-    throw error;
-  }
-  if (options.fsync) fsyncDirSync(dirname(path));
-}
-
-/** Async {@link writePrivateFileSync}. */
-export async function writePrivateFile(path: string, text: string, options: WriteOptions): Promise<void> {
-  const temp = tempPathFor(path);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    try {
-      await handle.writeFile(text, 'utf8');
-      if (options.fsync) await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
     throw error;
   }
   if (options.fsync) fsyncDirSync(dirname(path));

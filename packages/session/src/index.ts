@@ -16,13 +16,8 @@ export {
   SessionLockTimeoutError,
   SessionOptionsConflictError,
 } from './errors.js';
-export {
-  GlobalSessionManager,
-  resolveSessionDir,
-  type SessionIdentitySeed,
-  type SessionManagerOptions,
-  type SessionStatistics,
-} from './manager.js';
+export { GlobalSessionManager, type SessionIdentitySeed, type SessionStatistics } from './manager.js';
+export { resolveSessionDir, type SessionManagerOptions } from './options.js';
 export { isProcessAlive, readProcessStartTime } from './process.js';
 export { createSessionManager, getSessionManager, isSessionManagerAvailable } from './singleton.js';
 export { judgeSession, type SessionLiveness } from './staleness.js';

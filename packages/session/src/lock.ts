@@ -93,6 +93,15 @@ export class FileLock {
     return owner !== null && owner !== 'unreadable' && owner.token === token;
   }
 
+  /**
+   * Whether this thread still owns `token` without reading the file: only a
+   * sync acquire of this same thread takes a live holder's lock over, and it
+   * removes the token from this thread's set when it does.
+   */
+  stillOwns(token: string): boolean {
+    return heldByThisThread.has(token);
+  }
+
   /** Releases the lock if `token` still holds it. */
   release(token: string): void {
     heldByThisThread.delete(token);
@@ -208,6 +217,6 @@ export class FileLock {
 }
 
 function backoffMs(attempt: number): number {
-  const base = Math.min(25, 2 ** Math.min(attempt, 5));
+  const base = Math.min(4, 2 ** Math.min(attempt, 2));
   return base / 2 + Math.random() * base;
 }

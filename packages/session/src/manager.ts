@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { readdirSync } from 'node:fs';
-import { hostname as osHostname, tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
 import type {
   ClaimChooser,
   ReapResult,
@@ -17,10 +16,11 @@ import {
   quarantineSync,
   readPrivateFile,
   readPrivateFileSync,
-  removeDeadTempFiles,
   removeFileSync,
   writePrivateFileSync,
 } from './files.js';
+import { removeLeftoverFiles } from './housekeeping.js';
+import { resolveSessionOptions, type SessionManagerOptions } from './options.js';
 import { readProcessStartTime } from './process.js';
 import {
   checkComponents,
@@ -30,29 +30,9 @@ import {
   toResourceRecord,
   upsertResource,
 } from './resources.js';
-import {
-  parseWith,
-  SessionRecordSchema,
-  type TrackerFile,
-  TrackerFileSchema,
-  toSessionRecord,
-} from './schema.js';
+import { parseWith, SessionRecordSchema, type TrackerFile, toSessionRecord } from './schema.js';
 import { judgeSession } from './staleness.js';
 import { FileRegistryStore, type RegistryData, type RegistryStore, type UpdateContext } from './store.js';
-
-/** Options of a session manager. */
-export interface SessionManagerOptions {
-  /** Private directory of the session files. Default: env `CORE_SESSION_DIR`, else `<os.tmpdir()>/core-session-<uid>`. */
-  readonly dir?: string;
-  /** Sessions older than this are stale (default 12). */
-  readonly maxSessionAgeHours?: number;
-  /** Where warnings go (corrupt files moved aside, failed registrations); default silent. */
-  readonly logger?: SessionLogger;
-  /** Bounded wait for the registry lock before `SessionLockTimeoutError` (default 10 000). */
-  readonly lockTimeoutMs?: number;
-  /** The registry store; default a {@link FileRegistryStore} in `dir`. */
-  readonly store?: RegistryStore;
-}
 
 /** Identity a manager adopts instead of making a new one (how worker threads join their process's session). */
 export interface SessionIdentitySeed {
@@ -85,63 +65,7 @@ export interface SessionStatistics {
   readonly globalTrackerFile: string;
 }
 
-const SILENT: SessionLogger = { warn() {} };
 const HOUR_MS = 3_600_000;
-
-/** The session directory the options (or `CORE_SESSION_DIR`, or the default) select, as an absolute path. */
-export function resolveSessionDir(dir?: string): string {
-  if (dir !== undefined) {
-    if (typeof dir !== 'string' || dir === '')
-      throw new TypeError(`session option "dir" must be a non-empty path, got ${JSON.stringify(dir)}`);
-    return resolve(dir);
-  }
-  const fromEnv = process.env['CORE_SESSION_DIR'];
-  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
-  const user = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username;
-  return join(tmpdir(), `core-session-${user}`);
-}
-
-/** Validated, defaulted options. */
-export interface ResolvedSessionOptions {
-  readonly dir: string;
-  readonly maxSessionAgeHours: number;
-  readonly lockTimeoutMs: number;
-  readonly logger: SessionLogger;
-  readonly store: RegistryStore | undefined;
-}
-
-/** Validates options and applies defaults. @throws TypeError / RangeError */
-export function resolveSessionOptions(options: SessionManagerOptions = {}): ResolvedSessionOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`session options must be an object, got ${JSON.stringify(options)}`);
-  }
-  const maxSessionAgeHours = options.maxSessionAgeHours ?? 12;
-  if (
-    typeof maxSessionAgeHours !== 'number' ||
-    !Number.isFinite(maxSessionAgeHours) ||
-    maxSessionAgeHours <= 0
-  ) {
-    throw new RangeError(
-      `session option "maxSessionAgeHours" must be a positive number of hours, got ${JSON.stringify(maxSessionAgeHours)}`,
-    );
-  }
-  const lockTimeoutMs = options.lockTimeoutMs ?? 10_000;
-  if (typeof lockTimeoutMs !== 'number' || !Number.isFinite(lockTimeoutMs) || lockTimeoutMs < 0) {
-    throw new RangeError(
-      `session option "lockTimeoutMs" must be a non-negative number of ms, got ${JSON.stringify(lockTimeoutMs)}`,
-    );
-  }
-  const logger = options.logger ?? SILENT;
-  if (typeof logger.warn !== 'function')
-    throw new TypeError('session option "logger" must have a warn(obj, msg) method');
-  return {
-    dir: resolveSessionDir(options.dir),
-    maxSessionAgeHours,
-    lockTimeoutMs,
-    logger,
-    store: options.store,
-  };
-}
 
 /**
  * One session: which resources this process owns, recorded in a shared,
@@ -603,36 +527,13 @@ export class GlobalSessionManager {
   /** Tracker and process files of dead sessions that never registered anything, and temp files of killed writers. */
   private removeLeftovers(): void {
     try {
-      const now = Date.now();
-      for (const name of readdirSync(this.dir)) {
-        if (!/^(tracker|process)-[^/]+\.json$/.test(name)) continue;
-        const path = join(this.dir, name);
-        const read = readPrivateFileSync(path);
-        if (read.kind !== 'ok') continue;
-        const parsed = parseWith(
-          TrackerFileSchema.pick({ pid: true, hostname: true, processStartTime: true, createdAt: true }),
-          read.text,
-        );
-        if (!parsed.ok || this.judgeIdentity(parsed.value, now) !== 'stale') continue;
-        if (parsed.value.pid === this.pid && parsed.value.processStartTime === this.processStartTime)
-          continue;
-        removeFileSync(path);
-      }
-      removeDeadTempFiles(this.dir, 10_000);
+      removeLeftoverFiles(this.dir, this.hostname);
     } catch (error) {
       this.logger.warn(
         { err: error, dir: this.dir },
         `could not tidy the session directory: ${(error as Error).message}`,
       );
     }
-  }
-
-  /** Leftover files are judged by their process only: a live process keeps its files whatever its age. */
-  private judgeIdentity(
-    identity: { pid: number; hostname: string; processStartTime: string | null; createdAt: number },
-    now: number,
-  ) {
-    return judgeSession(identity, { now, maxAgeMs: Number.POSITIVE_INFINITY, hostname: this.hostname });
   }
 
   /** This session's record from its session file, trusted only after the ownership check; else the in-memory state. */

@@ -4,13 +4,8 @@ import { join } from 'node:path';
 import type { SessionLogger } from './contract.js';
 import { SessionOptionsConflictError } from './errors.js';
 import { createExclusiveFileSync, ensurePrivateDir, quarantineSync, readPrivateFileSync } from './files.js';
-import {
-  GlobalSessionManager,
-  resolveSessionDir,
-  resolveSessionOptions,
-  type SessionIdentitySeed,
-  type SessionManagerOptions,
-} from './manager.js';
+import { GlobalSessionManager, type SessionIdentitySeed } from './manager.js';
+import { resolveSessionDir, resolveSessionOptions, type SessionManagerOptions } from './options.js';
 import { readBootId, readProcessStartTime } from './process.js';
 import { type ProcessFile, ProcessFileSchema, parseWith } from './schema.js';
 

@@ -7,7 +7,6 @@ import {
   quarantineSync,
   readPrivateFile,
   readPrivateFileSync,
-  writePrivateFile,
   writePrivateFileSync,
 } from './files.js';
 import { FileLock } from './lock.js';
@@ -107,16 +106,21 @@ export class FileRegistryStore implements RegistryStore {
     return Object.values((await this.load()).sessions);
   }
 
+  // The critical section does its file I/O synchronously: a few small reads and
+  // writes take tens of µs, while every async hop through the thread pool would
+  // keep the lock held (and every other process waiting) for longer. Only the
+  // wait for the lock and an async `mutate` (e.g. a port probe) yield.
   async update<T>(mutate: (draft: RegistryData, context: UpdateContext) => T | Promise<T>): Promise<T> {
     const token = await this.lock.acquire();
     try {
-      const { data, recovered } = this.parse(await readPrivateFile(this.registryFile), true);
-      const before = serialize(data);
+      const read = readPrivateFileSync(this.registryFile);
+      const { data, recovered } = this.parse(read, true);
+      const before = unchangedText(read, data);
       const result = await mutate(data, { recovered });
       const after = serialize(data);
       if (after !== before) {
-        if (!this.lock.isHeld(token)) throw new SessionLockLostError(this.lockFile);
-        await writePrivateFile(this.registryFile, after, { fsync: this.fsync });
+        if (!this.lock.stillOwns(token)) throw new SessionLockLostError(this.lockFile);
+        writePrivateFileSync(this.registryFile, after, { fsync: this.fsync });
       }
       return result;
     } finally {
@@ -127,8 +131,9 @@ export class FileRegistryStore implements RegistryStore {
   updateSync<T>(mutate: (draft: RegistryData, context: UpdateContext) => T): T {
     const token = this.lock.acquireSync();
     try {
-      const { data, recovered } = this.parse(readPrivateFileSync(this.registryFile), true);
-      const before = serialize(data);
+      const read = readPrivateFileSync(this.registryFile);
+      const { data, recovered } = this.parse(read, true);
+      const before = unchangedText(read, data);
       const result = mutate(data, { recovered });
       if (result instanceof Promise) throw new TypeError('updateSync: "mutate" must not return a promise');
       const after = serialize(data);
@@ -158,6 +163,16 @@ export class FileRegistryStore implements RegistryStore {
       );
     return { data: EMPTY(), recovered: true };
   }
+}
+
+/**
+ * The text that needs no write: what was read (a file in another serialisation
+ * only costs one extra write), the empty registry when there was no file, and
+ * nothing (always write) when the file was unsafe.
+ */
+function unchangedText(read: PrivateRead, data: RegistryData): string | null {
+  if (read.kind === 'ok') return read.text;
+  return read.kind === 'missing' ? serialize(data) : null;
 }
 
 function serialize(data: RegistryData): string {
