@@ -231,3 +231,28 @@ describe('the RegistryStore interface', () => {
     expect(updates).toBe(2);
   });
 });
+
+describe('unregistering the session', () => {
+  it('removes the entry and the session and tracker files; a lock it cannot get is a named error and keeps the files', async () => {
+    const dir = freshDir();
+    const { warnings, logger } = recordingLogger();
+    const manager = createSessionManager({ dir, logger, lockTimeoutMs: 50 });
+    await manager.registerVm('vm-1', 'z', []);
+    expect(existsSync(manager.globalTrackerFile)).toBe(true);
+    // Another live process (this one, seen from a different lock token) holds the lock.
+    const holder = new FileRegistryStore({ dir, lockTimeoutMs: 50 });
+    let release: () => void = () => {};
+    const held = holder.update(() => new Promise<void>((resolve) => (release = resolve)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await expect(manager.unregisterSession()).rejects.toMatchObject({ code: 'E_SESSION_LOCK_TIMEOUT' });
+    release();
+    await held;
+    expect(existsSync(manager.sessionFile)).toBe(true);
+    expect(await manager.unregisterSession()).toBe(true);
+    expect(existsSync(manager.sessionFile)).toBe(false);
+    expect(existsSync(manager.globalTrackerFile)).toBe(false);
+    expect(new FileRegistryStore({ dir }).loadSync().sessions).toEqual({});
+    expect(manager.unregisterSessionSync()).toBe(false);
+    expect(warnings).toEqual([]);
+  });
+});

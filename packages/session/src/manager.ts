@@ -329,16 +329,33 @@ export class GlobalSessionManager {
     return { removed, reapable };
   }
 
-  /** Removes this session (all its resources) from the registry, and its own files. The shutdown path. */
+  /**
+   * Removes this session (all its resources) from the registry, and its own
+   * session, tracker and process files. The shutdown path.
+   *
+   * @returns whether the session had an entry.
+   * @throws the store's errors (e.g. `SessionLockTimeoutError`); the files are then kept.
+   */
   async unregisterSession(): Promise<boolean> {
     const existed = await this.update((draft) => this.dropSession(draft));
     this.removeOwnFiles();
     return existed;
   }
 
-  /** Sync {@link GlobalSessionManager.unregisterSession}, for `process.on('exit')`. */
+  /**
+   * Sync {@link GlobalSessionManager.unregisterSession}, for `process.on('exit')`.
+   * Never throws (an exit handler has no one to report to): when the registry
+   * cannot be written it warns through the logger, keeps this session's files
+   * (the entry is still registered and will be reaped as stale) and returns false.
+   */
   unregisterSessionSync(): boolean {
-    const existed = this.updateSync((draft) => this.dropSession(draft));
+    let existed: boolean;
+    try {
+      existed = this.updateSync((draft) => this.dropSession(draft));
+    } catch (error) {
+      this.logger.warn({ err: error }, `unregisterSessionSync failed: ${(error as Error).message}`);
+      return false;
+    }
     this.removeOwnFiles();
     return existed;
   }
