@@ -354,6 +354,9 @@ export class AsyncSystemManager {
     // Invariant: every running service is registered as a resource of this session.
     const session = this.session;
     if (!session || this.state !== 'running') return [];
+    // The age limit of sessions counts from the last heartbeat: a manager up
+    // for days must not look "too old" to another terminal's cleanup.
+    await session.heartbeat();
     const registered = new Set((await session.getMyResources()).map((r) => `${r.kind}:${r.id}`));
     const healed: string[] = [];
     for (const service of this.services) {

@@ -40,6 +40,12 @@ export interface SessionRecord {
   readonly createdAt: number;
   /** Epoch ms of the last registration change. */
   readonly registeredAt: number;
+  /**
+   * Epoch ms of the owner's last `heartbeat()`. The age limit counts from the
+   * later of `createdAt` and this, so a long-running owner (a boot-time
+   * manager up for days) that heartbeats is never reaped as "too old".
+   */
+  readonly heartbeatAt?: number | undefined;
   readonly status: SessionStatus;
   /** The VM of the original API (`registerVm`), or null. */
   readonly vmId: string | null;

@@ -20,7 +20,7 @@ export { GlobalSessionManager, type SessionIdentitySeed, type SessionStatistics 
 export { resolveSessionDir, type SessionManagerOptions } from './options.js';
 export { isProcessAlive, readProcessStartTime } from './process.js';
 export { createSessionManager, getSessionManager, isSessionManagerAvailable } from './singleton.js';
-export { judgeSession, type SessionLiveness } from './staleness.js';
+export { judgeSession, lastSignOfLife, type SessionLiveness } from './staleness.js';
 export {
   FileRegistryStore,
   type FileRegistryStoreOptions,

@@ -196,6 +196,30 @@ describe('staleness by age', () => {
     expect(Object.keys(await strict.getAllActiveSessions())).toEqual([young.sessionId]);
     expect(strict.getStatistics()).toMatchObject({ staleSessionsRemoved: 1, registryCleanups: 1 });
   });
+
+  it('counts the age from the last heartbeat, so a long-running owner that heartbeats stays live', async () => {
+    const dir = freshDir();
+    const owner = createSessionManager({ dir });
+    await owner.registerVm('vm-long-running', 'z', []);
+    const store = new FileRegistryStore({ dir });
+    // The owner started 3 h ago; with a 1 h limit only its heartbeat keeps it.
+    await store.update((draft) => {
+      const record = draft.sessions[owner.sessionId]!;
+      draft.sessions[owner.sessionId] = { ...record, createdAt: Date.now() - 3 * 3_600_000 };
+    });
+    const strict = createSessionManager({ dir, maxSessionAgeHours: 1 });
+    expect(await owner.heartbeat()).toBe(true);
+    expect((await store.load()).sessions[owner.sessionId]?.heartbeatAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(await strict.cleanupStaleSessions()).toBe(0);
+    // Without a fresh heartbeat the same record is too old.
+    await store.update((draft) => {
+      const record = draft.sessions[owner.sessionId]!;
+      draft.sessions[owner.sessionId] = { ...record, heartbeatAt: Date.now() - 2 * 3_600_000 };
+    });
+    expect(await strict.cleanupStaleSessions()).toBe(1);
+    // A session without an entry has nothing to refresh.
+    expect(await createSessionManager({ dir }).heartbeat()).toBe(false);
+  });
 });
 
 describe('the RegistryStore interface', () => {

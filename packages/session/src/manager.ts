@@ -31,7 +31,7 @@ import {
   upsertResource,
 } from './resources.js';
 import { parseWith, SessionRecordSchema, type TrackerFile, toSessionRecord } from './schema.js';
-import { judgeSession } from './staleness.js';
+import { judgeSession, lastSignOfLife } from './staleness.js';
 import { FileRegistryStore, type RegistryData, type RegistryStore, type UpdateContext } from './store.js';
 
 /** Identity a manager adopts instead of making a new one (how worker threads join their process's session). */
@@ -387,15 +387,36 @@ export class GlobalSessionManager {
    * younger than the age limit.
    */
   isOwnRecord(
-    record: Pick<SessionRecord, 'sessionId' | 'pid' | 'hostname' | 'createdAt' | 'processStartTime'>,
+    record: Pick<
+      SessionRecord,
+      'sessionId' | 'pid' | 'hostname' | 'createdAt' | 'heartbeatAt' | 'processStartTime'
+    >,
   ): boolean {
     return (
       record.sessionId === this.sessionId &&
       record.pid === this.pid &&
       record.hostname === this.hostname &&
       record.processStartTime === this.processStartTime &&
-      Date.now() - record.createdAt <= this.maxSessionAgeHours * HOUR_MS
+      Date.now() - lastSignOfLife(record) <= this.maxSessionAgeHours * HOUR_MS
     );
+  }
+
+  /**
+   * Records that this session is alive (`heartbeatAt`), under the registry
+   * lock. The age limit counts from the latest heartbeat, so an owner that
+   * runs for longer than `maxSessionAgeHours` calls this periodically (the
+   * system-manager does on its validation interval). A session that owns
+   * nothing has no registry entry and nothing to refresh.
+   *
+   * @returns whether this session has an entry that was refreshed.
+   */
+  async heartbeat(): Promise<boolean> {
+    return this.update((draft) => {
+      const current = draft.sessions[this.sessionId];
+      if (!current) return false;
+      this.commit(draft, { ...current, heartbeatAt: Date.now() });
+      return true;
+    });
   }
 
   // ---- internals ------------------------------------------------------------------

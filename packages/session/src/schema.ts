@@ -29,6 +29,7 @@ export const SessionRecordSchema = z.object({
   processStartTime: z.string().nullable(),
   createdAt: z.number().finite(),
   registeredAt: z.number().finite(),
+  heartbeatAt: z.number().finite().optional(),
   status: z.enum(['active', 'stale']),
   vmId: z.string().nullable(),
   zone: z.string().nullable(),
