@@ -1,0 +1,2 @@
+/** Placeholder until the fleet issue lands. */
+export const PACKAGE_NAME = '@core/session-redis';
