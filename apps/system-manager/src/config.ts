@@ -14,7 +14,8 @@ const httpHealth = z.object({
 });
 const tcpHealth = z.object({ type: z.literal('tcp') });
 
-const serviceSchema = z.object({
+/** Schema of one service (`services[]` in a config file). */
+export const serviceSchema = z.object({
   name: z
     .string()
     .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, 'a service name of letters, digits, "_", "." or "-"'),
@@ -31,7 +32,8 @@ const serviceSchema = z.object({
   startTimeoutMs: z.number().int().positive().default(10_000),
 });
 
-const cleanupSchema = z.object({
+/** Schema of one resource kind's cleanup command (`cleanup.<kind>` in a config file). */
+export const cleanupSchema = z.object({
   /** Command template run for each resource of this kind; "{id}", "{zone}", "{kind}" are substituted. */
   command: z.array(z.string()).min(1),
   /** A regular expression: output matching it counts as done ("not found" means already gone). */

@@ -1,10 +1,12 @@
 export {
   type CleanupConfig,
+  cleanupSchema,
   configSchema,
   DEFAULT_CONFIG,
   loadConfig,
   parseConfig,
   type ServiceConfig,
+  serviceSchema,
   type SystemManagerConfig,
   type SystemManagerConfigInput,
 } from './config.js';
