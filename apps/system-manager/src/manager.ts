@@ -192,7 +192,7 @@ export class AsyncSystemManager {
     // 1. Session first: from here on, every exit path can find what we own.
     const session = this.sessionManager();
     process.on('exit', this.exitHandler);
-    this.log.info({ sessionId: session.sessionId, pid: process.pid }, 'session ready');
+    this.log.info({ sessionId: session.sessionId }, 'session ready');
     try {
       // 2. Reap what dead sessions left behind (never a live session's).
       const reaped = await this.reapStale();
@@ -373,7 +373,7 @@ export class AsyncSystemManager {
     const actions: CleanupAction[] = [];
     for (const stale of reapable) {
       this.log.info(
-        { sessionId: stale.sessionId, pid: stale.pid, resources: stale.resources.length },
+        { sessionId: stale.sessionId, sessionPid: stale.pid, resources: stale.resources.length },
         'reaping stale session',
       );
       for (const resource of stale.resources) {
@@ -411,7 +411,7 @@ export class AsyncSystemManager {
       this.services.push(service);
       await service.start();
       await session.registerResource(serviceResource(service));
-      this.log.info({ service: config.name, pid: service.pid, port }, 'service started');
+      this.log.info({ service: config.name, servicePid: service.pid, port }, 'service started');
     }
   }
 

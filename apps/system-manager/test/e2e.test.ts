@@ -221,7 +221,7 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
     expect(code).toBe(1);
     expect(manager.stderr()).toContain('did not become healthy');
     expect(manager.stderr()).toContain('warming up');
-    expect(isAlive(Number(started['pid']))).toBe(false);
+    expect(isAlive(Number(started['servicePid']))).toBe(false);
     expect((await t.status()).sessions).toEqual([]);
   });
 
