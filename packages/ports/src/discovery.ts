@@ -1,7 +1,7 @@
 import { type CandidateSource, type PortAttempt, PortExhaustedError } from './errors.js';
 import type { ProbeOutcome } from './probe.js';
 
-/** Why a name got the port it has after {@link PortRegistry.resolve}. */
+/** Why a name got the port it has after {@link PortRegistryMembers.resolve}. */
 export type ResolutionReason = CandidateSource;
 
 /** What discovery decided for one name. */
