@@ -6,9 +6,9 @@ export {
   loadConfig,
   parseConfig,
   type ServiceConfig,
-  serviceSchema,
   type SystemManagerConfig,
   type SystemManagerConfigInput,
+  serviceSchema,
 } from './config.js';
 export { type ControlSource, startControlServer } from './control.js';
 export { SystemManagerError, type SystemManagerErrorCode } from './errors.js';

@@ -17,6 +17,13 @@ import { type CleanupAction, cleanupResource } from './reaper.js';
 import { ManagedService, type ServiceStatus } from './services.js';
 import { currentTerminal } from './terminal.js';
 
+/** How long the synchronous exit path waits for services after SIGTERM before SIGKILL. */
+const EXIT_GRACE_MS = 1_500;
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
 /** Default port of the control endpoint (GET /health, /status, /metrics). */
 export const DEFAULT_CONTROL_PORT = 8099;
 /** Prefix of the env vars that override a named port, e.g. `SYSTEM_MANAGER_PORT_MAIN_API=9000`. */
@@ -292,10 +299,18 @@ export class AsyncSystemManager {
     return { stoppedServices: running.map((s) => s.config.name), cleanup };
   }
 
-  /** The synchronous last resort for `process.on('exit')`: signal our children, unregister. */
+  /**
+   * The synchronous last resort for `process.on('exit')` (a second signal, an
+   * uncaught error): SIGTERM our services, wait for them synchronously (a
+   * bounded `Atomics.wait`: nothing asynchronous runs in an exit handler),
+   * SIGKILL what is left, then unregister. No service outlives its record.
+   */
   stopSync(): void {
     if (this.state === 'stopped' || this.state === 'idle') return;
-    for (const service of this.services) service.killSync();
+    const signalled = this.services.filter((s) => s.killSync());
+    const deadline = Date.now() + Math.min(this.config.shutdown.graceMs, EXIT_GRACE_MS);
+    while (signalled.some((s) => !s.isGoneSync()) && Date.now() < deadline) sleepSync(10);
+    for (const service of signalled) service.forceKillSync();
     try {
       this.session?.unregisterSessionSync();
     } catch {

@@ -225,9 +225,27 @@ export class ManagedService {
   }
 
   /** Synchronous kill for `process.on('exit')`, where nothing asynchronous runs. */
-  killSync(): void {
+  killSync(): boolean {
     const pid = this.child?.pid;
-    if (pid !== undefined && this.isRunning) signalGroup(pid, 'SIGTERM');
+    if (pid === undefined || !this.isRunning) return false;
+    signalGroup(pid, 'SIGTERM');
+    return true;
+  }
+
+  /** Whether the child is gone for good (a zombie awaiting our reap counts as gone). Sync. */
+  isGoneSync(): boolean {
+    const pid = this.child?.pid;
+    return (
+      pid === undefined ||
+      this.processStartTime === null ||
+      readProcessStartTime(pid) !== this.processStartTime
+    );
+  }
+
+  /** SIGKILL to its process group. Sync. */
+  forceKillSync(): void {
+    const pid = this.child?.pid;
+    if (pid !== undefined && !this.isGoneSync()) signalGroup(pid, 'SIGKILL');
   }
 }
 

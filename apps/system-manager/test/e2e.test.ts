@@ -257,4 +257,32 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
     expect(calls).toContainEqual(['vm-alpha', '--zone', 'us-east1-b', '--quiet']);
     expect(calls).toContainEqual(['vm-missing-7', '--zone', 'europe-west1-c', '--quiet']);
   });
+
+  it('a second signal during shutdown exits 1 at once; the exit path still stops the services and unregisters', async () => {
+    const stubborn =
+      "process.on('SIGTERM', () => console.log('ignoring SIGTERM'));" +
+      "require('http').createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')";
+    const t = setup({
+      services: [{ name: 'stubborn', command: '{node}', args: ['-e', stubborn], port: 'main_api' }],
+      shutdown: { graceMs: 30_000 },
+    });
+    const manager = t.start(await portEnv());
+    const started = await manager.waitForLog((e) => e['msg'] === 'service started');
+    await manager.waitForLog(healthy);
+    const servicePid = Number(started['servicePid']);
+
+    manager.child.kill('SIGTERM');
+    await manager.waitForLog((e) => e['msg'] === 'shutting down');
+    await waitUntil(
+      () => manager.stderr().length > 0 && isAlive(servicePid),
+      2_000,
+      'service still up after the first signal',
+    );
+    manager.child.kill('SIGTERM');
+    const { code } = await manager.exited;
+    expect(code).toBe(1);
+    expect(manager.stderr()).toContain('second signal during shutdown');
+    await waitUntil(() => !isAlive(servicePid), 5_000, 'service to be gone');
+    expect((await t.status()).sessions).toEqual([]);
+  });
 });

@@ -73,4 +73,45 @@ describe('AsyncSystemManager (embedded)', () => {
     expect(Object.keys(await session.getAllActiveSessions())).not.toContain(session.sessionId);
     expect(m.status().state).toBe('stopped');
   });
+
+  it('validateAll() heals stats drift and a lost session record of a running service, then finds nothing', async () => {
+    const server =
+      "require('http').createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')";
+    const m = new AsyncSystemManager({
+      config: { services: [{ name: 'svc', command: '{node}', args: ['-e', server], port: 'main_api' }] },
+      env: await portEnv(),
+      logger: silent,
+      sessionDir: path.join(tmp.dir, 'sessions'), // one process-wide session per test file
+    });
+    await m.start();
+    try {
+      const session = m.sessionManager();
+      const [own] = await session.getMyResources().then((rs) => rs.filter((r) => r.kind === 'process'));
+      expect(own?.id).toMatch(/^svc@\d+$/);
+      await session.unregisterResource('process', own!.id);
+      await m.stats.tracker('svc').restore({
+        cacheHits: 5,
+        cacheMisses: 5,
+        cacheExpired: 0,
+        totalQueries: 12,
+        queriesWhileUninitialized: 0,
+        costSavedUsd: 0.01,
+        expiredEntriesCleaned: 0,
+        cleanupRuns: 0,
+        cleanupErrors: 0,
+      });
+
+      const first = await m.validateAll();
+      expect(first.consistent).toBe(false);
+      expect(first.healed).toContain('stats[svc] totalQueries: 12 → 10');
+      expect(first.healed).toContain(`session process:${own!.id}: missing → registered`);
+      expect((await session.getMyResources()).map((r) => r.id)).toContain(own!.id);
+      expect(m.status().lastValidation).toEqual(first);
+
+      const second = await m.validateAll();
+      expect(second).toMatchObject({ consistent: true, healed: [] });
+    } finally {
+      await m.stop();
+    }
+  });
 });
