@@ -1,2 +1,10 @@
-/** Placeholder until the fleet issue lands. */
-export const PACKAGE_NAME = '@core/session-redis';
+export {
+  RedisLeaseConflictError,
+  RedisStoreContendedError,
+  RedisStoreError,
+  type RedisStoreErrorCode,
+  RedisStoreSyncError,
+  RedisStoreUnavailableError,
+} from './errors.js';
+export type { RedisRegistryStoreOptions } from './options.js';
+export { type LeaseRenewal, RedisRegistryStore, type RedisRegistryStoreEvents } from './store.js';

@@ -19,6 +19,7 @@ export {
 export { GlobalSessionManager, type SessionIdentitySeed, type SessionStatistics } from './manager.js';
 export { resolveSessionDir, type SessionManagerOptions } from './options.js';
 export { isProcessAlive, readProcessStartTime } from './process.js';
+export { parseSessionRecord } from './schema.js';
 export { createSessionManager, getSessionManager, isSessionManagerAvailable } from './singleton.js';
 export { judgeSession, lastSignOfLife, type SessionLiveness } from './staleness.js';
 export {
@@ -26,5 +27,6 @@ export {
   type FileRegistryStoreOptions,
   type RegistryData,
   type RegistryStore,
+  type SessionIdentity,
   type UpdateContext,
 } from './store.js';

@@ -31,7 +31,7 @@ import {
   upsertResource,
 } from './resources.js';
 import { parseWith, SessionRecordSchema, type TrackerFile, toSessionRecord } from './schema.js';
-import { judgeSession, lastSignOfLife } from './staleness.js';
+import { judgeSession, lastSignOfLife, type SessionLiveness } from './staleness.js';
 import { FileRegistryStore, type RegistryData, type RegistryStore, type UpdateContext } from './store.js';
 
 /** Identity a manager adopts instead of making a new one (how worker threads join their process's session). */
@@ -146,6 +146,13 @@ export class GlobalSessionManager {
       registryFile: this.registryFile,
     };
     writePrivateFileSync(this.globalTrackerFile, `${JSON.stringify(tracker, null, 2)}\n`, { fsync: false });
+    this.store.attachSession?.({
+      sessionId: this.sessionId,
+      pid: this.pid,
+      hostname: this.hostname,
+      processStartTime: this.processStartTime,
+      createdAt: this.createdAt,
+    });
   }
 
   // ---- the VM API of the original -------------------------------------------------
@@ -285,8 +292,10 @@ export class GlobalSessionManager {
     return this.update(async (draft, context) => {
       const now = Date.now();
       const taken = new Set<string>();
+      const hostScoped = this.store.resourceScope?.(kind) === 'host';
       for (const record of Object.values(draft.sessions)) {
-        if (record.sessionId === this.sessionId || this.judge(record, now) === 'stale') continue;
+        if (record.sessionId === this.sessionId || (hostScoped && record.hostname !== this.hostname)) continue;
+        if (this.judge(record, now) === 'stale') continue;
         for (const r of record.resources) if (r.kind === kind) taken.add(r.id);
       }
       const chosen = await chooser(taken);
@@ -421,7 +430,9 @@ export class GlobalSessionManager {
 
   // ---- internals ------------------------------------------------------------------
 
-  private judge(record: SessionRecord, now: number) {
+  private judge(record: SessionRecord, now: number): SessionLiveness {
+    const byStore = this.store.judgeSession?.(record, now);
+    if (byStore !== undefined) return byStore;
     return judgeSession(record, {
       now,
       maxAgeMs: this.maxSessionAgeHours * HOUR_MS,

@@ -105,3 +105,15 @@ export function toSessionRecord(value: z.infer<typeof SessionRecordSchema>): Ses
 export function toResourceRecord(value: z.infer<typeof ResourceRecordSchema>): ResourceRecord {
   return value as ResourceRecord;
 }
+
+/**
+ * Parses one session record from JSON text with the registry's own schema,
+ * for stores that keep records elsewhere (e.g. one Redis hash field per
+ * session). Never throws: a corrupt or foreign value comes back with the reason.
+ */
+export function parseSessionRecord(
+  text: string,
+): { readonly ok: true; readonly value: SessionRecord } | { readonly ok: false; readonly reason: string } {
+  const parsed = parseWith(SessionRecordSchema, text);
+  return parsed.ok ? { ok: true, value: toSessionRecord(parsed.value) } : parsed;
+}

@@ -45,6 +45,36 @@ export interface RegistryStore {
   update<T>(mutate: (draft: RegistryData, context: UpdateContext) => T | Promise<T>): Promise<T>;
   /** Sync {@link RegistryStore.update}, for `process.on('exit')`. */
   updateSync<T>(mutate: (draft: RegistryData, context: UpdateContext) => T): T;
+  /**
+   * Optional, for stores that keep sessions alive by leases (e.g. Redis):
+   * called once by the manager's constructor with the session this store
+   * keeps a lease for. Stores without leases leave it out.
+   */
+  attachSession?(identity: SessionIdentity): void;
+  /**
+   * Optional, for lease-based stores: judges another session's record of the
+   * draft `mutate` is working on (inside {@link RegistryStore.update}), e.g.
+   * `stale` when its lease has expired. When present it replaces the
+   * manager's own judgement (pid checks on this host, age limit); returning
+   * `undefined` falls back to it.
+   */
+  judgeSession?(record: SessionRecord, now: number): 'live' | 'stale' | undefined;
+  /**
+   * Optional: whether ids of a resource kind are unique per `host` (ports,
+   * pids) or across the whole `fleet` the store serves (VMs). In
+   * `claimResources`, only sessions that share the scope count as taking an
+   * id. Default (and always for stores without this member): `fleet`.
+   */
+  resourceScope?(kind: string): 'host' | 'fleet';
+}
+
+/** Who a session is, as told to a lease-based store by {@link RegistryStore.attachSession}. */
+export interface SessionIdentity {
+  readonly sessionId: string;
+  readonly pid: number;
+  readonly hostname: string;
+  readonly processStartTime: string | null;
+  readonly createdAt: number;
 }
 
 /** Options of {@link FileRegistryStore}. */

@@ -1,0 +1,97 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+
+/** A fresh session directory (a subfolder of a new temp dir, created by the code under test). */
+export function freshDir(): string {
+  return join(realpathSync(mkdtempSync(join(tmpdir(), 'session-redis-'))), 'sessions');
+}
+
+let prefixes = 0;
+/** A key prefix no other test uses, so tests share one server without seeing each other. */
+export function freshPrefix(): string {
+  prefixes++;
+  return `t${process.pid}-${prefixes}-${Date.now()}:`;
+}
+
+/** A plain client for looking at (and planting) keys. */
+export function rawClient(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+}
+
+/** Polls until `check` holds (no fixed sleeps); fails after `timeoutMs`. */
+export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A fleet member process (test/fixtures/fleet-member.ts) with its replies as JSON lines. */
+export interface Member {
+  readonly child: ChildProcess;
+  readonly sessionId: string;
+  send(line: string): void;
+  next(): Promise<Record<string, unknown>>;
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts a fleet member and waits for its "ready" line. */
+export async function startMember(args: {
+  url: string;
+  prefix: string;
+  dir: string;
+  leaseTtlMs: number;
+  heartbeatMs: number;
+}): Promise<Member> {
+  const script = fileURLToPath(new URL('./fixtures/fleet-member.ts', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=@core/source',
+      '--import',
+      'tsx',
+      script,
+      args.url,
+      args.prefix,
+      args.dir,
+      String(args.leaseTtlMs),
+      String(args.heartbeatMs),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const queue: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const waiter = waiters.shift();
+    if (waiter) waiter(line);
+    else queue.push(line);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const next = () =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const line = queue.shift();
+      if (line !== undefined) return resolve(JSON.parse(line));
+      waiters.push((l) => resolve(JSON.parse(l)));
+      void exited.then((code) =>
+        reject(new Error(`fleet member exited (${code}) before replying; stderr:\n${stderr}`)),
+      );
+    });
+  const ready = await next();
+  return {
+    child,
+    sessionId: String(ready['ready']),
+    send: (line) => child.stdin?.write(`${line}\n`),
+    next,
+    exited,
+  };
+}

@@ -1,0 +1,104 @@
+// A real redis-server for the tests: a free loopback port, no persistence, a
+// private directory; stopped by its PID. Tests skip (with a message) only when
+// no redis-server binary exists.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+/** Path of redis-server, or null when it is not installed. */
+export function findRedisServer(): string | null {
+  const candidates = [
+    process.env['REDIS_SERVER_BIN'],
+    ...(process.env['PATH'] ?? '').split(delimiter).map((dir) => join(dir, 'redis-server')),
+    '/usr/bin/redis-server',
+    '/usr/local/bin/redis-server',
+  ];
+  return candidates.find((file): file is string => typeof file === 'string' && existsSync(file)) ?? null;
+}
+
+/** Why the suite is skipped, or null when it can run. */
+export const SKIP_REASON: string | null = findRedisServer()
+  ? null
+  : 'no redis-server binary found (install the Debian package redis-server, as .ci/run does, or set REDIS_SERVER_BIN)';
+
+/** A free TCP port on 127.0.0.1 (bound and released; the server binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A running redis-server. */
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number;
+  /** Stops it (SIGKILL when `hard`, else SIGTERM) and waits for its exit. */
+  stop(hard?: boolean): Promise<void>;
+  /** Starts it again on the same port (after `stop`); empty, as after a crash without persistence. */
+  restart(): Promise<void>;
+  /** Stops it and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+async function launch(bin: string, port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(
+    bin,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) resolve();
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)));
+    setTimeout(() => reject(new Error(`redis-server not ready after 10 s:\n${output}`)), 10_000).unref();
+  });
+  child.stdout?.removeAllListeners('data').resume();
+  child.stderr?.removeAllListeners('data').resume();
+  return child;
+}
+
+function stopChild(child: ChildProcess, hard: boolean): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    if (child.pid !== undefined) process.kill(child.pid, hard ? 'SIGKILL' : 'SIGTERM');
+  });
+}
+
+/** Starts a redis-server on a free loopback port. */
+export async function startRedisServer(): Promise<RedisServer> {
+  const bin = findRedisServer();
+  if (bin === null) throw new Error(SKIP_REASON ?? 'no redis-server');
+  const dir = mkdtempSync(join(tmpdir(), 'session-redis-test-'));
+  const port = await freePort();
+  let child = await launch(bin, port, dir);
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return child.pid as number;
+    },
+    stop: (hard = false) => stopChild(child, hard),
+    async restart() {
+      await stopChild(child, true);
+      child = await launch(bin, port, dir);
+    },
+    async dispose() {
+      await stopChild(child, true);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
