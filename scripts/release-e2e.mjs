@@ -1,0 +1,563 @@
+#!/usr/bin/env node
+// pnpm test:release — the release, proven end to end against a real private
+// registry on 127.0.0.1. Nothing here touches the working tree or the user's
+// npm config: everything happens in one temp directory.
+//
+//  1. verdaccio (the devDependency, 6.8.0 — the last that runs on Node 20) on
+//     a free loopback port, config/storage/log in the temp dir, web UI off,
+//     no audit middleware.
+//  2. `git clone` of HEAD into the temp dir, `pnpm install --frozen-lockfile
+//     --prefer-offline`, a changeset for every released package, then the
+//     REAL `pnpm release`, with NPM_CONFIG_USERCONFIG pointing at an npmrc
+//     written in the temp dir that has only the `@core:registry=` line and a
+//     token — no `registry=` line, so the unscoped app reaches the private
+//     registry only because the release passes `--registry` to every publish.
+//  3. In an empty directory outside the workspace: `npm install @core/stats
+//     @core/session @core/ports @core/invariants system-manager`; the
+//     installed manifests have real ranges (no `workspace:`) and no
+//     `@core/source` condition; an ESM script exercises each package; a
+//     TypeScript file type-checks against them (`tsc --noEmit`, nodenext);
+//     `npx system-manager --help` and `--version` work.
+//  4. A patch changeset for @core/invariants and `pnpm release` again: every
+//     dependent gets a patch too, and a fresh install resolves the new
+//     invariants everywhere.
+//  5. verdaccio is stopped by its PID (also on failure).
+//
+// Where third-party dependencies (zod, pino, ioredis…) come from: the
+// consumers point their whole npm registry at verdaccio, as a team using a
+// private registry does. verdaccio serves `@core/*` and `system-manager` from
+// its own storage only — those names are never proxied, so a public package
+// called `system-manager` can never be installed in their place (dependency
+// confusion) — and proxies every other name to the public registry (the one
+// npm is configured with here, or RELEASE_E2E_UPLINK). Publishing never goes
+// upstream.
+//
+// RELEASE_E2E_KEEP=1 keeps the temp directory; it is kept on failure anyway.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { publishedPackages, ROOT } from './lib/workspace.mjs';
+
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+const progress = (message) => process.stdout.write(`release-e2e [${elapsed().padStart(6)}] ${message}\n`);
+
+// The packages a team installs; the app is the unscoped one.
+const INSTALLED = ['@core/stats', '@core/session', '@core/ports', '@core/invariants', 'system-manager'];
+const PATCHED = '@core/invariants';
+
+/** The environment of a child: the caller's, minus every npm/pnpm setting pnpm exported to this script. */
+function baseEnv(extra = {}) {
+  const env = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(npm_|pnpm_config_|PNPM_SCRIPT_SRC_DIR$|INIT_CWD$)/i.test(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1', ...extra };
+}
+
+/** Runs a command to completion; throws with its output when it fails. */
+function run(cmd, args, { cwd, env, timeoutMs = 180_000, logFile } = {}) {
+  const result = spawnSync(cmd, args, {
+    cwd,
+    env,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+  if (logFile) writeFileSync(logFile, output);
+  if (result.error || result.status !== 0) {
+    const why = result.error
+      ? result.error.message
+      : `exit ${result.status}${result.signal ? ` (${result.signal})` : ''}`;
+    const tail = output.split('\n').slice(-60).join('\n');
+    throw new Error(`${cmd} ${args.join(' ')} (in ${cwd}) failed: ${why}\n${tail}`);
+  }
+  return result;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitUntilAnswering(url, child, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`verdaccio exited with ${child.exitCode} before answering`);
+    try {
+      const response = await fetch(`${url}-/ping`, { signal: AbortSignal.timeout(1_000) });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`verdaccio did not answer on ${url} within ${timeoutMs} ms`);
+}
+
+async function stopRegistry(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  process.kill(child.pid, 'SIGTERM');
+  const stopped = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
+  if (!stopped) {
+    process.kill(child.pid, 'SIGKILL');
+    await exited;
+  }
+}
+
+async function packument(registry, name) {
+  const response = await fetch(`${registry}${name.replace('/', '%2f')}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!response.ok) throw new Error(`GET ${registry}${name}: HTTP ${response.status}`);
+  return response.json();
+}
+
+const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+
+function writeChangeset(repo, file, bumps, summary) {
+  const header = Object.entries(bumps)
+    .map(([name, bump]) => `"${name}": ${bump}`)
+    .join('\n');
+  writeFileSync(path.join(repo, '.changeset', file), `---\n${header}\n---\n\n${summary}\n`);
+}
+
+/** The installed manifest of `name` under a consumer directory. */
+const installed = (consumer, name) =>
+  readJson(path.join(consumer, 'node_modules', ...name.split('/'), 'package.json'));
+
+function checkInstalledManifests(consumer, released) {
+  const byName = new Map(released.map((p) => [p.name, p]));
+  for (const name of INSTALLED) {
+    const manifest = installed(consumer, name);
+    assert.equal(manifest.version, byName.get(name).version, `${name}: installed version`);
+    assert.ok(
+      !JSON.stringify(manifest.exports).includes('@core/source'),
+      `${name}: exports still has @core/source`,
+    );
+    assert.ok(
+      !existsSync(path.join(consumer, 'node_modules', ...name.split('/'), 'src')),
+      `${name}: ships src/`,
+    );
+    for (const [dep, range] of Object.entries(manifest.dependencies ?? {})) {
+      assert.ok(!range.startsWith('workspace:'), `${name}: dependency ${dep} is still "${range}"`);
+      const sibling = byName.get(dep);
+      if (sibling) assert.equal(range, `^${sibling.version}`, `${name}: range of ${dep}`);
+    }
+  }
+}
+
+// What a consumer's ESM code does with each package: real behaviour, not just imports.
+const ESM_CHECK = `
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInvariantEngine, defineInvariant } from '@core/invariants';
+import { CacheStatisticsTracker, StatsRegistry } from '@core/stats';
+import { createSessionManager } from '@core/session';
+import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
+import { DEFAULT_CONFIG, parseConfig, SystemManagerError } from 'system-manager';
+
+const totalIsSum = defineInvariant({
+  id: 'total-is-sum',
+  description: 'total == hits + misses',
+  check: (s) => (s.total === s.hits + s.misses ? null : { expected: s.hits + s.misses, actual: s.total }),
+  heal: (s, v) => {
+    const from = s.total;
+    s.total = v.expected;
+    return { field: 'total', from, to: s.total };
+  },
+});
+const state = { hits: 60, misses: 35, total: 100 };
+const report = createInvariantEngine([totalIsSum]).validate(state, { autoHeal: true });
+assert.equal(report.consistent, false);
+assert.equal(report.converged, true);
+assert.equal(state.total, 95);
+assert.deepEqual(report.healed.map(String), ['total: 100 → 95']);
+console.log('ok @core/invariants: a drifted total healed to 95');
+
+const stats = new CacheStatisticsTracker({ costPerInference: 0.1 });
+await stats.recordHit();
+await stats.recordHit();
+await stats.recordHit();
+await stats.recordMiss({ isExpired: true });
+assert.equal(stats.costSavedUsd, 0.3);
+assert.equal(stats.totalQueries, 4);
+const restored = await CacheStatisticsTracker.fromSnapshot({ ...(await stats.getSnapshot()), totalQueries: 100 });
+const healed = await restored.validateConsistency();
+assert.equal(healed.consistent, false);
+assert.equal(restored.totalQueries, 4);
+const registry = new StatsRegistry();
+await registry.tracker('embeddings').recordHit();
+assert.match(registry.metrics(), /^cache_hits_total\\{cache="embeddings"\\} 1$/m);
+console.log('ok @core/stats: exact cost 0.3, drifted snapshot healed, Prometheus text');
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'consumer-session-'));
+try {
+  const session = createSessionManager({ dir });
+  await session.registerResource({ kind: 'vm', id: 'vm-7', zone: 'europe-west4-a' });
+  assert.deepEqual((await session.getMyResources()).map((r) => r.id), ['vm-7']);
+  assert.ok(session.sessionId in (await session.getAllActiveSessions()));
+
+  // @core/ports reserving through that session: real binds on 127.0.0.1.
+  const reserving = createPortRegistry({ api: 18010, ui: 18011 }, { dynamicRange: [30000, 30999], session });
+  const resolved = await reserving.resolve({ reserve: true });
+  assert.equal(resolved.reserved, true);
+  for (const name of ['api', 'ui']) assert.ok(Number.isInteger(resolved.ports[name].port));
+  assert.equal((await session.getMyResources()).filter((r) => r.kind === 'port').length, 2);
+
+  assert.equal(await session.unregisterSession(), true);
+  assert.ok(!(session.sessionId in (await createSessionManager({ dir }).getAllActiveSessions())));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log('ok @core/session: resources recorded in a private registry dir (ports reserved through it), session removed');
+
+const ports = createPortRegistry(DEFAULT_PORTS, { aliases: DEFAULT_ALIASES });
+ports.backendPort = 8020;
+assert.equal(ports.ports.main_api, 8020);
+assert.throws(() => {
+  ports.ports.frontend = 70000;
+}, RangeError);
+assert.equal(ports.ports.frontend, 3000);
+console.log('ok @core/ports: alias writes through, out-of-range port refused');
+
+const config = parseConfig(DEFAULT_CONFIG);
+assert.equal(config.services[0].name, 'cache-service');
+assert.equal(config.intervals.validateMs, 30000);
+assert.throws(
+  () => parseConfig({ dynamicRange: [1] }, 'bad.json'),
+  (e) => e instanceof SystemManagerError && e.code === 'E_CONFIG_INVALID' && e.message.includes('dynamicRange'),
+);
+console.log('ok system-manager: default config parsed, a bad one rejected with E_CONFIG_INVALID');
+`;
+
+// The same packages from TypeScript (nodenext): the shipped .d.ts must be found
+// through the exports map, and wrong uses must not compile.
+const TS_CHECK = `
+import { createInvariantEngine, defineInvariant, type ValidationReport } from '@core/invariants';
+import { CacheStatisticsTracker, type StatsSnapshot } from '@core/stats';
+import { createSessionManager, type ResourceRecord } from '@core/session';
+import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
+import { parseConfig, type SystemManagerConfig, type SystemManagerErrorCode } from 'system-manager';
+
+interface Counters {
+  hits: number;
+  misses: number;
+  total: number;
+}
+const rule = defineInvariant<Counters>({
+  id: 'total-is-sum',
+  description: 'total == hits + misses',
+  check: (s) => (s.total === s.hits + s.misses ? null : { expected: s.hits + s.misses }),
+});
+const report: ValidationReport = createInvariantEngine([rule]).validate({ hits: 1, misses: 1, total: 2 });
+export const consistent: boolean = report.consistent;
+
+const tracker = new CacheStatisticsTracker({ costPerInference: 0.1 });
+export const snapshot: Promise<StatsSnapshot> = tracker.getSnapshot();
+// @ts-expect-error costPerInference is a number
+new CacheStatisticsTracker({ costPerInference: 'free' });
+
+const registry = createPortRegistry(DEFAULT_PORTS, { aliases: DEFAULT_ALIASES });
+export const backend: number = registry.backendPort;
+// @ts-expect-error not a configured port name
+registry.ports.nope;
+
+export const resources: Promise<ResourceRecord[]> = createSessionManager({ dir: '/tmp/x' }).getMyResources();
+export const config: SystemManagerConfig = parseConfig({});
+export const code: SystemManagerErrorCode = 'E_CONFIG_INVALID';
+// @ts-expect-error not an error code of the app
+export const wrong: SystemManagerErrorCode = 'E_NOPE';
+`;
+
+async function main() {
+  const tmp = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'core-release-e2e-')));
+  if (tmp.startsWith(`${ROOT}${path.sep}`)) throw new Error(`temp dir ${tmp} is inside the workspace`);
+  let registryProcess;
+  let ok = false;
+  try {
+    // --- 1. the registry ---------------------------------------------------
+    const uplink =
+      process.env.RELEASE_E2E_UPLINK ||
+      spawnSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', env: baseEnv() }).stdout.trim() ||
+      'https://registry.npmjs.org/';
+    const port = await freePort();
+    const registry = `http://127.0.0.1:${port}/`;
+    const registryDir = path.join(tmp, 'registry');
+    mkdirSync(registryDir);
+    const yamlString = (s) => JSON.stringify(s);
+    writeFileSync(
+      path.join(registryDir, 'config.yaml'),
+      [
+        `storage: ${yamlString(path.join(registryDir, 'storage'))}`,
+        `listen: 127.0.0.1:${port}`,
+        'web:',
+        '  enable: false',
+        '# no `middlewares:` entry, so the audit middleware is not loaded at all',
+        'uplinks:',
+        '  public:',
+        `    url: ${yamlString(uplink)}`,
+        'packages:',
+        '  # ours: served from storage only, never proxied',
+        "  '@core/*':",
+        '    access: $all',
+        '    publish: $all',
+        "  'system-manager':",
+        '    access: $all',
+        '    publish: $all',
+        '  # third-party dependencies of the packages, fetched from the public registry',
+        "  '**':",
+        '    access: $all',
+        '    publish: $all',
+        '    proxy: public',
+        'log:',
+        '  type: file',
+        `  path: ${yamlString(path.join(registryDir, 'verdaccio.log'))}`,
+        '  level: warn',
+        '',
+      ].join('\n'),
+    );
+    const verdaccioBin = path.join(ROOT, 'node_modules', 'verdaccio', 'bin', 'verdaccio');
+    const out = openSync(path.join(registryDir, 'verdaccio.out'), 'w');
+    registryProcess = spawn(
+      process.execPath,
+      [verdaccioBin, '--config', path.join(registryDir, 'config.yaml')],
+      {
+        cwd: registryDir,
+        env: baseEnv(),
+        stdio: ['ignore', out, out],
+      },
+    );
+    await waitUntilAnswering(registry, registryProcess);
+    progress(
+      `verdaccio 6.8.0 answering on ${registry} (pid ${registryProcess.pid}; third-party names proxied to ${uplink})`,
+    );
+
+    const token = `//127.0.0.1:${port}/:_authToken=anonymous-local`;
+    const releaseNpmrc = path.join(tmp, 'release.npmrc');
+    writeFileSync(releaseNpmrc, `@core:registry=${registry}\n${token}\nupdate-notifier=false\n`);
+    const consumerNpmrc = path.join(tmp, 'consumer.npmrc');
+    writeFileSync(
+      consumerNpmrc,
+      `registry=${registry}\n@core:registry=${registry}\n${token}\nupdate-notifier=false\nfund=false\naudit=false\n`,
+    );
+    const npmDirs = {
+      npm_config_cache: path.join(tmp, 'npm-cache'),
+      npm_config_logs_dir: path.join(tmp, 'npm-logs'),
+    };
+    const releaseEnv = baseEnv({ NPM_CONFIG_USERCONFIG: releaseNpmrc, ...npmDirs });
+    const consumerEnv = baseEnv({ NPM_CONFIG_USERCONFIG: consumerNpmrc, ...npmDirs });
+
+    // --- 2. the first release from a clone of HEAD ---------------------------
+    const repo = path.join(tmp, 'repo');
+    run('git', ['clone', '--quiet', ROOT, repo], { env: baseEnv() });
+    const head = run('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo }).stdout.trim();
+    run('pnpm', ['install', '--frozen-lockfile', '--prefer-offline'], {
+      cwd: repo,
+      env: baseEnv(),
+      logFile: path.join(tmp, 'install.log'),
+    });
+    progress(`cloned HEAD ${head} and installed it (frozen lockfile)`);
+
+    const toRelease = publishedPackages(repo);
+    writeChangeset(
+      repo,
+      'release-e2e-all.md',
+      Object.fromEntries(toRelease.map((p) => [p.name, 'patch'])),
+      'End-to-end release test: release every package.',
+    );
+    run('pnpm', ['release'], { cwd: repo, env: releaseEnv, logFile: path.join(tmp, 'release-1.log') });
+    const first = publishedPackages(repo);
+    for (const p of first) {
+      const doc = await packument(registry, p.name);
+      assert.equal(doc['dist-tags']?.latest, p.version, `${p.name}: latest on the registry`);
+    }
+    progress(`pnpm release published ${first.map((p) => `${p.name}@${p.version}`).join(', ')}`);
+
+    // --- 3. a team installs them ---------------------------------------------
+    const consumer = path.join(tmp, 'consumer');
+    mkdirSync(consumer);
+    writeFileSync(
+      path.join(consumer, 'package.json'),
+      `${JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2)}\n`,
+    );
+    run('npm', ['install', ...INSTALLED], {
+      cwd: consumer,
+      env: consumerEnv,
+      logFile: path.join(tmp, 'consumer-install.log'),
+    });
+    checkInstalledManifests(consumer, first);
+    progress(`npm install ${INSTALLED.join(' ')}: real ^ranges, no @core/source, no src/`);
+
+    writeFileSync(path.join(consumer, 'check.mjs'), ESM_CHECK);
+    const esm = run(process.execPath, ['check.mjs'], { cwd: consumer, env: consumerEnv });
+    for (const line of esm.stdout.trim().split('\n')) progress(`  ${line}`);
+
+    writeFileSync(path.join(consumer, 'check.ts'), TS_CHECK);
+    writeFileSync(
+      path.join(consumer, 'tsconfig.json'),
+      JSON.stringify(
+        {
+          compilerOptions: {
+            target: 'ES2022',
+            module: 'nodenext',
+            moduleResolution: 'nodenext',
+            strict: true,
+            exactOptionalPropertyTypes: true,
+            noEmit: true,
+            // A Node consumer has @types/node; the workspace's copy stands in for it.
+            types: ['node'],
+            typeRoots: [path.join(ROOT, 'node_modules', '@types')],
+          },
+          files: ['check.ts'],
+        },
+        null,
+        2,
+      ),
+    );
+    run(
+      process.execPath,
+      [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
+      {
+        cwd: consumer,
+        env: consumerEnv,
+      },
+    );
+    progress(
+      'tsc --noEmit (nodenext, strict) against the installed types: ok, and the wrong uses are errors',
+    );
+
+    const help = run('npx', ['--no', 'system-manager', '--help'], { cwd: consumer, env: consumerEnv });
+    assert.match(help.stdout, /^Usage: system-manager /m, 'npx system-manager --help: usage on stdout');
+    assert.equal(help.stderr, '', 'npx system-manager --help: stderr');
+    const version = run('npx', ['--no', 'system-manager', '--version'], { cwd: consumer, env: consumerEnv });
+    const appVersion = first.find((p) => p.name === 'system-manager').version;
+    assert.equal(version.stdout.trim(), appVersion, 'npx system-manager --version');
+    progress(
+      `npx system-manager --help: exit 0, usage on stdout, nothing on stderr; --version ${appVersion}`,
+    );
+
+    // --- 4. a patch of one package -------------------------------------------
+    const git = ['-c', 'user.name=release-e2e', '-c', 'user.email=release-e2e@localhost'];
+    run('git', [...git, 'add', '-A'], { cwd: repo });
+    run('git', [...git, 'commit', '--quiet', '-m', 'Version packages'], { cwd: repo });
+    writeChangeset(repo, 'release-e2e-fix.md', { [PATCHED]: 'patch' }, 'End-to-end release test: a fix.');
+    run('pnpm', ['release'], { cwd: repo, env: releaseEnv, logFile: path.join(tmp, 'release-2.log') });
+    const second = publishedPackages(repo);
+    const before = new Map(first.map((p) => [p.name, p.version]));
+    const patched = second.find((p) => p.name === PATCHED);
+    const dependents = second.filter((p) => p.name !== PATCHED && dependsOn(second, p, PATCHED));
+    for (const p of [patched, ...dependents]) {
+      assert.equal(p.version, bumpPatch(before.get(p.name)), `${p.name}: patch bump`);
+      const doc = await packument(registry, p.name);
+      assert.equal(doc['dist-tags']?.latest, p.version, `${p.name}: latest after the patch release`);
+    }
+    assert.ok(
+      dependents.length >= 4,
+      `expected the dependents of ${PATCHED} to be bumped, got ${dependents.length}`,
+    );
+    progress(
+      `patch release: ${PATCHED} ${before.get(PATCHED)} → ${patched.version}; dependents bumped and published: ${dependents
+        .map((p) => `${p.name}@${p.version}`)
+        .join(', ')}`,
+    );
+
+    const fresh = path.join(tmp, 'consumer-fresh');
+    mkdirSync(fresh);
+    writeFileSync(path.join(fresh, 'package.json'), readFileSync(path.join(consumer, 'package.json')));
+    run('npm', ['install', ...INSTALLED], {
+      cwd: fresh,
+      env: consumerEnv,
+      logFile: path.join(tmp, 'consumer-fresh.log'),
+    });
+    checkInstalledManifests(fresh, second);
+    const ls = JSON.parse(
+      run('npm', ['ls', PATCHED, '--all', '--json'], { cwd: fresh, env: consumerEnv }).stdout || '{}',
+    );
+    const versions = new Set();
+    const walk = (node) => {
+      for (const [name, child] of Object.entries(node.dependencies ?? {})) {
+        if (name === PATCHED) versions.add(child.version);
+        walk(child);
+      }
+    };
+    walk(ls);
+    assert.deepEqual([...versions], [patched.version], `every ${PATCHED} in the fresh install`);
+    writeFileSync(path.join(fresh, 'check.mjs'), ESM_CHECK);
+    run(process.execPath, ['check.mjs'], { cwd: fresh, env: consumerEnv });
+    progress(
+      `fresh install resolves ${PATCHED}@${patched.version} for every dependent; the ESM checks pass on it`,
+    );
+
+    ok = true;
+    return { first, dependents, patched };
+  } catch (error) {
+    for (const log of ['release-1.log', 'release-2.log', 'registry/verdaccio.log']) {
+      const file = path.join(tmp, log);
+      if (existsSync(file)) {
+        process.stderr.write(
+          `\n--- last lines of ${file}\n${readFileSync(file, 'utf8').split('\n').slice(-40).join('\n')}\n`,
+        );
+      }
+    }
+    throw error;
+  } finally {
+    await stopRegistry(registryProcess);
+    if (registryProcess) progress(`verdaccio (pid ${registryProcess.pid}) stopped`);
+    if (ok && !process.env.RELEASE_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
+    else process.stderr.write(`release-e2e: kept ${tmp}\n`);
+  }
+}
+
+function dependsOn(packages, pkg, target, seen = new Set()) {
+  const deps = Object.keys({ ...pkg.manifest.dependencies, ...pkg.manifest.peerDependencies });
+  if (deps.includes(target)) return true;
+  seen.add(pkg.name);
+  return deps.some((dep) => {
+    const next = packages.find((p) => p.name === dep);
+    return next && !seen.has(dep) && dependsOn(packages, next, target, seen);
+  });
+}
+
+function bumpPatch(version) {
+  const [major, minor, patch] = version.split('.').map(Number);
+  return `${major}.${minor}.${patch + 1}`;
+}
+
+try {
+  const { first, dependents, patched } = await main();
+  progress(
+    `PASS: released ${first.length} packages to a private verdaccio, installed and used them from ESM, TypeScript and npx; ` +
+      `a patch of ${patched.name} re-released ${dependents.length} dependents and a fresh install resolves it (${elapsed()})`,
+  );
+} catch (error) {
+  process.stderr.write(
+    `release-e2e: FAIL after ${elapsed()}: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
+  );
+  process.exitCode = 1;
+}
