@@ -44,13 +44,21 @@ export interface ResolvedRedisOptions {
   readonly hostScopedKinds: ReadonlySet<string>;
 }
 
-const ms = (min: number) => z.number().int().min(min).max(2 ** 31 - 1);
+const ms = (min: number) =>
+  z
+    .number()
+    .int()
+    .min(min)
+    .max(2 ** 31 - 1);
 
 const schema = z
   .object({
     url: z
       .string()
-      .refine((value) => /^rediss?:\/\/[^/]/.test(value), 'a URL like redis://host:6379 (or rediss:// for TLS)'),
+      .refine(
+        (value) => /^rediss?:\/\/[^/]/.test(value),
+        'a URL like redis://host:6379 (or rediss:// for TLS)',
+      ),
     keyPrefix: z
       .string()
       .regex(/^[^\s]{1,100}$/, 'a key prefix of 1-100 characters without spaces')
@@ -60,10 +68,9 @@ const schema = z
     unavailableTimeoutMs: ms(0).default(10_000),
     commandTimeoutMs: ms(10).default(5_000),
     reconnectMaxDelayMs: ms(10).default(2_000),
-    hostScopedKinds: z.array(z.string().regex(/^[a-z][a-z0-9._-]*$/, 'a lower-case resource kind')).default([
-      'port',
-      'process',
-    ]),
+    hostScopedKinds: z
+      .array(z.string().regex(/^[a-z][a-z0-9._-]*$/, 'a lower-case resource kind'))
+      .default(['port', 'process']),
   })
   .loose();
 

@@ -36,7 +36,13 @@ describe.skipIf(SKIP_REASON !== null)('RedisRegistryStore on a real redis-server
   });
 
   function store(prefix: string, options: Partial<RedisRegistryStoreOptions> = {}) {
-    const s = new RedisRegistryStore({ url: server.url, keyPrefix: prefix, leaseTtlMs: 1500, heartbeatMs: 300, ...options });
+    const s = new RedisRegistryStore({
+      url: server.url,
+      keyPrefix: prefix,
+      leaseTtlMs: 1500,
+      heartbeatMs: 300,
+      ...options,
+    });
     stores.push(s);
     return s;
   }
@@ -102,13 +108,44 @@ describe.skipIf(SKIP_REASON !== null)('RedisRegistryStore on a real redis-server
     expect(await raw.hexists(`${prefix}sessions`, owner.sessionId)).toBe(1);
   });
 
+  it('two reapers interleaved on the same stale session: the second commit re-reads and gets nothing', async () => {
+    const prefix = freshPrefix();
+    const ownerStore = store(prefix, { leaseTtlMs: 200, heartbeatMs: 50 });
+    const owner = createSessionManager({ dir: freshDir(), store: ownerStore });
+    await owner.registerResource({ kind: 'vm', id: 'contested' });
+    await ownerStore.close();
+    await until(
+      async () => (await raw.exists(`${prefix}lease:${owner.sessionId}`)) === 0,
+      'the lease to expire',
+    );
+
+    const first = store(prefix);
+    const second = createSessionManager({ dir: freshDir(), store: store(prefix) });
+    let attempts = 0;
+    const won = await first.update(async (draft) => {
+      attempts++;
+      const stale = Object.values(draft.sessions).filter((r) => first.judgeSession(r) === 'stale');
+      // While this reaper holds its snapshot, the other one reaps and commits first.
+      if (attempts === 1) expect((await second.reapStaleSessions()).removed).toBe(1);
+      for (const record of stale) delete draft.sessions[record.sessionId];
+      return stale.map((r) => r.sessionId);
+    });
+    expect(attempts).toBe(2);
+    expect(won).toEqual([]);
+  });
+
   it('claimResources: ids of live sessions are taken, of stale sessions and (for host-scoped kinds) of other hosts are not', async () => {
     const prefix = freshPrefix();
     const live = createSessionManager({ dir: freshDir(), store: store(prefix) });
     await live.registerResource({ kind: 'slot', id: 'a' });
     await live.registerResource({ kind: 'port', id: '127.0.0.1:8010' });
     // A stale session (record without a lease) and a live session of another host, planted directly.
-    const plant = async (sessionId: string, hostname: string, resources: [string, string][], withLease: boolean) => {
+    const plant = async (
+      sessionId: string,
+      hostname: string,
+      resources: [string, string][],
+      withLease: boolean,
+    ) => {
       const record: SessionRecord = {
         sessionId,
         pid: 4242,
@@ -127,7 +164,15 @@ describe.skipIf(SKIP_REASON !== null)('RedisRegistryStore on a real redis-server
       if (withLease) await raw.set(`${prefix}lease:${sessionId}`, `lease-${sessionId}`, 'PX', 60_000);
     };
     await plant('stale-one', 'this-or-that', [['slot', 'b']], false);
-    await plant('remote-one', 'another-host', [['slot', 'c'], ['port', '127.0.0.1:8011']], true);
+    await plant(
+      'remote-one',
+      'another-host',
+      [
+        ['slot', 'c'],
+        ['port', '127.0.0.1:8011'],
+      ],
+      true,
+    );
 
     const claimer = createSessionManager({ dir: freshDir(), store: store(prefix) });
     const seen: Record<string, string[]> = {};
@@ -142,7 +187,9 @@ describe.skipIf(SKIP_REASON !== null)('RedisRegistryStore on a real redis-server
     await expect(claimer.claimResources('slot', () => [{ kind: 'slot', id: 'a' }])).rejects.toMatchObject({
       code: 'E_SESSION_CLAIM_CONFLICT',
     });
-    expect((await claimer.claimResources('slot', () => [{ kind: 'slot', id: 'b' }])).map((r) => r.id)).toEqual(['b']);
+    expect(
+      (await claimer.claimResources('slot', () => [{ kind: 'slot', id: 'b' }])).map((r) => r.id),
+    ).toEqual(['b']);
     // The live remote session is shown, the stale one is reaped.
     const active = await claimer.getAllActiveSessions();
     expect(Object.keys(active).sort()).toEqual([claimer.sessionId, live.sessionId, 'remote-one'].sort());
@@ -169,7 +216,11 @@ describe.skipIf(SKIP_REASON !== null)('RedisRegistryStore on a real redis-server
   it('refuses the sync paths with a clear error: in an exit handler the lease simply expires', async () => {
     const s = store(freshPrefix());
     const warnings: string[] = [];
-    const manager = createSessionManager({ dir: freshDir(), store: s, logger: { warn: (_o, m) => warnings.push(m ?? '') } });
+    const manager = createSessionManager({
+      dir: freshDir(),
+      store: s,
+      logger: { warn: (_o, m) => warnings.push(m ?? '') },
+    });
     await manager.registerResource({ kind: 'vm', id: 'v' });
     expect(() => s.loadSync()).toThrow(expect.objectContaining({ code: 'E_SESSION_STORE_SYNC' }));
     expect(manager.unregisterSessionSync()).toBe(false);

@@ -467,7 +467,10 @@ export class RedisRegistryStore implements RegistryStore {
     const outcome = reply[0];
     if (outcome === 'lease-conflict') {
       if (reply[1] === previous) return; // still ours after all (a refresh raced the read)
-      throw new RedisLeaseConflictError(own, `another holder took a lease (${String(reply[1])}) under this session's id`);
+      throw new RedisLeaseConflictError(
+        own,
+        `another holder took a lease (${String(reply[1])}) under this session's id`,
+      );
     }
     const renewal: LeaseRenewal = {
       at: Date.now(),
@@ -494,7 +497,8 @@ export class RedisRegistryStore implements RegistryStore {
   /** Runs `call` against the server, waiting through outages up to the deadline. */
   private async withServer<T>(call: () => Promise<T>, started = Date.now()): Promise<T> {
     for (;;) {
-      if (this.closed) throw new RedisStoreUnavailableError(this.location, 0, new Error('the store was closed'));
+      if (this.closed)
+        throw new RedisStoreUnavailableError(this.location, 0, new Error('the store was closed'));
       if (this.redis.status === 'ready') {
         try {
           return await call();
@@ -510,7 +514,8 @@ export class RedisRegistryStore implements RegistryStore {
         }
       }
       const left = this.options.unavailableTimeoutMs - (Date.now() - started);
-      if (left <= 0) throw new RedisStoreUnavailableError(this.location, Date.now() - started, this.lastError);
+      if (left <= 0)
+        throw new RedisStoreUnavailableError(this.location, Date.now() - started, this.lastError);
       await this.waitReady(left);
     }
   }

@@ -62,7 +62,9 @@ async function launch(bin: string, port: number, dir: string): Promise<ChildProc
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)),
+    );
     setTimeout(() => reject(new Error(`redis-server not ready after 10 s:\n${output}`)), 10_000).unref();
   });
   child.stdout?.removeAllListeners('data').resume();

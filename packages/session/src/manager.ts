@@ -294,7 +294,8 @@ export class GlobalSessionManager {
       const taken = new Set<string>();
       const hostScoped = this.store.resourceScope?.(kind) === 'host';
       for (const record of Object.values(draft.sessions)) {
-        if (record.sessionId === this.sessionId || (hostScoped && record.hostname !== this.hostname)) continue;
+        if (record.sessionId === this.sessionId || (hostScoped && record.hostname !== this.hostname))
+          continue;
         if (this.judge(record, now) === 'stale') continue;
         for (const r of record.resources) if (r.kind === kind) taken.add(r.id);
       }
