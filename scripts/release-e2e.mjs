@@ -366,9 +366,12 @@ async function main() {
       consumerNpmrc,
       `registry=${registry}\n@core:registry=${registry}\n${token}\nupdate-notifier=false\nfund=false\naudit=false\n`,
     );
+    // npm's cache and logs in the temp dir too; NPM_CONFIG_YES=false: npx runs
+    // the installed bin and never fetches a package of that name instead.
     const npmDirs = {
-      npm_config_cache: path.join(tmp, 'npm-cache'),
-      npm_config_logs_dir: path.join(tmp, 'npm-logs'),
+      NPM_CONFIG_CACHE: path.join(tmp, 'npm-cache'),
+      NPM_CONFIG_LOGS_DIR: path.join(tmp, 'npm-logs'),
+      NPM_CONFIG_YES: 'false',
     };
     const releaseEnv = baseEnv({ NPM_CONFIG_USERCONFIG: releaseNpmrc, ...npmDirs });
     const consumerEnv = baseEnv({ NPM_CONFIG_USERCONFIG: consumerNpmrc, ...npmDirs });
@@ -452,10 +455,10 @@ async function main() {
       'tsc --noEmit (nodenext, strict) against the installed types: ok, and the wrong uses are errors',
     );
 
-    const help = run('npx', ['--no', 'system-manager', '--help'], { cwd: consumer, env: consumerEnv });
+    const help = run('npx', ['system-manager', '--help'], { cwd: consumer, env: consumerEnv });
     assert.match(help.stdout, /^Usage: system-manager /m, 'npx system-manager --help: usage on stdout');
     assert.equal(help.stderr, '', 'npx system-manager --help: stderr');
-    const version = run('npx', ['--no', 'system-manager', '--version'], { cwd: consumer, env: consumerEnv });
+    const version = run('npx', ['system-manager', '--version'], { cwd: consumer, env: consumerEnv });
     const appVersion = first.find((p) => p.name === 'system-manager').version;
     assert.equal(version.stdout.trim(), appVersion, 'npx system-manager --version');
     progress(

@@ -40,11 +40,22 @@ function fail(message) {
   process.exit(1);
 }
 
+// pnpm exports the whole config it read to scripts as lower-case npm_config_*
+// variables: pnpm-only keys npm warns about, and npm_config_registry set to the
+// default (public) registry. Children read the npm config files themselves, so
+// those are dropped; what the releaser exported in upper case (NPM_CONFIG_*)
+// stays.
+const baseEnv = { ...process.env, TURBO_TELEMETRY_DISABLED: '1' };
+for (const key of Object.keys(baseEnv)) {
+  if (key.startsWith('npm_config_')) delete baseEnv[key];
+}
+
 function configured(key) {
   try {
     const value = execFileSync('npm', ['config', 'get', key], {
       cwd: ROOT,
       encoding: 'utf8',
+      env: baseEnv,
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
     return value && value !== 'undefined' && value !== 'null' ? value : undefined;
@@ -53,34 +64,35 @@ function configured(key) {
   }
 }
 
-// pnpm exports its own npm_config_registry (the default registry) to every
-// script, so only the upper-case variable, which the releaser sets, counts.
 let registry = process.env.NPM_CONFIG_REGISTRY || configured('@core:registry');
 if (!registry) {
   fail(
     'no private registry configured: set NPM_CONFIG_REGISTRY or add "@core:registry=<url>" to your .npmrc',
   );
 }
-if (!/^https?:\/\/[^/]+/i.test(registry))
+if (!/^https?:\/\/[^/]+/i.test(registry)) {
   fail(`the configured registry ${JSON.stringify(registry)} is not an http(s) URL`);
-if (PUBLIC_REGISTRY.test(registry))
+}
+if (PUBLIC_REGISTRY.test(registry)) {
   fail(`refusing to publish internal packages to the public registry ${registry}`);
+}
 if (!registry.endsWith('/')) registry += '/';
 
-// One registry for every child: drop every spelling of npm_config_registry and
-// set it (and the @core scope's) explicitly.
-const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', npm_config_update_notifier: 'false' };
-for (const key of Object.keys(env)) {
-  if (/^npm_config_(registry|@core:registry)$/i.test(key)) delete env[key];
-}
-env.npm_config_registry = registry;
-env['npm_config_@core:registry'] = registry;
+// Publishing and registry look-ups: one registry, the @core scope's included.
+// (Versioning, install and build keep the releaser's own config.)
+const publishEnv = {
+  ...baseEnv,
+  NPM_CONFIG_REGISTRY: registry,
+  npm_config_registry: registry,
+  'npm_config_@core:registry': registry,
+  npm_config_update_notifier: 'false',
+};
 
 const run = (cmd, args, options = {}) => {
   console.error(
     `release: ${cmd} ${args.join(' ')}${options.cwd ? `   (in ${path.relative(ROOT, options.cwd)})` : ''}`,
   );
-  execFileSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env, ...options });
+  execFileSync(cmd, args, { cwd: ROOT, stdio: 'inherit', env: baseEnv, ...options });
 };
 
 /** Whether name@version is on the registry already (a failure other than "not found" stops the release). */
@@ -91,7 +103,7 @@ function isPublished(name, version) {
     {
       cwd: ROOT,
       encoding: 'utf8',
-      env,
+      env: publishEnv,
     },
   );
   if (result.status === 0) return result.stdout.trim() !== '';
@@ -133,7 +145,10 @@ try {
 const published = [];
 for (const p of pending) {
   try {
-    run('pnpm', ['publish', '--registry', registry, '--tag', 'latest', '--no-git-checks'], { cwd: p.dir });
+    run('pnpm', ['publish', '--registry', registry, '--tag', 'latest', '--no-git-checks'], {
+      cwd: p.dir,
+      env: publishEnv,
+    });
     published.push(p);
   } catch {
     fail(
