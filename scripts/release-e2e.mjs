@@ -45,6 +45,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -128,12 +129,24 @@ async function stopRegistry(child) {
   }
 }
 
-async function packument(registry, name) {
-  const response = await fetch(`${registry}${name.replace('/', '%2f')}`, {
-    signal: AbortSignal.timeout(10_000),
+/** GET a packument (a fresh connection each time: no keep-alive socket the registry may have closed). */
+function packument(registry, name) {
+  const url = `${registry}${name.replace('/', '%2f')}`;
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false, timeout: 10_000 }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk) => {
+        body += chunk;
+      });
+      response.on('end', () => {
+        if (response.statusCode !== 200) reject(new Error(`GET ${url}: HTTP ${response.statusCode}`));
+        else resolve(JSON.parse(body));
+      });
+    });
+    request.on('timeout', () => request.destroy(new Error(`GET ${url}: no answer in 10 s`)));
+    request.on('error', reject);
   });
-  if (!response.ok) throw new Error(`GET ${registry}${name}: HTTP ${response.status}`);
-  return response.json();
 }
 
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
