@@ -40,6 +40,7 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   rmSync,
@@ -171,10 +172,17 @@ function checkInstalledManifests(consumer, released) {
       !JSON.stringify(manifest.exports).includes('@core/source'),
       `${name}: exports still has @core/source`,
     );
-    assert.ok(
-      !existsSync(path.join(consumer, 'node_modules', ...name.split('/'), 'src')),
-      `${name}: ships src/`,
-    );
+    const dir = path.join(consumer, 'node_modules', ...name.split('/'));
+    for (const file of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+      if (!file.isFile()) continue;
+      const rel = path
+        .relative(dir, path.join(file.parentPath ?? file.path, file.name))
+        .split(path.sep)
+        .join('/');
+      const shipped =
+        ['package.json', 'README.md', 'LICENSE'].includes(rel) || /^dist\/.+\.(js|d\.ts)$/.test(rel);
+      assert.ok(shipped && !/\.test\./.test(rel), `${name}: ships ${rel}`);
+    }
     for (const [dep, range] of Object.entries(manifest.dependencies ?? {})) {
       assert.ok(!range.startsWith('workspace:'), `${name}: dependency ${dep} is still "${range}"`);
       const sibling = byName.get(dep);
@@ -400,6 +408,33 @@ async function main() {
     });
     progress(`cloned HEAD ${head} and installed it (frozen lockfile)`);
 
+    // The guard first: no registry configured, or the public one, stops the
+    // release before anything is versioned.
+    const emptyNpmrc = path.join(tmp, 'empty.npmrc');
+    writeFileSync(emptyNpmrc, 'update-notifier=false\n');
+    for (const [why, extra, expected] of [
+      ['no registry configured', { NPM_CONFIG_USERCONFIG: emptyNpmrc }, /no private registry configured/],
+      [
+        'the public registry',
+        { NPM_CONFIG_USERCONFIG: releaseNpmrc, NPM_CONFIG_REGISTRY: 'https://registry.npmjs.org/' },
+        /refusing to publish internal packages to the public registry/,
+      ],
+    ]) {
+      const refused = spawnSync('pnpm', ['release'], {
+        cwd: repo,
+        env: baseEnv({ ...npmDirs, ...extra }),
+        encoding: 'utf8',
+      });
+      assert.notEqual(refused.status, 0, `pnpm release with ${why} must fail`);
+      assert.match(refused.stderr, expected, `pnpm release with ${why}`);
+    }
+    assert.equal(
+      run('git', ['status', '--porcelain'], { cwd: repo }).stdout,
+      '',
+      'a refused release changed files',
+    );
+    progress('pnpm release refuses to run with no registry configured and with the public registry');
+
     const toRelease = publishedPackages(repo);
     writeChangeset(
       repo,
@@ -408,6 +443,7 @@ async function main() {
       'End-to-end release test: release every package.',
     );
     run('pnpm', ['release'], { cwd: repo, env: releaseEnv, logFile: path.join(tmp, 'release-1.log') });
+    assertPublishedTo(path.join(tmp, 'release-1.log'), registry, toRelease.length);
     const first = publishedPackages(repo);
     for (const p of first) {
       const doc = await packument(registry, p.name);
@@ -486,6 +522,8 @@ async function main() {
     run('pnpm', ['release'], { cwd: repo, env: releaseEnv, logFile: path.join(tmp, 'release-2.log') });
     const second = publishedPackages(repo);
     const before = new Map(first.map((p) => [p.name, p.version]));
+    const changed = second.filter((p) => before.get(p.name) !== p.version);
+    assertPublishedTo(path.join(tmp, 'release-2.log'), registry, changed.length);
     const patched = second.find((p) => p.name === PATCHED);
     const dependents = second.filter((p) => p.name !== PATCHED && dependsOn(second, p, PATCHED));
     for (const p of [patched, ...dependents]) {
@@ -548,6 +586,13 @@ async function main() {
     if (ok && !process.env.RELEASE_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
     else process.stderr.write(`release-e2e: kept ${tmp}\n`);
   }
+}
+
+/** Every publish of the release went to the private registry (npm prints one line per package). */
+function assertPublishedTo(logFile, registry, count) {
+  const lines = readFileSync(logFile, 'utf8').match(/^npm notice Publishing to .*$/gm) ?? [];
+  assert.equal(lines.length, count, `${logFile}: number of publishes`);
+  for (const line of lines) assert.ok(line.includes(`Publishing to ${registry} `), `${logFile}: ${line}`);
 }
 
 function dependsOn(packages, pkg, target, seen = new Set()) {
