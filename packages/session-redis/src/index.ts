@@ -7,4 +7,9 @@ export {
   RedisStoreUnavailableError,
 } from './errors.js';
 export type { RedisRegistryStoreOptions } from './options.js';
-export { type LeaseRenewal, RedisRegistryStore, type RedisRegistryStoreEvents } from './store.js';
+export {
+  type FleetSession,
+  type LeaseRenewal,
+  RedisRegistryStore,
+  type RedisRegistryStoreEvents,
+} from './store.js';

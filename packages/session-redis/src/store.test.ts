@@ -190,6 +190,18 @@ describe.skipIf(SKIP_REASON !== null)('RedisRegistryStore on a real redis-server
     expect(
       (await claimer.claimResources('slot', () => [{ kind: 'slot', id: 'b' }])).map((r) => r.id),
     ).toEqual(['b']);
+    // listSessions shows every host and the lease state, and changes nothing.
+    const listed = await claimer.store.list();
+    const fleet = await (claimer.store as RedisRegistryStore).listSessions();
+    expect(fleet.map((f) => [f.record.sessionId, f.live]).sort()).toEqual(
+      [
+        [claimer.sessionId, true],
+        [live.sessionId, true],
+        ['remote-one', true],
+        ['stale-one', false],
+      ].sort(),
+    );
+    expect(await claimer.store.list()).toEqual(listed);
     // The live remote session is shown, the stale one is reaped.
     const active = await claimer.getAllActiveSessions();
     expect(Object.keys(active).sort()).toEqual([claimer.sessionId, live.sessionId, 'remote-one'].sort());

@@ -41,6 +41,15 @@ export interface LeaseRenewal {
   readonly outcome: 'kept' | 'restored' | 'none';
 }
 
+/** One session as {@link RedisRegistryStore.listSessions} sees it. */
+export interface FleetSession {
+  readonly record: SessionRecord;
+  /** Its live lease, or null when the lease expired (the session is stale and reapable). */
+  readonly leaseId: string | null;
+  /** Whether its lease is live. */
+  readonly live: boolean;
+}
+
 /** Events of {@link RedisRegistryStore} and their payloads. */
 export interface RedisRegistryStoreEvents {
   /** The connection was lost (emitted once per outage). */
@@ -224,6 +233,20 @@ export class RedisRegistryStore implements RegistryStore {
   async load(): Promise<RegistryData> {
     const snapshot = await this.withServer(() => this.read());
     return { sessions: Object.fromEntries(snapshot.records) };
+  }
+
+  /**
+   * Every session with its lease state, without changing anything (unlike the
+   * manager's `getAllActiveSessions`, which removes stale entries): for
+   * status displays across the fleet.
+   */
+  async listSessions(): Promise<FleetSession[]> {
+    const snapshot = await this.withServer(() => this.read());
+    return [...snapshot.records.values()].map((record) => ({
+      record,
+      leaseId: snapshot.leases.get(record.sessionId) ?? null,
+      live: Boolean(snapshot.leases.get(record.sessionId)),
+    }));
   }
 
   /** @throws RedisStoreSyncError always: a network store cannot be read synchronously. */
