@@ -12,7 +12,8 @@ through this terminal's session, serves health/status/metrics, cleans up.
 
 Commands:
   start [--config <file>]     start services and the control endpoint; Ctrl-C / SIGTERM stops them
-  status [--json]             live sessions on this machine with their resources and ports
+  status [--config <file>] [--json]
+                              live sessions with their resources and ports (every host's with a Redis registry)
   sessions cleanup [--config <file>] [--json]
                               reap stale sessions: kill their orphaned services, run VM cleanup
   ports [--config <file>] [--json]
@@ -28,6 +29,7 @@ Options:
 Environment:
   SYSTEM_MANAGER_PORT_<NAME>  override a named port (e.g. SYSTEM_MANAGER_PORT_MAIN_API=9000)
   CORE_SESSION_DIR            session directory (default: a private folder under the OS temp dir)
+  CORE_SESSION_REDIS_URL      fleet-wide session registry on Redis (redis://host:6379); a session is then a lease
   LOG_LEVEL                   pino level (default info); logs are JSON lines unless stderr is a TTY
 
 Exit codes: 0 ok, 1 failure, 2 usage error.
@@ -91,7 +93,7 @@ if (!(command in known)) usageError(`unknown command '${command}'`);
 if (command === 'sessions' && rest[0] !== 'cleanup')
   usageError(`unknown command 'sessions ${rest[0] ?? ''}'`.trim());
 if (rest.length > (known[command] ?? 0)) usageError(`unexpected argument '${rest[known[command] ?? 0]}'`);
-if (values.config !== undefined && !['start', 'ports', 'unit', 'sessions'].includes(command)) {
+if (values.config !== undefined && !['start', 'status', 'ports', 'unit', 'sessions'].includes(command)) {
   usageError(`option '--config' does not apply to '${command}'`);
 }
 

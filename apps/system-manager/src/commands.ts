@@ -1,12 +1,20 @@
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_ALIASES } from '@core/ports';
-import { getSessionManager, type ResourceRecord, type SessionRecord } from '@core/session';
+import {
+  type GlobalSessionManager,
+  getSessionManager,
+  type ResourceRecord,
+  type SessionRecord,
+} from '@core/session';
+import type { RedisRegistryStore } from '@core/session-redis';
 import { loadConfig } from './config.js';
 import { SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { AsyncSystemManager } from './manager.js';
 import { type CleanupAction, cleanupResource } from './reaper.js';
+import { createSessionStore } from './session-store.js';
 import { currentTerminal } from './terminal.js';
 
 /** Options every command takes. */
@@ -44,7 +52,7 @@ export async function runCommand(command: string, options: CommandOptions): Prom
       case 'start':
         return await startCommand(options, log);
       case 'status':
-        return await statusCommand(options);
+        return await statusCommand(options, log);
       case 'sessions':
         return await cleanupCommand(options, log);
       case 'ports':
@@ -94,6 +102,8 @@ interface SessionView {
   readonly pid: number;
   readonly hostname: string;
   readonly createdAt: number;
+  /** Whether the session runs on this machine (with the fleet registry, sessions of every host are listed). */
+  readonly thisHost: boolean;
   readonly thisTerminal: boolean;
   readonly services: { name: string; pid: number | null; port: number | null }[];
   readonly vms: { id: string; zone: string | null }[];
@@ -107,8 +117,9 @@ function viewSession(record: SessionRecord, terminal: string | null): SessionVie
   const ports: Record<string, number> = {};
   const other: ResourceRecord[] = [];
   let thisTerminal = false;
+  const thisHost = record.hostname === os.hostname();
   for (const r of record.resources) {
-    if (terminal !== null && r.metadata?.['tty'] === terminal) thisTerminal = true;
+    if (thisHost && terminal !== null && r.metadata?.['tty'] === terminal) thisTerminal = true;
     if (r.kind === 'process') {
       const port = r.metadata?.['port'];
       services.push({
@@ -128,6 +139,7 @@ function viewSession(record: SessionRecord, terminal: string | null): SessionVie
     pid: record.pid,
     hostname: record.hostname,
     createdAt: record.createdAt,
+    thisHost,
     thisTerminal,
     services,
     vms,
@@ -136,25 +148,60 @@ function viewSession(record: SessionRecord, terminal: string | null): SessionVie
   };
 }
 
-async function statusCommand(options: CommandOptions): Promise<number> {
-  const session = getSessionManager();
-  const terminal = currentTerminal();
-  const sessions = Object.values(await session.getAllActiveSessions())
-    .filter((s) => s.sessionId !== session.sessionId)
-    .map((s) => viewSession(s, terminal))
-    .sort((a, b) => a.createdAt - b.createdAt);
-  if (options.json) {
-    print(JSON.stringify({ sessions }));
-    return 0;
+/** Runs `run` with this process's session on the registry the config/env selects, and closes a Redis connection afterwards. */
+async function withSession<T>(
+  options: CommandOptions,
+  log: Logger,
+  run: (session: GlobalSessionManager, store: RedisRegistryStore | undefined) => Promise<T>,
+): Promise<T> {
+  const store = createSessionStore(loadConfig(options.config), process.env, log);
+  try {
+    return await run(getSessionManager(store ? { store } : undefined), store);
+  } finally {
+    await store?.close();
   }
-  if (sessions.length === 0) {
-    print('no live sessions on this machine');
+}
+
+async function statusCommand(options: CommandOptions, log: Logger): Promise<number> {
+  return withSession(options, log, async (session, store) => {
+    let records: SessionRecord[];
+    let staleSessions = 0;
+    if (store) {
+      // The fleet registry: list without reaping (reaping is `sessions cleanup`, which also cleans up).
+      const fleet = await store.listSessions();
+      records = fleet.filter((f) => f.live).map((f) => f.record);
+      staleSessions = fleet.length - records.length;
+    } else records = Object.values(await session.getAllActiveSessions());
+    const terminal = currentTerminal();
+    const sessions = records
+      .filter((s) => s.sessionId !== session.sessionId)
+      .map((s) => viewSession(s, terminal))
+      .sort((a, b) => a.createdAt - b.createdAt);
+    const registry = store
+      ? { kind: 'redis', location: store.location }
+      : { kind: 'file', location: session.registryFile };
+    if (options.json) {
+      print(JSON.stringify({ registry, sessions, staleSessions }));
+      return 0;
+    }
+    printSessions(sessions, store ? `in the fleet registry ${store.location}` : 'on this machine');
+    if (staleSessions > 0)
+      print(
+        `${staleSessions} stale session${staleSessions === 1 ? '' : 's'} (lease expired) await 'system-manager sessions cleanup'`,
+      );
     return 0;
+  });
+}
+
+function printSessions(sessions: SessionView[], where: string): void {
+  if (sessions.length === 0) {
+    print(`no live sessions ${where}`);
+    return;
   }
   for (const s of sessions) {
     const started = new Date(s.createdAt).toISOString().replace('T', ' ').slice(0, 19);
     print(`session ${s.sessionId}${s.thisTerminal ? '  (this terminal)' : ''}`);
-    print(`  pid ${s.pid} on ${s.hostname}, since ${started} UTC`);
+    print(`  pid ${s.pid} on ${s.hostname}${s.thisHost ? ' (this host)' : ''}, since ${started} UTC`);
     for (const svc of s.services)
       print(
         `  service ${svc.name.padEnd(20)} pid ${String(svc.pid ?? '-').padEnd(8)} port ${svc.port ?? '-'}`,
@@ -164,19 +211,18 @@ async function statusCommand(options: CommandOptions): Promise<number> {
     if (ports.length > 0) print(`  ports   ${ports.map(([n, p]) => `${n}=${p}`).join(' ')}`);
     for (const r of s.other) print(`  ${r.kind.padEnd(7)} ${r.id}`);
   }
-  return 0;
 }
 
 async function cleanupCommand(options: CommandOptions, log: Logger): Promise<number> {
   const config = loadConfig(options.config);
-  const session = getSessionManager();
-  const { removed, reapable } = await session.reapStaleSessions();
+  const { removed, reapable } = await withSession(options, log, (session) => session.reapStaleSessions());
   const actions: (CleanupAction & { sessionId: string })[] = [];
   for (const stale of reapable) {
     for (const resource of stale.resources) {
       const action = await cleanupResource(resource, config.cleanup, {
         graceMs: config.shutdown.graceMs,
         log,
+        ownerHostname: stale.hostname,
       });
       actions.push({ ...action, sessionId: stale.sessionId });
     }

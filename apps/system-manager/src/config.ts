@@ -60,6 +60,27 @@ export const configSchema = z
       })
       .prefault({}),
     shutdown: z.object({ graceMs: z.number().int().positive().default(5_000) }).prefault({}),
+    /**
+     * Where sessions are registered. Without `redisUrl` (and without the env
+     * var CORE_SESSION_REDIS_URL): the file registry of this machine. With it:
+     * the fleet-wide Redis registry, where a session is a lease.
+     */
+    session: z
+      .object({
+        redisUrl: z
+          .string()
+          .regex(/^rediss?:\/\/[^/]/, 'a URL like redis://host:6379')
+          .optional(),
+        keyPrefix: z.string().min(1).optional(),
+        leaseTtlMs: z.number().int().min(100).default(30_000),
+        heartbeatMs: z.number().int().min(10).default(10_000),
+      })
+      .strict()
+      .refine((s) => s.heartbeatMs < s.leaseTtlMs, {
+        message: 'heartbeatMs must be below leaseTtlMs',
+        path: ['heartbeatMs'],
+      })
+      .prefault({}),
   })
   .strict();
 

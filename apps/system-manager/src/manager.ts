@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import os from 'node:os';
 import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
-import { type GlobalSessionManager, getSessionManager } from '@core/session';
+import { type GlobalSessionManager, getSessionManager, type SessionManagerOptions } from '@core/session';
+import type { LeaseRenewal, RedisRegistryStore } from '@core/session-redis';
 import { StatsRegistry } from '@core/stats';
 import {
   loadConfig,
@@ -15,6 +16,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { ServiceMessage } from './protocol.js';
 import { type CleanupAction, cleanupResource } from './reaper.js';
 import { ManagedService, type ServiceStatus } from './services.js';
+import { createSessionStore } from './session-store.js';
 import { currentTerminal } from './terminal.js';
 
 /** How long the synchronous exit path waits for services after SIGTERM before SIGKILL. */
@@ -33,7 +35,7 @@ export const PORT_ENV_PREFIX = 'SYSTEM_MANAGER_PORT_';
 export interface AsyncSystemManagerOptions {
   /** A config object, or the path of a JSON config file. Default: the built-in config. */
   readonly config?: SystemManagerConfigInput | string | undefined;
-  /** Environment read for port overrides (default `process.env`). */
+  /** Environment read for port overrides and `CORE_SESSION_REDIS_URL` (default `process.env`). */
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Logger (default: pino to stderr). */
   readonly logger?: Logger | undefined;
@@ -53,7 +55,23 @@ export interface ManagerStatus {
   readonly aliases: Readonly<Record<string, number>>;
   readonly services: readonly ServiceStatus[];
   readonly lastValidation: ValidationSummary | null;
+  /** Where the session is registered: this machine's file registry, or the fleet's Redis registry with this session's lease. */
+  readonly sessionStore: SessionStoreStatus;
 }
+
+/** The session registry in use, as `status()` reports it. */
+export type SessionStoreStatus =
+  | { readonly kind: 'file'; readonly location: string | null }
+  | {
+      readonly kind: 'redis';
+      readonly location: string;
+      readonly connected: boolean;
+      /** This session's lease (null while it owns nothing). */
+      readonly leaseId: string | null;
+      readonly leaseTtlMs: number;
+      /** Times the lease had expired (e.g. a Redis outage longer than the TTL) and the session was re-registered. */
+      readonly leaseRenewals: readonly LeaseRenewal[];
+    };
 
 /** Summary of one periodic invariant check. */
 export interface ValidationSummary {
@@ -110,7 +128,9 @@ export class AsyncSystemManager {
   readonly portRegistry: PortRegistryOf;
   private readonly log: Logger;
   private readonly sessionDir: string | undefined;
+  private readonly env: NodeJS.ProcessEnv;
   private session: GlobalSessionManager | undefined;
+  private sessionStore: RedisRegistryStore | undefined;
   private services: ManagedService[] = [];
   private controlServer: http.Server | undefined;
   private validateTimer: NodeJS.Timeout | undefined;
@@ -128,7 +148,8 @@ export class AsyncSystemManager {
           : parseConfig(options.config, 'config object');
     this.log = options.logger ?? createLogger();
     this.sessionDir = options.sessionDir;
-    this.portRegistry = buildPortRegistry(this.config, options.env ?? process.env);
+    this.env = options.env ?? process.env;
+    this.portRegistry = buildPortRegistry(this.config, this.env);
   }
 
   /** The live port record: `m.ports.main_api` always equals `m.backendPort`. */
@@ -181,7 +202,20 @@ export class AsyncSystemManager {
 
   /** This process's session (created on first use, so every cleanup path can reach it). */
   sessionManager(): GlobalSessionManager {
-    this.session ??= getSessionManager(this.sessionDir === undefined ? undefined : { dir: this.sessionDir });
+    if (this.session) return this.session;
+    // With a Redis URL (config `session.redisUrl` or CORE_SESSION_REDIS_URL) the session is a lease in the fleet's registry.
+    const store = createSessionStore(this.config, this.env, this.log);
+    const options: SessionManagerOptions = {
+      ...(this.sessionDir === undefined ? {} : { dir: this.sessionDir }),
+      ...(store === undefined ? {} : { store }),
+    };
+    try {
+      this.session = getSessionManager(Object.keys(options).length > 0 ? options : undefined);
+    } catch (error) {
+      void store?.close();
+      throw error;
+    }
+    this.sessionStore = store;
     return this.session;
   }
 
@@ -293,6 +327,9 @@ export class AsyncSystemManager {
           'some resources could not be cleaned up; the session stays registered so a later cleanup retries',
         );
     }
+    // The Redis connection would keep the process alive; a session left registered above keeps its
+    // record, and its lease expires so that another manager's cleanup retries.
+    await this.sessionStore?.close();
     process.off('exit', this.exitHandler);
     this.state = 'stopped';
     this.log.info({ services: running.map((s) => s.config.name) }, 'stopped');
@@ -343,6 +380,20 @@ export class AsyncSystemManager {
       aliases,
       services: this.services.map((s) => s.status()),
       lastValidation: this.lastValidation,
+      sessionStore: this.sessionStoreStatus(),
+    };
+  }
+
+  private sessionStoreStatus(): SessionStoreStatus {
+    const store = this.sessionStore;
+    if (!store) return { kind: 'file', location: this.session?.registryFile ?? null };
+    return {
+      kind: 'redis',
+      location: store.location,
+      connected: store.connected,
+      leaseId: store.leaseId,
+      leaseTtlMs: store.leaseTtlMs,
+      leaseRenewals: store.leaseRenewals,
     };
   }
 
@@ -396,6 +447,7 @@ export class AsyncSystemManager {
           await cleanupResource(resource, this.config.cleanup, {
             graceMs: this.config.shutdown.graceMs,
             log: this.log,
+            ownerHostname: stale.hostname,
           }),
         );
       }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { hostname } from 'node:os';
 import { type ResourceRecord, readProcessStartTime } from '@core/session';
 import type { CleanupConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -10,6 +11,7 @@ export type CleanupOutcome =
   | 'gone' // the process had already exited
   | 'skipped-pid-reused' // the pid now belongs to another process: never killed
   | 'skipped-unverifiable' // no start time was recorded: identity cannot be proven, so not killed
+  | 'skipped-other-host' // a process of a session on another machine (fleet registry): its pid means nothing here
   | 'deleted' // cleanup command exited 0
   | 'already-gone' // cleanup command said "not found"
   | 'released' // nothing to do (e.g. a port reservation)
@@ -93,10 +95,18 @@ export function runCleanupCommand(resource: ResourceRecord, cleanup: CleanupConf
 export async function cleanupResource(
   resource: ResourceRecord,
   cleanup: Readonly<Record<string, CleanupConfig>>,
-  options: { graceMs: number; log: Logger },
+  options: { graceMs: number; log: Logger; ownerHostname?: string | undefined },
 ): Promise<CleanupAction> {
   let action: CleanupAction;
-  if (resource.kind === 'process') action = await reapProcess(resource, options.graceMs);
+  const remote = options.ownerHostname !== undefined && options.ownerHostname !== hostname();
+  if (resource.kind === 'process' && remote)
+    action = {
+      kind: resource.kind,
+      id: resource.id,
+      outcome: 'skipped-other-host',
+      detail: `pid ${resource.pid ?? '-'} on ${options.ownerHostname}`,
+    };
+  else if (resource.kind === 'process') action = await reapProcess(resource, options.graceMs);
   else if (cleanup[resource.kind])
     action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig);
   else action = { kind: resource.kind, id: resource.id, outcome: 'released' };

@@ -1,0 +1,39 @@
+import { RedisRegistryStore } from '@core/session-redis';
+import type { SystemManagerConfig } from './config.js';
+import { SystemManagerError } from './errors.js';
+import type { Logger } from './logger.js';
+
+/** Env var that selects the fleet-wide Redis session registry (wins over `session.redisUrl` in the config). */
+export const REDIS_URL_ENV = 'CORE_SESSION_REDIS_URL';
+
+/**
+ * The Redis session store when the config (`session.redisUrl`) or the env
+ * (`CORE_SESSION_REDIS_URL`) asks for one; undefined for the embedded file
+ * registry of this machine.
+ * @throws SystemManagerError E_CONFIG_INVALID when the URL or lease settings are unusable.
+ */
+export function createSessionStore(
+  config: SystemManagerConfig,
+  env: NodeJS.ProcessEnv,
+  logger: Logger,
+): RedisRegistryStore | undefined {
+  const fromEnv = env[REDIS_URL_ENV];
+  const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : config.session.redisUrl;
+  if (url === undefined) return undefined;
+  try {
+    return new RedisRegistryStore({
+      url,
+      leaseTtlMs: config.session.leaseTtlMs,
+      heartbeatMs: config.session.heartbeatMs,
+      ...(config.session.keyPrefix === undefined ? {} : { keyPrefix: config.session.keyPrefix }),
+      logger: logger.child({ component: 'session-store' }),
+    });
+  } catch (error) {
+    const source = fromEnv !== undefined && fromEnv !== '' ? REDIS_URL_ENV : 'config session.redisUrl';
+    throw new SystemManagerError(
+      'E_CONFIG_INVALID',
+      `${source}: cannot use the Redis session registry: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
