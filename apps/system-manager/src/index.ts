@@ -19,6 +19,7 @@ export {
   DEFAULT_CONTROL_PORT,
   type ManagerStatus,
   PORT_ENV_PREFIX,
+  type SessionStoreStatus,
   type StartReport,
   type StopReport,
   type ValidationSummary,
@@ -33,3 +34,4 @@ export {
   runCleanupCommand,
 } from './reaper.js';
 export type { ServiceState, ServiceStatus } from './services.js';
+export { createSessionStore, REDIS_URL_ENV } from './session-store.js';
