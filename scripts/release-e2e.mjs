@@ -51,7 +51,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { publishedPackages, ROOT } from './lib/workspace.mjs';
+import { publicRegistry, publishedPackages, ROOT } from './lib/workspace.mjs';
 
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -326,7 +326,7 @@ async function main() {
     const uplink =
       process.env.RELEASE_E2E_UPLINK ||
       spawnSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', env: baseEnv() }).stdout.trim() ||
-      'https://registry.npmjs.org/';
+      publicRegistry();
     const port = await freePort();
     const registry = `http://127.0.0.1:${port}/`;
     const registryDir = path.join(tmp, 'registry');
@@ -416,7 +416,7 @@ async function main() {
       ['no registry configured', { NPM_CONFIG_USERCONFIG: emptyNpmrc }, /no private registry configured/],
       [
         'the public registry',
-        { NPM_CONFIG_USERCONFIG: releaseNpmrc, NPM_CONFIG_REGISTRY: 'https://registry.npmjs.org/' },
+        { NPM_CONFIG_USERCONFIG: releaseNpmrc, NPM_CONFIG_REGISTRY: publicRegistry() },
         /refusing to publish internal packages to the public registry/,
       ],
     ]) {

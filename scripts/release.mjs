@@ -31,9 +31,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkPackage } from './check-packages.mjs';
-import { publishedPackages, ROOT } from './lib/workspace.mjs';
-
-const PUBLIC_REGISTRY = /(^|\/\/)(registry\.npmjs\.(org|com)|registry\.yarnpkg\.com)(\/|:|$)/i;
+import { normalizeRegistry, publicRegistry, publishedPackages, ROOT } from './lib/workspace.mjs';
 
 function fail(message) {
   console.error(`release: ${message}`);
@@ -73,7 +71,7 @@ if (!registry) {
 if (!/^https?:\/\/[^/]+/i.test(registry)) {
   fail(`the configured registry ${JSON.stringify(registry)} is not an http(s) URL`);
 }
-if (PUBLIC_REGISTRY.test(registry)) {
+if (normalizeRegistry(registry) === normalizeRegistry(publicRegistry())) {
   fail(`refusing to publish internal packages to the public registry ${registry}`);
 }
 if (!registry.endsWith('/')) registry += '/';

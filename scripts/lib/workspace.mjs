@@ -1,6 +1,8 @@
 // Workspace helpers shared by the release and hygiene scripts: the packages of
 // pnpm-workspace.yaml, which of them are published, and their order.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -97,4 +99,38 @@ export function topologicalOrder(packages) {
   };
   for (const p of packages) visit(p);
   return order;
+}
+
+/**
+ * The registry npm uses when nothing is configured: the public one. Read from
+ * npm itself (user and global config pointed at an empty file, no registry
+ * env), so no host name is written into this repository.
+ */
+export function publicRegistry() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'core-npm-defaults-'));
+  const user = path.join(dir, 'user.npmrc');
+  const global = path.join(dir, 'global.npmrc');
+  writeFileSync(user, '');
+  writeFileSync(global, '');
+  try {
+    const env = {
+      PATH: process.env.PATH,
+      HOME: dir,
+      NPM_CONFIG_USERCONFIG: user,
+      NPM_CONFIG_GLOBALCONFIG: global,
+    };
+    return execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8', env, cwd: dir }).trim();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `http://Host:80/x/` → `http://host/x` for comparing registry URLs. */
+export function normalizeRegistry(url) {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host.toLowerCase()}${u.pathname.replace(/\/+$/, '')}`;
+  } catch {
+    return url;
+  }
 }
