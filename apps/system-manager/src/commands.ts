@@ -5,6 +5,7 @@ import { DEFAULT_ALIASES } from '@core/ports';
 import {
   type GlobalSessionManager,
   getSessionManager,
+  judgeSession,
   type ResourceRecord,
   type SessionRecord,
 } from '@core/session';
@@ -13,7 +14,7 @@ import { loadConfig } from './config.js';
 import { SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { AsyncSystemManager } from './manager.js';
-import { type CleanupAction, cleanupResource } from './reaper.js';
+import { reapAndCleanUp } from './reaper.js';
 import { createSessionStore } from './session-store.js';
 import { currentTerminal } from './terminal.js';
 
@@ -171,7 +172,16 @@ async function statusCommand(options: CommandOptions, log: Logger): Promise<numb
       const fleet = await store.listSessions();
       records = fleet.filter((f) => f.live).map((f) => f.record);
       staleSessions = fleet.length - records.length;
-    } else records = Object.values(await session.getAllActiveSessions());
+    } else {
+      // List without reaping: getAllActiveSessions() would drop stale sessions
+      // from the registry without cleaning up what they own, and `sessions
+      // cleanup` would then find no orphans to kill.
+      const now = Date.now();
+      const context = { now, maxAgeMs: session.maxSessionAgeHours * 3_600_000, hostname: session.hostname };
+      const all = await session.store.list();
+      records = all.filter((record) => judgeSession(record, context) !== 'stale');
+      staleSessions = all.length - records.length;
+    }
     const terminal = currentTerminal();
     const sessions = records
       .filter((s) => s.sessionId !== session.sessionId)
@@ -187,7 +197,7 @@ async function statusCommand(options: CommandOptions, log: Logger): Promise<numb
     printSessions(sessions, store ? `in the fleet registry ${store.location}` : 'on this machine');
     if (staleSessions > 0)
       print(
-        `${staleSessions} stale session${staleSessions === 1 ? '' : 's'} (lease expired) await 'system-manager sessions cleanup'`,
+        `${staleSessions} stale session${staleSessions === 1 ? '' : 's'} (owner gone${store ? ' or lease expired' : ''}) await 'system-manager sessions cleanup'`,
       );
     return 0;
   });
@@ -215,25 +225,21 @@ function printSessions(sessions: SessionView[], where: string): void {
 
 async function cleanupCommand(options: CommandOptions, log: Logger): Promise<number> {
   const config = loadConfig(options.config);
-  const { removed, reapable } = await withSession(options, log, (session) => session.reapStaleSessions());
-  const actions: (CleanupAction & { sessionId: string })[] = [];
-  for (const stale of reapable) {
-    for (const resource of stale.resources) {
-      const action = await cleanupResource(resource, config.cleanup, {
-        graceMs: config.shutdown.graceMs,
-        log,
-        ownerHostname: stale.hostname,
-      });
-      actions.push({ ...action, sessionId: stale.sessionId });
-    }
-  }
-  const failed = actions.filter((a) => a.outcome === 'failed');
-  if (options.json) print(JSON.stringify({ removed, sessions: reapable.map((s) => s.sessionId), actions }));
+  // Cleanup runs inside the session's lifetime: a resource whose cleanup fails is adopted by this session.
+  const report = await withSession(options, log, (session) =>
+    reapAndCleanUp(session, config.cleanup, { graceMs: config.shutdown.graceMs, log }),
+  );
+  const { removed, actions, adopted } = report;
+  if (options.json) print(JSON.stringify(report));
   else {
     print(`removed ${removed} stale session${removed === 1 ? '' : 's'}`);
     for (const a of actions) print(`  ${a.kind} ${a.id}: ${a.outcome}${a.detail ? ` (${a.detail})` : ''}`);
+    if (adopted.length > 0)
+      print(
+        `${adopted.length} resource${adopted.length === 1 ? '' : 's'} could not be cleaned up; kept in the registry for the next cleanup`,
+      );
   }
-  return failed.length > 0 ? 1 : 0;
+  return adopted.length > 0 ? 1 : 0;
 }
 
 async function portsCommand(options: CommandOptions): Promise<number> {

@@ -14,7 +14,7 @@ import { startControlServer } from './control.js';
 import { SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import type { ServiceMessage } from './protocol.js';
-import { type CleanupAction, cleanupResource } from './reaper.js';
+import { type CleanupAction, cleanupResource, reapAndCleanUp } from './reaper.js';
 import { ManagedService, type ServiceStatus } from './services.js';
 import { createSessionStore } from './session-store.js';
 import { currentTerminal } from './terminal.js';
@@ -434,25 +434,11 @@ export class AsyncSystemManager {
   }
 
   private async reapStale(): Promise<CleanupAction[]> {
-    const session = this.sessionManager();
-    const { reapable } = await session.reapStaleSessions();
-    const actions: CleanupAction[] = [];
-    for (const stale of reapable) {
-      this.log.info(
-        { sessionId: stale.sessionId, sessionPid: stale.pid, resources: stale.resources.length },
-        'reaping stale session',
-      );
-      for (const resource of stale.resources) {
-        actions.push(
-          await cleanupResource(resource, this.config.cleanup, {
-            graceMs: this.config.shutdown.graceMs,
-            log: this.log,
-            ownerHostname: stale.hostname,
-          }),
-        );
-      }
-    }
-    return actions;
+    const report = await reapAndCleanUp(this.sessionManager(), this.config.cleanup, {
+      graceMs: this.config.shutdown.graceMs,
+      log: this.log,
+    });
+    return [...report.actions];
   }
 
   private async startServices(session: GlobalSessionManager): Promise<void> {

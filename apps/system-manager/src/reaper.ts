@@ -1,6 +1,11 @@
 import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
-import { type ResourceRecord, readProcessStartTime } from '@core/session';
+import {
+  type ResourceInput,
+  type ResourceRecord,
+  readProcessStartTime,
+  type SessionRecord,
+} from '@core/session';
 import type { CleanupConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { signalGroup } from './services.js';
@@ -113,4 +118,75 @@ export async function cleanupResource(
   const level = action.outcome === 'failed' ? 'error' : 'info';
   options.log[level]({ ...action }, `cleanup ${resource.kind} ${resource.id}: ${action.outcome}`);
   return action;
+}
+
+/** A cleanup action taken for a resource of a stale session. */
+export interface ReapAction extends CleanupAction {
+  /** The stale session that owned the resource. */
+  readonly sessionId: string;
+}
+
+/** What {@link reapAndCleanUp} did. */
+export interface ReapReport {
+  /** How many stale sessions were removed from the registry. */
+  readonly removed: number;
+  /** Their ids. */
+  readonly sessions: readonly string[];
+  /** One action per resource they owned. */
+  readonly actions: readonly ReapAction[];
+  /** Resources whose cleanup failed, now owned by this session so they are retried (never forgotten). */
+  readonly adopted: readonly ReapAction[];
+}
+
+/** The slice of a session manager that reaping needs. */
+export interface ReapingSession {
+  reapStaleSessions(): Promise<{ removed: number; reapable: readonly SessionRecord[] }>;
+  registerResource(input: ResourceInput): Promise<unknown>;
+}
+
+/**
+ * Removes stale sessions and cleans up everything they owned: orphaned
+ * processes by verified kill, VMs (and other kinds) by their cleanup command.
+ * A resource whose cleanup failed may still exist, so it is not dropped with
+ * its dead session: this session adopts it (`metadata.adoptedFrom`). It then
+ * shows in `status`, this session's shutdown retries it, and if this process
+ * ends first, its own session turns stale and the next cleanup retries it.
+ */
+export async function reapAndCleanUp(
+  session: ReapingSession,
+  cleanup: Readonly<Record<string, CleanupConfig>>,
+  options: { graceMs: number; log: Logger },
+): Promise<ReapReport> {
+  const { removed, reapable } = await session.reapStaleSessions();
+  const actions: ReapAction[] = [];
+  const adopted: ReapAction[] = [];
+  for (const stale of reapable) {
+    options.log.info(
+      { sessionId: stale.sessionId, sessionPid: stale.pid, resources: stale.resources.length },
+      'reaping stale session',
+    );
+    for (const resource of stale.resources) {
+      const action = {
+        ...(await cleanupResource(resource, cleanup, { ...options, ownerHostname: stale.hostname })),
+        sessionId: stale.sessionId,
+      };
+      actions.push(action);
+      if (action.outcome !== 'failed') continue;
+      const { registeredAt: _registeredAt, ...input } = resource;
+      await session.registerResource({
+        ...input,
+        metadata: {
+          ...resource.metadata,
+          adoptedFrom: stale.sessionId,
+          lastCleanupError: action.detail ?? 'failed',
+        },
+      });
+      adopted.push(action);
+      options.log.warn(
+        { kind: resource.kind, id: resource.id },
+        `adopted ${resource.kind} ${resource.id}: its cleanup will be retried`,
+      );
+    }
+  }
+  return { removed, sessions: reapable.map((s) => s.sessionId), actions, adopted };
 }

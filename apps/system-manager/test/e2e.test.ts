@@ -171,6 +171,11 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
     await victim.exited;
     expect(isAlive(orphan)).toBe(true); // kill -9 leaves the service orphaned
 
+    // `status` lists without reaping: it must not drop the dead session's records before cleanup sees them.
+    const before = (await t.status()) as StatusJson & { staleSessions: number };
+    expect(before.sessions.map((s) => s.pid)).toEqual([survivor.child.pid]);
+    expect(before.staleSessions).toBe(1);
+
     const { code, stdout } = await runToEnd(
       ['sessions', 'cleanup', '--json', '--config', t.configFile],
       t.env,
@@ -256,6 +261,33 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
       .map((l) => JSON.parse(l));
     expect(calls).toContainEqual(['vm-alpha', '--zone', 'us-east1-b', '--quiet']);
     expect(calls).toContainEqual(['vm-missing-7', '--zone', 'europe-west1-c', '--quiet']);
+  });
+
+  it('a VM whose cleanup fails is kept (adopted) and retried by the next cleanup, never forgotten', async () => {
+    const t = setup();
+    const owner = run(['vm-broken-3', 'asia-east1-a'], t.env, path.join(FIXTURES, 'own-vm.ts'));
+    await waitUntil(() => owner.stdout().includes('sessionId'), 15_000, 'VM registration');
+    owner.child.kill('SIGKILL');
+    await owner.exited;
+
+    const first = await runToEnd(['sessions', 'cleanup', '--json', '--config', t.configFile], t.env);
+    expect(first.code).toBe(1);
+    const report = JSON.parse(first.stdout);
+    expect(report.actions).toEqual([
+      expect.objectContaining({ kind: 'vm', id: 'vm-broken-3', outcome: 'failed' }),
+    ]);
+    expect(report.adopted.map((a: { id: string }) => a.id)).toEqual(['vm-broken-3']);
+    expect(first.stderr).toContain('permission denied');
+
+    // The cleanup process has exited, so the adopting session is stale in turn: the next cleanup retries the VM.
+    const second = await runToEnd(['sessions', 'cleanup', '--json', '--config', t.configFile], t.env);
+    expect(second.code).toBe(1);
+    expect(JSON.parse(second.stdout).adopted.map((a: { id: string }) => a.id)).toEqual(['vm-broken-3']);
+    const calls = readFileSync(t.recordFile, 'utf8').trim().split('\n');
+    expect(calls).toEqual([
+      JSON.stringify(['vm-broken-3', '--zone', 'asia-east1-a', '--quiet']),
+      JSON.stringify(['vm-broken-3', '--zone', 'asia-east1-a', '--quiet']),
+    ]);
   });
 
   it('a second signal during shutdown exits 1 at once; the exit path still stops the services and unregisters', async () => {
