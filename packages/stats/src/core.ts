@@ -2,6 +2,7 @@ import type { HealedChange, InvariantIssue } from '@core/invariants';
 import { EventCode, EventLog } from './event-log.js';
 import { decimalFromNumber, ZERO } from './exact-decimal.js';
 import { type CounterState, costSavedUsd, INTEGER_COUNTERS, statsEngine } from './invariants.js';
+import { rate } from './rate.js';
 import type { ParsedSnapshot, StatsSnapshot } from './snapshot.js';
 
 /** The core counters and rates `validateConsistency` reports, after any healing. */
@@ -16,9 +17,9 @@ export interface ConsistencyState {
   readonly totalQueries: number;
   /** Misses because the cache was not initialized yet. */
   readonly queriesWhileUninitialized: number;
-  /** `cacheHits / (cacheHits + cacheMisses)`, 0 when both are 0. */
+  /** `cacheHits / (cacheHits + cacheMisses)` within [0, 1]; 0 when the denominator is not positive. */
   readonly hitRate: number;
-  /** `cacheExpired / (cacheHits + cacheExpired)`, 0 when both are 0. */
+  /** `cacheExpired / (cacheHits + cacheExpired)` within [0, 1]; 0 when the denominator is not positive. */
   readonly expiredRate: number;
 }
 
@@ -46,10 +47,6 @@ export interface ConsistencyResult {
   readonly lastCheck: number;
   /** The core counters and rates after this call. */
   readonly currentState: ConsistencyState;
-}
-
-function ratio(part: number, whole: number): number {
-  return whole === 0 ? 0 : part / whole;
 }
 
 /**
@@ -147,8 +144,8 @@ export class StatsCore {
       cacheExpired: s.cacheExpired,
       totalQueries: s.totalQueries,
       queriesWhileUninitialized: s.queriesWhileUninitialized,
-      hitRate: ratio(s.cacheHits, s.cacheHits + s.cacheMisses),
-      expiredRate: ratio(s.cacheExpired, s.cacheHits + s.cacheExpired),
+      hitRate: rate(s.cacheHits, s.cacheHits + s.cacheMisses),
+      expiredRate: rate(s.cacheExpired, s.cacheHits + s.cacheExpired),
     };
   }
 

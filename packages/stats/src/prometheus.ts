@@ -1,3 +1,4 @@
+import { rate } from './rate.js';
 import type { CacheStatisticsTracker } from './tracker.js';
 
 interface MetricFamily {
@@ -5,10 +6,6 @@ interface MetricFamily {
   readonly type: 'counter' | 'gauge';
   readonly help: string;
   readonly value: (tracker: CacheStatisticsTracker) => number;
-}
-
-function rate(part: number, whole: number): number {
-  return whole === 0 ? 0 : part / whole;
 }
 
 /** The metric families of a tracker, in exposition order. Counters end in `_total`. */
