@@ -12,6 +12,7 @@ export {
   type StatsEventDetails,
   type StatsEventType,
 } from './event-log.js';
+export type { PromClientRegistry, RegisterWithOptions, UnregisterFn } from './prom-bridge.js';
 export { PROMETHEUS_CONTENT_TYPE, StatsRegistry } from './registry.js';
 export type { StatsSnapshot, StatsSnapshotInput } from './snapshot.js';
 export {

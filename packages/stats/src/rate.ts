@@ -13,5 +13,5 @@ export function rate(part: number, whole: number): number {
   if (!(whole > 0) || !Number.isFinite(whole) || !Number.isFinite(part)) return 0;
   const quotient = part / whole;
   if (!(quotient > 0)) return 0;
-  return quotient > 1 ? 1 : quotient;
+  return Math.min(quotient, 1);
 }

@@ -1,4 +1,10 @@
 import type { ConsistencyResult } from './core.js';
+import {
+  type PromClientRegistry,
+  type RegisterWithOptions,
+  registerTrackers,
+  type UnregisterFn,
+} from './prom-bridge.js';
 import { formatExposition } from './prometheus.js';
 import { CacheStatisticsTracker, type TrackerOptions, type ValidateConsistencyOptions } from './tracker.js';
 
@@ -57,6 +63,35 @@ export class StatsRegistry {
    */
   metrics(): string {
     return formatExposition(this.#trackers);
+  }
+
+  /**
+   * Adds every tracker's metric families to a prom-client registry, as
+   * collectors that read the counters when the registry is scraped (trackers
+   * created later show up too). Works with both content types of prom-client
+   * (Prometheus 0.0.4 and OpenMetrics); the registry's other metrics, default
+   * metrics included, are left as they are. prom-client itself is never
+   * loaded by this package: pass your own `Registry` (or prom-client's global
+   * `register`).
+   *
+   * Registering the same StatsRegistry again (a hot reload) replaces its
+   * earlier collectors instead of throwing.
+   *
+   * @example
+   * ```ts
+   * import { collectDefaultMetrics, Registry } from 'prom-client';
+   * const prom = new Registry();
+   * collectDefaultMetrics({ register: prom });
+   * const unregister = stats.registerWith(prom, { prefix: 'myapp_', labels: { service: 'api' } });
+   * await prom.metrics(); // … myapp_cache_hits_total{service="api",cache="embeddings"} 1 …
+   * unregister();
+   * ```
+   * @returns a function that removes exactly the metrics this call added.
+   * @throws TypeError on a bad registry, prefix or label; Error when a metric
+   *   name is already taken by another metric (nothing is registered then).
+   */
+  registerWith(promRegistry: PromClientRegistry, options: RegisterWithOptions = {}): UnregisterFn {
+    return registerTrackers(this.#trackers, promRegistry, options);
   }
 
   /** Runs `validateConsistency` on every tracker; results keyed by name. */
