@@ -1,0 +1,8 @@
+export {
+  type AppMetricsInput,
+  renderAppMetrics,
+  type ServiceMetricsInput,
+  type SessionStoreMetricsInput,
+} from './app-metrics.js';
+export { escapeLabelValue, type MetricFamily, renderFamilies, type Sample } from './exposition.js';
+export { createProcessMetrics, type ProcessMetrics, type ProcessMetricsOptions } from './process-metrics.js';
