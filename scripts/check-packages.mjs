@@ -9,12 +9,21 @@
 //   - the packed package.json has no `workspace:` range, no `@core/source`
 //     export condition (that condition is for this repository's own tests and
 //     points at src/, which is not shipped), and no registry host;
-//   - publint --strict on that tarball (warnings fail too).
-// The packages are ESM only (no `require` condition, no CJS build), so there
-// is no dual-package hazard to check and `attw --pack` is not needed.
+//   - every exports entry has `types` first and ends in `default` (so
+//     `require()` resolves it on Node >= 20.19, which loads ESM through
+//     require; `import` alone gives ERR_PACKAGE_PATH_NOT_EXPORTED);
+//   - publint --strict on that tarball (warnings fail too);
+//   - @arethetypeswrong/cli on that same tarball (the one pnpm would publish,
+//     not `attw --pack`'s npm pack, which ignores publishConfig.exports), with
+//     the esm-only profile: the packages ship one ESM build, which CommonJS
+//     reaches through require(esm) at run time; TypeScript's node16-cjs mode
+//     cannot express that, so that resolution (and node10) is not judged. The
+//     release e2e requires every package from a real .cjs consumer instead.
+//     attw reads the local tarball only; nothing is downloaded.
 // Needs a build (`pnpm build`) first.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { publint } from 'publint';
@@ -48,6 +57,61 @@ function conditions(exportsField, out = new Set()) {
     }
   }
   return out;
+}
+
+/**
+ * Problems of the exports map for CommonJS consumers: each subpath object
+ * lists `types` first and `default` last, so every resolver (TypeScript,
+ * `import`, `require`) finds its entry.
+ */
+function exportsProblems(exportsField) {
+  const problems = [];
+  for (const [subpath, target] of Object.entries(exportsField ?? {})) {
+    if (typeof target !== 'object' || target === null) continue;
+    const keys = Object.keys(target);
+    if (keys.includes('types') && keys[0] !== 'types')
+      problems.push(`exports["${subpath}"]: "types" must come first (got ${keys.join(', ')})`);
+    if (keys.at(-1) !== 'default')
+      problems.push(
+        `exports["${subpath}"]: no "default" condition last, so require() cannot resolve it (got ${keys.join(', ')})`,
+      );
+  }
+  return problems;
+}
+
+const ATTW = createRequire(import.meta.url)
+  .resolve('@arethetypeswrong/cli/package.json')
+  .replace(/package\.json$/, 'dist/index.js');
+
+/** attw on a tarball (esm-only profile): the problems it reports, as messages. */
+function attwProblems(tarball) {
+  const result = spawnSync(
+    process.execPath,
+    [ATTW, tarball, '--profile', 'esm-only', '--no-definitely-typed', '--format', 'json'],
+    { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
+  );
+  let report;
+  try {
+    report = JSON.parse(result.stdout);
+  } catch {
+    return [
+      `attw did not run: exit ${result.status}: ${(result.stderr || result.stdout).trim().slice(0, 500)}`,
+    ];
+  }
+  // The esm-only profile ignores these resolution kinds (see the header).
+  const ignored = new Set(['node10', 'node16-cjs']);
+  const problems = [];
+  for (const list of Object.values(report.problems ?? {})) {
+    for (const problem of list) {
+      if (ignored.has(problem.resolutionKind)) continue;
+      problems.push(
+        `attw ${problem.kind}${problem.entrypoint ? ` at "${problem.entrypoint}"` : ''}${problem.resolutionKind ? ` (${problem.resolutionKind})` : ''}`,
+      );
+    }
+  }
+  if (problems.length === 0 && result.status !== 0)
+    problems.push(`attw exited ${result.status}: ${result.stderr.trim().slice(0, 500)}`);
+  return problems;
 }
 
 /** Check one package; returns a list of problems (empty when it is fine) and a summary. */
@@ -104,6 +168,9 @@ export async function checkPackage(pkg, tmp) {
   if (manifest.license !== 'MIT')
     problems.push(`license is ${JSON.stringify(manifest.license)}, expected "MIT"`);
 
+  problems.push(...exportsProblems(manifest.exports));
+  problems.push(...attwProblems(tarball));
+
   const bytes = readFileSync(tarball);
   const { messages, pkg: linted } = await publint({
     // The files come from the tarball itself (pkgDir is inferred from it).
@@ -118,7 +185,7 @@ export async function checkPackage(pkg, tmp) {
     else problems.push(text);
   }
   const dist = files.filter((f) => f.startsWith('dist/')).length;
-  const summary = `${manifest.name}@${manifest.version}: ${files.length} files (dist ${dist}, README.md, LICENSE, package.json), publint clean`;
+  const summary = `${manifest.name}@${manifest.version}: ${files.length} files (dist ${dist}, README.md, LICENSE, package.json), publint and attw (esm-only) clean`;
   return { problems, notes, summary };
 }
 
