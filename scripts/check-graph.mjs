@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 //   @core/invariants                       (no internal dependencies)
 //     ← @core/stats, @core/session, @core/ports (ports may use session)
 //       ← @core/session-redis                (→ @core/session only)
-//         ← system-manager                   (the app: may use all of them)
+//         ← @core/system-manager             (the app: may use all of them)
 //
 // Checked for every dependency field (dev dependencies too: a test-only edge
 // the wrong way is still a cycle for turbo and for the reader):
@@ -14,7 +14,11 @@ import { readFileSync } from 'node:fs';
 //     one, and the release would not rewrite the range);
 //   - an edge between released packages is in the table below; the private
 //     @tooling/* packages may be used by anyone but use no released package;
-//   - a workspace package missing from the table fails until it is placed.
+//   - a workspace package missing from the table fails until it is placed;
+//   - a library that uses @core/session takes it as a peer dependency (plus a
+//     dev dependency for its own tests), never a direct one: the session is
+//     one per process, so the copy must be the application's, not a private
+//     copy per library that a lockfile with two versions would duplicate.
 // On success it prints the graph; each violating edge is named on failure.
 import path from 'node:path';
 import { DEPENDENCY_FIELDS, listPackages, ROOT } from './lib/workspace.mjs';
@@ -26,13 +30,18 @@ export const ALLOWED = {
   '@core/session': ['@core/invariants'],
   '@core/ports': ['@core/invariants', '@core/session'],
   '@core/session-redis': ['@core/session'],
-  'system-manager': [
+  '@core/system-manager': [
     '@core/invariants',
     '@core/stats',
     '@core/session',
     '@core/ports',
     '@core/session-redis',
   ],
+};
+
+/** Internal packages a library must take as a peer (+ dev) dependency, never a direct one. */
+export const PEER_ONLY = {
+  '@core/session': ['@core/ports', '@core/session-redis'],
 };
 
 const isTooling = (name) => name.startsWith('@tooling/');
@@ -76,6 +85,16 @@ export function checkGraph(packages, rootManifest) {
         out.push({ dep, field });
       }
     }
+    for (const [dep, libraries] of Object.entries(PEER_ONLY)) {
+      if (pkg.root || !libraries.includes(pkg.name)) continue;
+      const m = pkg.manifest;
+      if (m.dependencies?.[dep] !== undefined || m.optionalDependencies?.[dep] !== undefined)
+        problems.push(`${pkg.name} → ${dep}: must be a peerDependency (one copy per process), not a dependency`);
+      else if (m.peerDependencies?.[dep] === undefined)
+        problems.push(`${pkg.name} → ${dep}: missing from peerDependencies`);
+      if (m.peerDependencies?.[dep] !== undefined && m.devDependencies?.[dep] === undefined)
+        problems.push(`${pkg.name} → ${dep}: a peer needs a devDependency too, so the workspace links it`);
+    }
     if (!pkg.root) edges.set(pkg.name, out);
   }
   return { problems, edges };
@@ -85,15 +104,16 @@ export function checkGraph(packages, rootManifest) {
 export function renderGraph(packages, edges) {
   const released = Object.keys(ALLOWED).filter((name) => edges.has(name));
   const width = Math.max(...packages.map((p) => p.name.length));
-  const lines = ['dependency graph (→ depends on; dev = devDependencies only):'];
+  const lines = ['dependency graph (→ depends on; dev = devDependencies only; peer = peerDependencies):'];
   const describe = (name, filter) => {
     const deps = (edges.get(name) ?? []).filter(filter);
     const seen = new Map();
+    const peers = new Set(deps.filter((e) => e.field === 'peerDependencies').map((e) => e.dep));
     for (const { dep, field } of deps) {
       const dev = field === 'devDependencies';
       seen.set(dep, seen.has(dep) ? seen.get(dep) && dev : dev);
     }
-    return [...seen].map(([dep, dev]) => (dev ? `${dep} (dev)` : dep));
+    return [...seen].map(([dep, dev]) => (peers.has(dep) ? `${dep} (peer)` : dev ? `${dep} (dev)` : dep));
   };
   for (const name of released) {
     const core = describe(name, (e) => !isTooling(e.dep));

@@ -9,6 +9,9 @@
 //   - the packed package.json has no `workspace:` range, no `@core/source`
 //     export condition (that condition is for this repository's own tests and
 //     points at src/, which is not shipped), and no registry host;
+//   - the name is in the @core scope and access is restricted (an unscoped
+//     name can be claimed by anyone on the public registry, and a team that
+//     forgets its registry would install that stranger's package);
 //   - every exports entry has `types` first and ends in `default` (so
 //     `require()` resolves it on Node >= 20.19, which loads ESM through
 //     require; `import` alone gives ERR_PACKAGE_PATH_NOT_EXPORTED);
@@ -165,6 +168,10 @@ export async function checkPackage(pkg, tmp) {
   const registryHost = JSON.stringify(manifest).match(/"(?:@[\w-]+:)?registry"\s*:\s*"[^"]*"/);
   if (registryHost)
     problems.push(`the manifest names a registry (${registryHost[0]}); it must come from npm config`);
+  if (!String(manifest.name).startsWith('@core/'))
+    problems.push(`${manifest.name} is not in the @core scope: publish it as @core/<name>`);
+  if (manifest.publishConfig?.access !== 'restricted')
+    problems.push('publishConfig.access is not "restricted"');
   if (manifest.license !== 'MIT')
     problems.push(`license is ${JSON.stringify(manifest.license)}, expected "MIT"`);
 

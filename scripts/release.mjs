@@ -6,10 +6,11 @@
 // The registry comes from configuration, never from package.json:
 // NPM_CONFIG_REGISTRY when exported, else the `@core:registry=` line of the
 // releaser's npm config. The public npm registry is refused so nothing
-// internal leaks. `system-manager` is unscoped, so a scope line alone would
-// not route it: every publish gets `--registry <that registry>` (and the
-// scope's registry set to the same URL), so the app and the @core packages
-// always go to the same private registry.
+// internal leaks. Every released package is in the @core scope (the app is
+// `@core/system-manager`; check-packages refuses an unscoped name, which anyone
+// could claim on the public registry), and every publish also gets
+// `--registry <that registry>` (with the scope's registry set to the same
+// URL), so nothing depends on how the releaser's scope line is spelled.
 //
 // Steps:
 //   1. changeset version — applies .changeset/*.md: versions, changelogs, and
@@ -17,11 +18,10 @@
 //   2. pnpm install — keeps the lockfile in step with the new versions;
 //   3. pnpm build;
 //   4. scripts/check-packages.mjs on what will be published (pnpm pack +
-//      file list + packed manifest + publint --strict);
+//      file list + packed manifest + @core scope + publint --strict + attw);
 //   5. pnpm publish, dependencies first, for every released package whose
 //      version is not on the registry yet. pnpm publish (not `changeset
-//      publish`, which picks its registry from env variables only and would
-//      send the unscoped app to the default registry) applies publishConfig
+//      publish`, which picks its registry from env variables only) applies publishConfig
 //      (exports without the @core/source condition) and turns `workspace:`
 //      ranges into real ones;
 //   6. a git tag <name>@<version> per published package.

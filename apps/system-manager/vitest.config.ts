@@ -1,3 +1,3 @@
 import { definePackageProject } from '@tooling/vitest-config';
 
-export default definePackageProject('system-manager');
+export default definePackageProject('@core/system-manager');
