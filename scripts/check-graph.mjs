@@ -89,7 +89,9 @@ export function checkGraph(packages, rootManifest) {
       if (pkg.root || !libraries.includes(pkg.name)) continue;
       const m = pkg.manifest;
       if (m.dependencies?.[dep] !== undefined || m.optionalDependencies?.[dep] !== undefined)
-        problems.push(`${pkg.name} → ${dep}: must be a peerDependency (one copy per process), not a dependency`);
+        problems.push(
+          `${pkg.name} → ${dep}: must be a peerDependency (one copy per process), not a dependency`,
+        );
       else if (m.peerDependencies?.[dep] === undefined)
         problems.push(`${pkg.name} → ${dep}: missing from peerDependencies`);
       if (m.peerDependencies?.[dep] !== undefined && m.devDependencies?.[dep] === undefined)

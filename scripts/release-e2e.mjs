@@ -10,14 +10,17 @@
 //     --prefer-offline`, a changeset for every released package, then the
 //     REAL `pnpm release`, with NPM_CONFIG_USERCONFIG pointing at an npmrc
 //     written in the temp dir that has only the `@core:registry=` line and a
-//     token — no `registry=` line, so the unscoped app reaches the private
-//     registry only because the release passes `--registry` to every publish.
+//     token — no `registry=` line: every package, the app `@core/system-manager`
+//     included, is in the scope that line routes.
 //  3. In an empty directory outside the workspace: `npm install @core/stats
-//     @core/session @core/ports @core/invariants system-manager`; the
-//     installed manifests have real ranges (no `workspace:`) and no
-//     `@core/source` condition; an ESM script exercises each package; a
-//     TypeScript file type-checks against them (`tsc --noEmit`, nodenext);
-//     `npx system-manager --help` and `--version` work.
+//     @core/session @core/ports @core/invariants @core/session-redis
+//     @core/system-manager prom-client`; the installed manifests have real
+//     ranges (no `workspace:`) and no `@core/source` condition; an ESM script
+//     exercises each package, a CommonJS script (`.cjs`, plain `require()`)
+//     does the same, a prom-client script registers the trackers with a real
+//     prom-client Registry (Prometheus and OpenMetrics output); a TypeScript
+//     file type-checks against them (`tsc --noEmit`, nodenext);
+//     `npx system-manager --help` and `--version` work (the bin of the scoped app).
 //  4. A patch changeset for @core/invariants and `pnpm release` again: every
 //     dependent gets a patch too, and a fresh install resolves the new
 //     invariants everywhere.
@@ -25,10 +28,10 @@
 //
 // Where third-party dependencies (zod, pino, ioredis…) come from: the
 // consumers point their whole npm registry at verdaccio, as a team using a
-// private registry does. verdaccio serves `@core/*` and `system-manager` from
-// its own storage only — those names are never proxied, so a public package
-// called `system-manager` can never be installed in their place (dependency
-// confusion) — and proxies every other name to the public registry (the one
+// private registry does. verdaccio serves `@core/*` from its own storage
+// only — those names are never proxied, so a public package of the same name
+// can never be installed in their place (dependency confusion) — and proxies
+// every other name to the public registry (the one
 // npm is configured with here, or RELEASE_E2E_UPLINK). Publishing never goes
 // upstream.
 //
@@ -57,8 +60,17 @@ const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
 const progress = (message) => process.stdout.write(`release-e2e [${elapsed().padStart(6)}] ${message}\n`);
 
-// The packages a team installs; the app is the unscoped one.
-const INSTALLED = ['@core/stats', '@core/session', '@core/ports', '@core/invariants', 'system-manager'];
+// The packages a team installs (every one in the @core scope, the app too).
+const INSTALLED = [
+  '@core/stats',
+  '@core/session',
+  '@core/ports',
+  '@core/invariants',
+  '@core/session-redis',
+  '@core/system-manager',
+];
+// A team already on prom-client: the optional peer of @core/stats, from the public registry.
+const PROM_CLIENT = 'prom-client@^15.1.3';
 const PATCHED = '@core/invariants';
 
 /** The environment of a child: the caller's, minus every npm/pnpm setting pnpm exported to this script. */
@@ -183,10 +195,21 @@ function checkInstalledManifests(consumer, released) {
         ['package.json', 'README.md', 'LICENSE'].includes(rel) || /^dist\/.+\.(js|d\.ts)$/.test(rel);
       assert.ok(shipped && !/\.test\./.test(rel), `${name}: ships ${rel}`);
     }
-    for (const [dep, range] of Object.entries(manifest.dependencies ?? {})) {
-      assert.ok(!range.startsWith('workspace:'), `${name}: dependency ${dep} is still "${range}"`);
-      const sibling = byName.get(dep);
-      if (sibling) assert.equal(range, `^${sibling.version}`, `${name}: range of ${dep}`);
+    for (const field of ['dependencies', 'peerDependencies']) {
+      for (const [dep, range] of Object.entries(manifest[field] ?? {})) {
+        assert.ok(!range.startsWith('workspace:'), `${name}: ${field} ${dep} is still "${range}"`);
+        const sibling = byName.get(dep);
+        if (sibling) assert.equal(range, `^${sibling.version}`, `${name}: ${field} range of ${dep}`);
+      }
+    }
+    // One session per process: the libraries take @core/session as a peer, never a copy of their own.
+    if (name === '@core/ports' || name === '@core/session-redis') {
+      assert.equal(
+        manifest.dependencies?.['@core/session'],
+        undefined,
+        `${name}: @core/session as a dependency`,
+      );
+      assert.ok(manifest.peerDependencies?.['@core/session'], `${name}: @core/session peer`);
     }
   }
 }
@@ -201,7 +224,7 @@ import { createInvariantEngine, defineInvariant } from '@core/invariants';
 import { CacheStatisticsTracker, StatsRegistry } from '@core/stats';
 import { createSessionManager } from '@core/session';
 import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
-import { DEFAULT_CONFIG, parseConfig, SystemManagerError } from 'system-manager';
+import { DEFAULT_CONFIG, parseConfig, SystemManagerError } from '@core/system-manager';
 
 const totalIsSum = defineInvariant({
   id: 'total-is-sum',
@@ -274,7 +297,93 @@ assert.throws(
   () => parseConfig({ dynamicRange: [1] }, 'bad.json'),
   (e) => e instanceof SystemManagerError && e.code === 'E_CONFIG_INVALID' && e.message.includes('dynamicRange'),
 );
-console.log('ok system-manager: default config parsed, a bad one rejected with E_CONFIG_INVALID');
+console.log('ok @core/system-manager: default config parsed, a bad one rejected with E_CONFIG_INVALID');
+`;
+
+// The same packages from CommonJS: plain require() of every installed package
+// (Node >= 20.19 loads their ESM through require), used for real.
+const CJS_CHECK = `'use strict';
+const assert = require('node:assert/strict');
+const { mkdtempSync, rmSync } = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { createInvariantEngine, defineInvariant } = require('@core/invariants');
+const { CacheStatisticsTracker, StatsRegistry } = require('@core/stats');
+const session = require('@core/session');
+const { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } = require('@core/ports');
+const { RedisRegistryStore, RedisStoreError } = require('@core/session-redis');
+const { DEFAULT_CONFIG, parseConfig } = require('@core/system-manager');
+
+async function main() {
+  const rule = defineInvariant({
+    id: 'total-is-sum',
+    description: 'total == hits + misses',
+    check: (s) => (s.total === s.hits + s.misses ? null : { expected: s.hits + s.misses }),
+    heal: (s, v) => { const from = s.total; s.total = v.expected; return { field: 'total', from, to: s.total }; },
+  });
+  const state = { hits: 2, misses: 1, total: 9 };
+  assert.equal(createInvariantEngine([rule]).validate(state, { autoHeal: true }).converged, true);
+  assert.equal(state.total, 3);
+  console.log('ok require(@core/invariants): healed a drifted total');
+
+  const registry = new StatsRegistry();
+  await registry.tracker('embeddings').recordHit();
+  assert.match(registry.metrics(), /^cache_hits_total\\{cache="embeddings"\\} 1$/m);
+  assert.ok(new CacheStatisticsTracker() instanceof CacheStatisticsTracker);
+  console.log('ok require(@core/stats): Prometheus text');
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'consumer-cjs-session-'));
+  try {
+    const manager = session.createSessionManager({ dir });
+    await manager.registerResource({ kind: 'vm', id: 'vm-cjs', zone: 'europe-west4-a' });
+    assert.deepEqual((await manager.getMyResources()).map((r) => r.id), ['vm-cjs']);
+    const reserving = createPortRegistry({ api: 18110 }, { dynamicRange: [31000, 31999], session: manager });
+    assert.equal((await reserving.resolve({ reserve: true })).reserved, true);
+    assert.equal(await manager.unregisterSession(), true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log('ok require(@core/session) + require(@core/ports): a port reserved through the session');
+
+  const ports = createPortRegistry(DEFAULT_PORTS, { aliases: DEFAULT_ALIASES });
+  ports.backendPort = 8020;
+  assert.equal(ports.ports.main_api, 8020);
+  assert.equal(typeof RedisRegistryStore, 'function');
+  assert.ok(RedisStoreError.prototype instanceof Error);
+  console.log('ok require(@core/session-redis): RedisRegistryStore and its errors');
+  assert.equal(parseConfig(DEFAULT_CONFIG).services[0].name, 'cache-service');
+  console.log('ok require(@core/system-manager): default config parsed');
+}
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
+`;
+
+// A team already on prom-client adds the trackers to its own registry.
+const PROM_CHECK = `
+import assert from 'node:assert/strict';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { StatsRegistry } from '@core/stats';
+
+const stats = new StatsRegistry();
+await stats.tracker('embeddings').recordHit();
+for (const contentType of [Registry.PROMETHEUS_CONTENT_TYPE, Registry.OPENMETRICS_CONTENT_TYPE]) {
+  const prom = new Registry(contentType);
+  collectDefaultMetrics({ register: prom });
+  new Counter({ name: 'app_requests_total', help: 'Requests.', registers: [prom] }).inc(3);
+  const unregister = stats.registerWith(prom, { prefix: 'app_', labels: { service: 'api' } });
+  await stats.tracker('embeddings').recordHit();
+  const text = await prom.metrics();
+  assert.match(text, /^app_cache_hits_total\\{service="api",cache="embeddings"\\} \\d+$/m);
+  assert.match(text, /^app_requests_total 3$/m);
+  assert.match(text, /^process_cpu_user_seconds_total /m);
+  if (contentType === Registry.OPENMETRICS_CONTENT_TYPE) assert.ok(text.endsWith('# EOF\\n'));
+  unregister();
+  assert.doesNotMatch(await prom.metrics(), /app_cache_/);
+  assert.match(await prom.metrics(), /^process_cpu_user_seconds_total /m);
+  console.log('ok prom-client: trackers registered and unregistered (' + contentType.split(';')[0] + '), default metrics untouched');
+}
 `;
 
 // The same packages from TypeScript (nodenext): the shipped .d.ts must be found
@@ -284,7 +393,7 @@ import { createInvariantEngine, defineInvariant, type ValidationReport } from '@
 import { CacheStatisticsTracker, type StatsSnapshot } from '@core/stats';
 import { createSessionManager, type ResourceRecord } from '@core/session';
 import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
-import { parseConfig, type SystemManagerConfig, type SystemManagerErrorCode } from 'system-manager';
+import { parseConfig, type SystemManagerConfig, type SystemManagerErrorCode } from '@core/system-manager';
 
 interface Counters {
   hits: number;
@@ -346,9 +455,6 @@ async function main() {
         'packages:',
         '  # ours: served from storage only, never proxied',
         "  '@core/*':",
-        '    access: $all',
-        '    publish: $all',
-        "  'system-manager':",
         '    access: $all',
         '    publish: $all',
         '  # third-party dependencies of the packages, fetched from the public registry',
@@ -458,17 +564,31 @@ async function main() {
       path.join(consumer, 'package.json'),
       `${JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2)}\n`,
     );
-    run('npm', ['install', ...INSTALLED], {
+    run('npm', ['install', ...INSTALLED, PROM_CLIENT], {
       cwd: consumer,
       env: consumerEnv,
       logFile: path.join(tmp, 'consumer-install.log'),
     });
     checkInstalledManifests(consumer, first);
-    progress(`npm install ${INSTALLED.join(' ')}: real ^ranges, no @core/source, no src/`);
+    const app = installed(consumer, '@core/system-manager');
+    assert.deepEqual(app.bin, { 'system-manager': './dist/cli.js' }, '@core/system-manager: bin');
+    progress(
+      `npm install ${[...INSTALLED, PROM_CLIENT].join(' ')}: real ^ranges, no @core/source, no src/; ` +
+        `the app is @core/system-manager@${app.version} from ${registry}`,
+    );
 
     writeFileSync(path.join(consumer, 'check.mjs'), ESM_CHECK);
     const esm = run(process.execPath, ['check.mjs'], { cwd: consumer, env: consumerEnv });
-    for (const line of esm.stdout.trim().split('\n')) progress(`  ${line}`);
+    for (const line of esm.stdout.trim().split('\n')) progress(`  ESM ${line}`);
+
+    writeFileSync(path.join(consumer, 'check.cjs'), CJS_CHECK);
+    const cjs = run(process.execPath, ['check.cjs'], { cwd: consumer, env: consumerEnv });
+    assert.equal(cjs.stderr, '', 'check.cjs: nothing on stderr (no warning from require of ESM)');
+    for (const line of cjs.stdout.trim().split('\n')) progress(`  CJS ${line}`);
+
+    writeFileSync(path.join(consumer, 'check-prom.mjs'), PROM_CHECK);
+    const prom = run(process.execPath, ['check-prom.mjs'], { cwd: consumer, env: consumerEnv });
+    for (const line of prom.stdout.trim().split('\n')) progress(`  ${line}`);
 
     writeFileSync(path.join(consumer, 'check.ts'), TS_CHECK);
     writeFileSync(
@@ -508,10 +628,10 @@ async function main() {
     assert.match(help.stdout, /^Usage: system-manager /m, 'npx system-manager --help: usage on stdout');
     assert.equal(help.stderr, '', 'npx system-manager --help: stderr');
     const version = run('npx', ['system-manager', '--version'], { cwd: consumer, env: consumerEnv });
-    const appVersion = first.find((p) => p.name === 'system-manager').version;
+    const appVersion = first.find((p) => p.name === '@core/system-manager').version;
     assert.equal(version.stdout.trim(), appVersion, 'npx system-manager --version');
     progress(
-      `npx system-manager --help: exit 0, usage on stdout, nothing on stderr; --version ${appVersion}`,
+      `npx system-manager (bin of @core/system-manager) --help: exit 0, usage on stdout, nothing on stderr; --version ${appVersion}`,
     );
 
     // --- 4. a patch of one package -------------------------------------------
@@ -613,7 +733,7 @@ function bumpPatch(version) {
 try {
   const { first, dependents, patched } = await main();
   progress(
-    `PASS: released ${first.length} packages to a private verdaccio, installed and used them from ESM, TypeScript and npx; ` +
+    `PASS: released ${first.length} packages to a private verdaccio, installed and used them from ESM, CommonJS, prom-client, TypeScript and npx; ` +
       `a patch of ${patched.name} re-released ${dependents.length} dependents and a fresh install resolves it (${elapsed()})`,
   );
 } catch (error) {
