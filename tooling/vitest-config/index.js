@@ -20,10 +20,20 @@ export function definePackageProject(name, overrides = {}) {
         name,
         environment: 'node',
         include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-        // Type tests (expectTypeOf) are checked by `tsc` in the typecheck task, which
-        // covers test files; vitest's own typecheck mode writes a temp tsconfig into
-        // the package while turbo hashes it, which breaks caching.
-        typecheck: { enabled: false },
+        // Type tests live in `*.test-d.ts` files (named for the tool that checks
+        // them) and run with every `vitest run`, so `pnpm test` fails on a type
+        // error: vitest runs `tsc --noEmit` on the package's tsconfig.json (src,
+        // tests, benches — so any type error in the package fails the run, not
+        // only one in a test-d file) and reports each expectTypeOf and each
+        // unused `@ts-expect-error` as a test. tsc's incremental state goes to
+        // vitest's own directory, nothing is written into the package, so
+        // turbo's cache of the test task is unaffected. A package without
+        // test-d files does not start tsc.
+        typecheck: {
+          enabled: true,
+          include: ['src/**/*.test-d.ts', 'test/**/*.test-d.ts'],
+          tsconfig: './tsconfig.json',
+        },
         testTimeout: 10_000,
         hookTimeout: 20_000,
         // Flaky-on-purpose retries hide bugs; multi-process suites set their own timeouts.

@@ -10,8 +10,10 @@ import {
   type ResolveReport,
 } from './index.js';
 
-// These lines are checked by `tsc` (pnpm typecheck): each @ts-expect-error
-// must meet a compile error, each expectTypeOf must hold.
+// Checked by vitest's typecheck mode in every `pnpm test` (and by `tsc` in
+// `pnpm typecheck`): each @ts-expect-error must meet a compile error — an
+// unused one fails the run (test/type-tests.test.ts proves it) — and each
+// expectTypeOf must hold.
 describe('types are derived from the arguments', () => {
   const r = createPortRegistry(DEFAULT_PORTS, { aliases: DEFAULT_ALIASES, env: {} });
   type Names = 'main_api' | 'websocket_router' | 'frontend' | 'llama_cpp' | 'event_ui';
