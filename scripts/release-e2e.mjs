@@ -425,6 +425,19 @@ export const code: SystemManagerErrorCode = 'E_CONFIG_INVALID';
 export const wrong: SystemManagerErrorCode = 'E_NOPE';
 `;
 
+// TypeScript CommonJS code (a .cts file, `import x = require()`): with
+// module nodenext (TypeScript >= 5.8) the ESM-only packages type-check from CJS too.
+const CTS_CHECK = `
+import stats = require('@core/stats');
+import ports = require('@core/ports');
+import app = require('@core/system-manager');
+export const registry: stats.StatsRegistry = new stats.StatsRegistry();
+export const backend: number = ports.createPortRegistry(ports.DEFAULT_PORTS, { aliases: ports.DEFAULT_ALIASES }).backendPort;
+export const code: app.SystemManagerErrorCode = 'E_CONFIG_INVALID';
+// @ts-expect-error not an export of @core/stats
+stats.nope;
+`;
+
 async function main() {
   const tmp = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'core-release-e2e-')));
   if (tmp.startsWith(`${ROOT}${path.sep}`)) throw new Error(`temp dir ${tmp} is inside the workspace`);
@@ -620,8 +633,19 @@ async function main() {
         env: consumerEnv,
       },
     );
+    writeFileSync(path.join(consumer, 'check-cjs.cts'), CTS_CHECK);
+    const tsconfig = readJson(path.join(consumer, 'tsconfig.json'));
+    writeFileSync(
+      path.join(consumer, 'tsconfig.cjs.json'),
+      JSON.stringify({ ...tsconfig, files: ['check-cjs.cts'] }, null, 2),
+    );
+    run(
+      process.execPath,
+      [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.cjs.json'],
+      { cwd: consumer, env: consumerEnv },
+    );
     progress(
-      'tsc --noEmit (nodenext, strict) against the installed types: ok, and the wrong uses are errors',
+      'tsc --noEmit (nodenext, strict) against the installed types, from ESM (.ts) and CommonJS (.cts, import = require): ok, and the wrong uses are errors',
     );
 
     const help = run('npx', ['system-manager', '--help'], { cwd: consumer, env: consumerEnv });
