@@ -199,7 +199,9 @@ function checkInstalledManifests(consumer, released) {
       for (const [dep, range] of Object.entries(manifest[field] ?? {})) {
         assert.ok(!range.startsWith('workspace:'), `${name}: ${field} ${dep} is still "${range}"`);
         const sibling = byName.get(dep);
-        if (sibling) assert.equal(range, `^${sibling.version}`, `${name}: ${field} range of ${dep}`);
+        // Peers keep their declared range (one session for any 0.x); dependencies name the release.
+        if (sibling && field === 'dependencies')
+          assert.equal(range, `^${sibling.version}`, `${name}: range of ${dep}`);
       }
     }
     // One session per process: the libraries take @core/session as a peer, never a copy of their own.
@@ -583,6 +585,12 @@ async function main() {
       logFile: path.join(tmp, 'consumer-install.log'),
     });
     checkInstalledManifests(consumer, first);
+    const sessions = installedVersions(consumer, consumerEnv, '@core/session');
+    assert.deepEqual(
+      sessions,
+      [first.find((p) => p.name === '@core/session').version],
+      "one @core/session in the install (the peer of ports and session-redis is the app's copy)",
+    );
     const app = installed(consumer, '@core/system-manager');
     assert.deepEqual(app.bin, { 'system-manager': './dist/cli.js' }, '@core/system-manager: bin');
     progress(
@@ -694,18 +702,11 @@ async function main() {
       logFile: path.join(tmp, 'consumer-fresh.log'),
     });
     checkInstalledManifests(fresh, second);
-    const ls = JSON.parse(
-      run('npm', ['ls', PATCHED, '--all', '--json'], { cwd: fresh, env: consumerEnv }).stdout || '{}',
+    assert.deepEqual(
+      installedVersions(fresh, consumerEnv, PATCHED),
+      [patched.version],
+      `every ${PATCHED} in the fresh install`,
     );
-    const versions = new Set();
-    const walk = (node) => {
-      for (const [name, child] of Object.entries(node.dependencies ?? {})) {
-        if (name === PATCHED) versions.add(child.version);
-        walk(child);
-      }
-    };
-    walk(ls);
-    assert.deepEqual([...versions], [patched.version], `every ${PATCHED} in the fresh install`);
     writeFileSync(path.join(fresh, 'check.mjs'), ESM_CHECK);
     run(process.execPath, ['check.mjs'], { cwd: fresh, env: consumerEnv });
     progress(
@@ -730,6 +731,20 @@ async function main() {
     if (ok && !process.env.RELEASE_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
     else process.stderr.write(`release-e2e: kept ${tmp}\n`);
   }
+}
+
+/** Every version of `name` anywhere in a consumer's install tree (`npm ls --all`). */
+function installedVersions(consumer, env, name) {
+  const ls = JSON.parse(run('npm', ['ls', name, '--all', '--json'], { cwd: consumer, env }).stdout || '{}');
+  const versions = new Set();
+  const walk = (node) => {
+    for (const [dep, child] of Object.entries(node.dependencies ?? {})) {
+      if (dep === name) versions.add(child.version);
+      walk(child);
+    }
+  };
+  walk(ls);
+  return [...versions];
 }
 
 /** Every publish of the release went to the private registry (npm prints one line per package). */
