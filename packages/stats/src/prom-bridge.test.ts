@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Counter, collectDefaultMetrics, type OpenMetricsContentType, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type OpenMetricsContentType, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { StatsRegistry } from './index.js';
+import { type CacheStatisticsTracker, StatsRegistry } from './index.js';
+import { METRIC_FAMILIES } from './prometheus.js';
 
 const OPENMETRICS = Registry.OPENMETRICS_CONTENT_TYPE;
 
@@ -90,6 +91,27 @@ describe('StatsRegistry#registerWith (real prom-client Registry)', () => {
     const cacheOnly = (m: Map<string, number>) => [...m].filter(([k]) => k.startsWith('cache_'));
     expect(cacheOnly(samples(await prom.metrics()))).toEqual(cacheOnly(values));
     expect(cacheOnly(values)).toHaveLength(26);
+  });
+
+  it('renders byte for byte what prom-client Counter/Gauge objects holding the same values render', async () => {
+    const stats = await statsWithTraffic();
+    for (const contentType of [Registry.PROMETHEUS_CONTENT_TYPE, OPENMETRICS] as const) {
+      const bridged = new Registry<OpenMetricsContentType>();
+      const native = new Registry<OpenMetricsContentType>();
+      bridged.setContentType(contentType as OpenMetricsContentType);
+      native.setContentType(contentType as OpenMetricsContentType);
+      stats.registerWith(bridged);
+      for (const family of METRIC_FAMILIES) {
+        const config = { name: family.name, help: family.help, labelNames: ['cache'], registers: [native] };
+        const metric = family.type === 'counter' ? new Counter(config) : new Gauge(config);
+        for (const cache of stats.names()) {
+          const value = family.value(stats.get(cache) as CacheStatisticsTracker);
+          if (metric instanceof Counter) metric.inc({ cache }, value);
+          else metric.set({ cache }, value);
+        }
+      }
+      expect(await bridged.metrics()).toBe(await native.metrics());
+    }
   });
 
   it('prefix and constant labels', async () => {
