@@ -164,7 +164,9 @@ describe('StatsRegistry#registerWith (real prom-client Registry)', () => {
     first();
     expect(samples(await prom.metrics()).get('cache_hits_total{cache="embeddings"}')).toBe(2);
     // A different StatsRegistry with the same names is a real conflict.
-    expect(() => new StatsRegistry().registerWith(prom)).toThrow(/already has a metric/);
+    expect(() => new StatsRegistry().registerWith(prom)).toThrow(
+      /already has a metric named cache_hits_total, registered by another StatsRegistry: call the unregister function/,
+    );
   });
 
   it('resetMetrics() of the prom-client registry does not zero the trackers', async () => {

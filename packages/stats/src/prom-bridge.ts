@@ -35,6 +35,9 @@ export interface RegisterWithOptions {
 export type UnregisterFn = () => void;
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+// Marks our collectors across copies of this package (a hot-reloaded module
+// is a new copy), so a conflict can say whose metric is in the way.
+const COLLECTOR_BRAND = Symbol.for('@core/stats/prom-collector');
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /** What prom-client's Registry reads from a metric when it renders or aggregates. */
@@ -54,6 +57,7 @@ interface PromSample {
 class TrackerFamilyCollector {
   /** prom-client renames counters for OpenMetrics (`x_total` → `x`), so this must stay writable. */
   name: string;
+  readonly [COLLECTOR_BRAND] = true;
   readonly help: string;
   readonly type: 'counter' | 'gauge';
   // In a cluster, per-worker counts add up; rates have no meaningful sum.
@@ -167,9 +171,12 @@ export function registerTrackers(
   for (const collector of collectors) {
     const existing = registry.getSingleMetric(collector.name);
     if (existing !== undefined && registeredBy.get(existing as object) !== trackers) {
+      const ours = typeof existing === 'object' && existing !== null && COLLECTOR_BRAND in existing;
       throw new Error(
-        `StatsRegistry.registerWith: the prom-client registry already has a metric named ${collector.name}; ` +
-          'pass a "prefix" to keep the cache metrics apart',
+        `StatsRegistry.registerWith: the prom-client registry already has a metric named ${collector.name}` +
+          (ours
+            ? ', registered by another StatsRegistry: call the unregister function that registration returned (e.g. in a hot-reload dispose hook), or pass a different "prefix"'
+            : '; pass a "prefix" to keep the cache metrics apart'),
       );
     }
   }
