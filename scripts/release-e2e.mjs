@@ -345,7 +345,9 @@ async function main() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log('ok require(@core/session) + require(@core/ports): a port reserved through the session');
+  // require() and import() of one package are one module instance: one process-wide session.
+  assert.equal((await import('@core/session')).getSessionManager, session.getSessionManager);
+  console.log('ok require(@core/session) + require(@core/ports): a port reserved through the session; require and import share the module');
 
   const ports = createPortRegistry(DEFAULT_PORTS, { aliases: DEFAULT_ALIASES });
   ports.backendPort = 8020;
