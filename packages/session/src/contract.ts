@@ -47,6 +47,8 @@ export interface ResourceRecord extends ResourceInput {
   readonly cleaningBy?: string | undefined;
   /** Epoch ms the cleanup in `cleaningBy` started. */
   readonly cleaningSince?: number | undefined;
+  /** Registered through `claimResources`: a claim in the store names this session; released with the resource. */
+  readonly claimed?: boolean | undefined;
 }
 
 /** Status of a session record. */
