@@ -199,7 +199,11 @@ export function writePrivateFileSync(path: string, text: string, options: WriteO
  * @returns false when `path` already exists.
  * @throws SessionWriteError when the file could not be written.
  */
-export function createExclusiveFileSync(path: string, text: string, options: WriteOptions = { fsync: false }): boolean {
+export function createExclusiveFileSync(
+  path: string,
+  text: string,
+  options: WriteOptions = { fsync: false },
+): boolean {
   const temp = tempPathFor(path);
   let fd: number | undefined;
   try {
