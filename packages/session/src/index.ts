@@ -36,11 +36,20 @@ export {
   SessionVersionConflictError,
   SessionWriteError,
 } from './errors.js';
+export { FileSessionStore, type FileSessionStoreOptions } from './file-store/store.js';
+export { type ListSessionsOptions, listSessions } from './listing.js';
 export { GlobalSessionManager, type SessionIdentitySeed, type SessionStatistics } from './manager.js';
 export { resolveSessionDir, type SessionManagerOptions } from './options.js';
 export { isProcessAlive, readProcessStartTime } from './process.js';
 export { parseSessionRecord } from './schema.js';
-export { createSessionManager, getSessionManager, isSessionManagerAvailable } from './singleton.js';
+export { refusalReason, unsafeCommandValue } from './resources.js';
+export {
+  compatibleVersions,
+  createSessionManager,
+  getSessionManager,
+  isSessionManagerAvailable,
+  sessionPackageVersion,
+} from './singleton.js';
 export { hostIdOf, readHostIdentity } from './host.js';
 export {
   isOnThisHost,
@@ -51,11 +60,3 @@ export {
   lastSignOfLife,
   type SessionLiveness,
 } from './staleness.js';
-export {
-  FileRegistryStore,
-  type FileRegistryStoreOptions,
-  type RegistryData,
-  type RegistryStore,
-  type SessionIdentity,
-  type UpdateContext,
-} from './store.js';

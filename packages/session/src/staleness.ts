@@ -33,7 +33,7 @@ export interface LivenessVerdict {
 
 /** Whether `owner` runs under the same host identity (v1 data without `hostId`: same hostname). */
 export function isOnThisHost(
-  owner: Pick<SessionOwner, 'hostname' | 'hostId'> | Pick<SessionRecord, 'hostname' | 'hostId'>,
+  owner: { readonly hostname: string; readonly hostId?: string | null | undefined },
   host: HostIdentity,
 ): boolean {
   const hostId = owner.hostId ?? null;
@@ -49,7 +49,9 @@ export function isOnThisHost(
  *   decides: older → `dead`, else `live` when the pid is alive here, `unknown` elsewhere.
  */
 export function judgeLiveness(
-  owner: Pick<SessionOwner, 'pid' | 'hostname' | 'hostId' | 'processStartTime' | 'createdAt' | 'heartbeatAt'>,
+  owner: Pick<SessionOwner, 'pid' | 'hostname' | 'processStartTime' | 'createdAt' | 'heartbeatAt'> & {
+    readonly hostId?: string | null | undefined;
+  },
   context: LivenessContext,
 ): LivenessVerdict {
   const thisHost = isOnThisHost(owner, context.host);
