@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -70,10 +70,13 @@ export async function killHard(fixture: Fixture): Promise<void> {
   await fixture.exited;
 }
 
-/** A pid that belonged to a process that has exited (and been reaped). */
+let deadPidCache: number | undefined;
+
+/** A pid that belonged to a process that has exited (and been reaped); re-made if it was reused meanwhile. */
 export function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' });
-  return child.pid as number;
+  if (deadPidCache === undefined || existsSync(`/proc/${deadPidCache}`))
+    deadPidCache = spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' }).pid as number;
+  return deadPidCache;
 }
 
 /** A session record as another process would have written it (dead by default: its pid is gone). */
