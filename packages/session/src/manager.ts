@@ -60,7 +60,8 @@ const HOUR_MS = 3_600_000;
 const CLAIM_ATTEMPTS = 5;
 
 function isStoppedProcess(resource: ResourceRecord): boolean {
-  if (resource.pid === undefined) return true;
+  // This process itself: on the exit path it is ending.
+  if (resource.pid === undefined || resource.pid === process.pid) return true;
   const now = readProcessStartTime(resource.pid);
   if (now === null) return true;
   return resource.processStartTime !== undefined && now !== resource.processStartTime;

@@ -29,7 +29,9 @@ describe('16 processes registering at the same instant', () => {
       writeFileSync(`${barrier}-${round}`, '');
       await Promise.all(fixtures.map((f) => f.line((l) => l === JSON.stringify({ done: round }))));
     }
-    const sessionIds = await Promise.all(fixtures.map(async (f) => JSON.parse(await f.line()).sessionId as string));
+    const sessionIds = await Promise.all(
+      fixtures.map(async (f) => JSON.parse(await f.line()).sessionId as string),
+    );
     await Promise.all(fixtures.map((f) => f.exited));
     const listed = await listSessions({ dir });
     expect(listed.map((l) => l.record.sessionId).sort()).toEqual([...sessionIds].sort());
@@ -48,12 +50,17 @@ describe('claimants of one port', () => {
     await Promise.all(fixtures.map((f) => f.line((l) => l.includes('ready'))));
     writeFileSync(barrier, '');
     const results = await Promise.all(
-      fixtures.map(async (f) => JSON.parse(await f.line((l) => l.includes('claimed'))) as { claimed: string[]; sessionId: string }),
+      fixtures.map(
+        async (f) =>
+          JSON.parse(await f.line((l) => l.includes('claimed'))) as { claimed: string[]; sessionId: string },
+      ),
     );
     return { winners: results.filter((r) => r.claimed.length > 0).map((r) => r.sessionId), fixtures };
   }
 
-  it('exactly one of 8 wins; when the winner dies, exactly one of the next 8 takes it over', { timeout: 90_000 }, async () => {
+  it('exactly one of 8 wins; when the winner dies, exactly one of the next 8 takes it over', {
+    timeout: 90_000,
+  }, async () => {
     const dir = freshDir();
     const first = await race(dir, 8);
     expect(first.winners).toHaveLength(1);

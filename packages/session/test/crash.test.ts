@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readPrivateFileSync } from '../src/files.js';
 import { createSessionManager, listSessions } from '../src/index.js';
-import { ClaimFileSchema, ProcessFileSchema, parseWith, SessionRecordSchema, TrackerFileSchema } from '../src/schema.js';
+import {
+  ClaimFileSchema,
+  ProcessFileSchema,
+  parseWith,
+  SessionRecordSchema,
+  TrackerFileSchema,
+} from '../src/schema.js';
 import { type Fixture, freshDir, killHard, plantRecord, recordOf, runFixture } from './helpers.js';
 
 const started: Fixture[] = [];
@@ -48,7 +54,9 @@ function checkEveryFileParses(dir: string): number {
 }
 
 describe('writers killed with SIGKILL at random instants', () => {
-  it('leave every file parseable (30 kills), and everything they owned reapable', { timeout: 120_000 }, async () => {
+  it('leave every file parseable (30 kills), and everything they owned reapable', {
+    timeout: 120_000,
+  }, async () => {
     const dir = freshDir();
     // 6 batches of 5 writers on the same directory, each killed at its own random instant:
     // while writing records, claiming, reaping each other, removing.
@@ -108,7 +116,9 @@ describe('a double Ctrl-C during a VM delete', () => {
   it('exits through the sync path without losing the VM record', { timeout: 60_000 }, async () => {
     const dir = freshDir();
     const terminal = run('vm-exit', [dir]);
-    const { sessionId } = JSON.parse(await terminal.line((l) => l.includes('ready'))) as { sessionId: string };
+    const { sessionId } = JSON.parse(await terminal.line((l) => l.includes('ready'))) as {
+      sessionId: string;
+    };
     terminal.child.kill('SIGINT');
     await terminal.line((l) => l.includes('deleting'));
     terminal.child.kill('SIGINT');
@@ -119,7 +129,9 @@ describe('a double Ctrl-C during a VM delete', () => {
     // The VM stays recorded (its delete never finished); the port reservation is gone.
     expect(listed?.record.resources.map((r) => `${r.kind}:${r.id}`)).toEqual(['vm:vm-precious']);
     expect(listed?.record.vmId).toBe('vm-precious');
-    const reaped = await createSessionManager({ dir }).reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+    const reaped = await createSessionManager({ dir }).reapDeadSessions({
+      cleanup: async () => ({ ok: true }),
+    });
     expect(reaped.cleaned.map((c) => c.resource.id)).toEqual(['vm-precious']);
   });
 });
