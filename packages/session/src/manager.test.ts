@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -8,7 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { freshDir, plantRecord, recordOf } from '../test/helpers.js';
 import { SessionClaimConflictError } from './errors.js';
 import { FileSessionStore } from './file-store/store.js';
@@ -303,11 +304,16 @@ describe('unregistering the session', () => {
       pid: recordOf({ sessionId: 'x' }).pid,
       processStartTime: '1',
     });
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const childPid = child.pid as number;
     await manager.registerResource({
       kind: 'process',
       id: 'running',
-      pid: process.pid,
-      processStartTime: readProcessStartTime(process.pid) ?? undefined,
+      pid: childPid,
+      processStartTime: readProcessStartTime(childPid) ?? undefined,
+    });
+    onTestFinished(() => {
+      child.kill('SIGKILL');
     });
     await manager.registerResource({ kind: 'vm', id: 'adopted', metadata: { adoptedFrom: 'dead' } });
     await manager.claimResources('port', () => [{ kind: 'port', id: '9001' }]);

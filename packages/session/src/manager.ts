@@ -28,6 +28,7 @@ import { readHostIdentity } from './host.js';
 import { judgeStored } from './listing.js';
 import { resolveSessionOptions, type SessionManagerOptions } from './options.js';
 import { readProcessStartTime } from './process.js';
+import { type ReapContext, reapDeadSessions } from './reap.js';
 import {
   emptyRecord,
   keepUncleaned,
@@ -41,7 +42,6 @@ import {
   withVm,
 } from './record-ops.js';
 import { checkComponents, checkId, checkKind, checkMetadata, toResourceRecord } from './resources.js';
-import { reapDeadSessions, type ReapContext } from './reap.js';
 import type { TrackerFile } from './schema.js';
 import { judgeLiveness, lastSignOfLife } from './staleness.js';
 import { SessionCounters, type SessionStatistics } from './statistics.js';

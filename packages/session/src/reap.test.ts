@@ -23,10 +23,10 @@ describe('reapDeadSessions', () => {
     const report = await reaper.reapDeadSessions({
       cleanup: async (resource) => (resource.id === 'vm-a2' ? { ok: false, detail: 'quota' } : { ok: true }),
     });
-    expect(report.sessions.sort()).toEqual(['a', 'b']);
+    expect([...report.sessions].sort()).toEqual(['a', 'b']);
     expect(report.cleaned.map((c) => c.resource.id).sort()).toEqual(['vm-a1', 'vm-b1']);
     expect(report.adopted.map((c) => [c.sessionId, c.resource.id])).toEqual([['a', 'vm-a2']]);
-    expect(report.removed.sort()).toEqual(['a', 'b']);
+    expect([...report.removed].sort()).toEqual(['a', 'b']);
     const mine = await reaper.getMyResources();
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ id: 'vm-a2', metadata: { adoptedFrom: 'a', lastCleanupError: 'quota' } });

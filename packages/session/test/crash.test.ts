@@ -107,7 +107,7 @@ describe('a reaper SIGKILLed mid-cleanup', () => {
       },
     });
     expect(cleaned.sort()).toEqual(ids.sort());
-    expect(report.removed.sort()).toEqual(['dead-0', 'dead-1', 'dead-2']);
+    expect([...report.removed].sort()).toEqual(['dead-0', 'dead-1', 'dead-2']);
     expect((await listSessions({ dir })).length).toBe(0);
   });
 });

@@ -177,7 +177,7 @@ export class FileSessionStore implements SessionStore {
       id,
       holderSessionId,
       this.claimHostIds(kind),
-      this.releaser(holderSessionId),
+      this.releaser(),
     );
   }
 
@@ -189,7 +189,7 @@ export class FileSessionStore implements SessionStore {
         id,
         holderSessionId,
         this.claimHostIds(kind),
-        this.releaser(holderSessionId),
+        this.releaser(),
       );
       return true;
     } catch (error) {
@@ -229,7 +229,7 @@ export class FileSessionStore implements SessionStore {
     return this.hostScoped.has(kind) ? [readHostIdentity().id, null] : [null];
   }
 
-  private releaser(holderSessionId: string): SessionOwner {
+  private releaser(): SessionOwner {
     if (this.owner !== null) return this.owner;
     const host = readHostIdentity();
     return {
