@@ -199,7 +199,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   async takeOver(target: StoredSession, reaper: SessionOwner): Promise<ReapTakeover | null> {
-    return takeOverSync(this.layout, target, reaper, this.logger, this.fsync);
+    return takeOverSync(this.layout, target, reaper, this.logger);
   }
 
   /**
