@@ -16,7 +16,14 @@ import type { OwnRecord } from './own-record.js';
 import { withResources } from './record-ops.js';
 import { toResourceRecord } from './resources.js';
 
-const CLAIM_ATTEMPTS = 5;
+/** How long claimResources keeps retrying races it lost (many managers starting at once all want the first free port). */
+const CLAIM_DEADLINE_MS = 10_000;
+
+function backoff(attempt: number): Promise<void> {
+  // Jittered, growing to 50 ms: claimants that lost together do not collide again in lockstep.
+  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** What claiming needs from the manager. */
 export interface ClaimContext {
@@ -62,7 +69,9 @@ export async function claimResources(
   chooser: ClaimChooser,
 ): Promise<ResourceRecord[]> {
   let lastConflict: { kind: string; id: string } | null = null;
-  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+  const deadline = Date.now() + CLAIM_DEADLINE_MS;
+  for (let attempt = 0; attempt === 0 || Date.now() < deadline; attempt++) {
+    if (attempt > 0) await backoff(attempt);
     const taken = await takenByOthers(context, kind);
     const chosen = await chooser(taken);
     if (!Array.isArray(chosen))

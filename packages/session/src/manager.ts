@@ -275,7 +275,8 @@ export class GlobalSessionManager {
    * held by other live sessions; each id it returns is claimed by exclusive
    * create (a dead holder's claim is taken over) and registered for this
    * session. When another session wins one meanwhile, the claims made are
-   * released and the chooser runs again (so it may run more than once).
+   * released and the chooser runs again (so it may run more than once), with a
+   * jittered backoff, for up to 10 s.
    *
    * @throws SessionClaimConflictError when the chooser returns an id another live session holds, or keeps losing.
    */

@@ -115,8 +115,8 @@ describe('claimResources across processes', () => {
   }, async () => {
     const dir = freshDir();
     const barrier = join(dir, '..', 'claim-barrier');
-    const candidates = ['127.0.0.1:8010', '127.0.0.1:8011', '127.0.0.1:8012', '127.0.0.1:8013'];
-    const claimers = Array.from({ length: 4 }, () => run('claim', [dir, barrier, candidates.join(',')]));
+    const candidates = Array.from({ length: 8 }, (_, i) => `127.0.0.1:${8010 + i}`);
+    const claimers = Array.from({ length: 8 }, () => run('claim', [dir, barrier, candidates.join(',')]));
     try {
       await Promise.all(claimers.map((c) => c.line()));
       writeFileSync(barrier, '');
@@ -124,7 +124,7 @@ describe('claimResources across processes', () => {
         claimers.map(async (c) => (JSON.parse(await c.line()) as { claimed: string[] }).claimed),
       );
       expect(claimed.every((ids) => ids.length === 1)).toBe(true);
-      expect(new Set(claimed.flat()).size).toBe(4);
+      expect(new Set(claimed.flat()).size).toBe(8);
     } finally {
       await Promise.all(claimers.map(killHard));
     }
