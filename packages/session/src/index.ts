@@ -36,6 +36,7 @@ export {
   SessionVersionConflictError,
   SessionWriteError,
 } from './errors.js';
+export type { StoreLayout } from './file-store/layout.js';
 export { FileSessionStore, type FileSessionStoreOptions } from './file-store/store.js';
 export { hostIdOf, readHostIdentity } from './host.js';
 export { type ListSessionsOptions, listSessions } from './listing.js';
