@@ -172,6 +172,32 @@ describe('resources', () => {
   });
 });
 
+describe('taken over', () => {
+  it('an owner whose record a reaper took over never writes it back (E_SESSION_TAKEN_OVER)', async () => {
+    const dir = freshDir();
+    const owner = createSessionManager({ dir });
+    await owner.registerVm('vm-1', 'z', []);
+    const store = new FileSessionStore({ dir });
+    const [target] = await store.listSessions();
+    const reaper = createSessionManager({ dir });
+    const hold = await store.takeOver(target!, {
+      sessionId: reaper.sessionId,
+      pid: reaper.pid,
+      hostname: reaper.hostname,
+      hostId: reaper.host.id,
+      processStartTime: reaper.processStartTime,
+      createdAt: reaper.createdAt,
+    });
+    expect(hold?.record.vmId).toBe('vm-1');
+    await expect(owner.registerResource({ kind: 'item', id: 'late' })).rejects.toMatchObject({
+      code: 'E_SESSION_TAKEN_OVER',
+      by: reaper.sessionId,
+    });
+    expect(existsSync(owner.sessionFile)).toBe(false);
+    expect(owner.getMyResourcesSync().map((r) => r.id)).toEqual(['vm-1']);
+  });
+});
+
 describe('untrusted files', () => {
   it('never follows a symlink planted at the session file path', async () => {
     const dir = freshDir();
