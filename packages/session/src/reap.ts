@@ -4,10 +4,8 @@
 // cleanup succeeded, adopt failures in one write, finish each record. A
 // reaper killed at any instant leaves records under its take-over name; the
 // next reaper judges it dead and takes them over again, so everything stays
-// reapable. The take-over itself marks every resource of the record as
-// "being cleaned by" the reaper (reaping name / owner field), so no extra
-// write is spent per resource; the marks are written into the record with
-// its next state.
+// reapable. Right after the take-over, every resource handed to a cleanup is
+// marked `cleaningBy` the reaper in the record (one write per session).
 import type {
   HostIdentity,
   ReapedResource,
@@ -185,6 +183,19 @@ export async function reapDeadSessions(context: ReapContext, options: ReapOption
       }
       session.pending++;
       tasks.push({ session, resource: { ...resource, cleaningBy: me.sessionId, cleaningSince: since } });
+    }
+    if (session.pending > 0) {
+      // Persist the marks: whoever reads the record (status, the next reaper) sees which
+      // resources are being cleaned by whom. A failed write leaves the hold as it is.
+      const marked = record.resources.map((r) =>
+        refusalReason(r) === null ? { ...r, cleaningBy: me.sessionId, cleaningSince: since } : r,
+      );
+      await hold.save({ ...record, resources: marked }).catch((error: unknown) => {
+        logger.warn(
+          { err: error, sessionId: record.sessionId },
+          `could not mark the resources of ${record.sessionId}`,
+        );
+      });
     }
   }
 

@@ -81,6 +81,8 @@ describe('writers killed with SIGKILL at random instants', () => {
   });
 });
 
+const l0 = (held: { reaping?: { by: string } | undefined }[]) => held[0]?.reaping?.by;
+
 describe('a reaper SIGKILLed mid-cleanup', () => {
   it('leaves every resource recorded and reapable by the next reaper', { timeout: 60_000 }, async () => {
     const dir = freshDir();
@@ -97,7 +99,10 @@ describe('a reaper SIGKILLed mid-cleanup', () => {
     await killHard(reaper);
     const listed = await listSessions({ dir });
     expect(listed.flatMap((l) => l.record.resources.map((r) => r.id)).sort()).toEqual(ids.sort());
-    expect(listed.filter((l) => l.reaping !== undefined).length).toBeGreaterThan(0);
+    const held = listed.filter((l) => l.reaping !== undefined);
+    expect(held.length).toBeGreaterThan(0);
+    // The killed reaper had marked what it was cleaning.
+    expect(held.flatMap((l) => l.record.resources).every((r) => r.cleaningBy === l0(held))).toBe(true);
     const next = createSessionManager({ dir });
     const cleaned: string[] = [];
     const report = await next.reapDeadSessions({
