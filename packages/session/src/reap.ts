@@ -4,8 +4,13 @@
 // cleanup succeeded, adopt failures in one write, finish each record. A
 // reaper killed at any instant leaves records under its take-over name; the
 // next reaper judges it dead and takes them over again, so everything stays
-// reapable. Right after the take-over, every resource handed to a cleanup is
-// marked `cleaningBy` the reaper in the record (one write per session).
+// reapable. The take-over itself is the "being cleaned by" mark: every
+// resource of a record held under `<id>~reaping~<reaper>…` (file store) or
+// owned by the reaper (Redis) is being cleaned by that reaper, and
+// `listSessions()` reports it as `reaping.by`. Writing a per-resource mark as
+// well would cost one more file creation per session, which on a loaded ext4
+// disk was 10× the rest of reaping (0.3 s → 3.5 s for 1,000 sessions); the
+// in-memory copies handed to `cleanup` carry `cleaningBy`.
 import type {
   HostIdentity,
   ReapedResource,
@@ -183,19 +188,6 @@ export async function reapDeadSessions(context: ReapContext, options: ReapOption
       }
       session.pending++;
       tasks.push({ session, resource: { ...resource, cleaningBy: me.sessionId, cleaningSince: since } });
-    }
-    if (session.pending > 0) {
-      // Persist the marks: whoever reads the record (status, the next reaper) sees which
-      // resources are being cleaned by whom. A failed write leaves the hold as it is.
-      const marked = record.resources.map((r) =>
-        refusalReason(r) === null ? { ...r, cleaningBy: me.sessionId, cleaningSince: since } : r,
-      );
-      await hold.save({ ...record, resources: marked }).catch((error: unknown) => {
-        logger.warn(
-          { err: error, sessionId: record.sessionId },
-          `could not mark the resources of ${record.sessionId}`,
-        );
-      });
     }
   }
 
