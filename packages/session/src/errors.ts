@@ -4,19 +4,26 @@ export type SessionErrorCode =
   | 'E_SESSION_LOCK_TIMEOUT'
   | 'E_SESSION_LOCK_LOST'
   | 'E_SESSION_OPTIONS_CONFLICT'
-  | 'E_SESSION_CLAIM_CONFLICT';
+  | 'E_SESSION_CLAIM_CONFLICT'
+  | 'E_SESSION_WRITE_FAILED'
+  | 'E_SESSION_TAKEN_OVER'
+  | 'E_SESSION_VERSION_CONFLICT';
 
-/** Base class of every error this package throws on purpose (argument errors are plain `TypeError`/`RangeError`). */
-export class SessionError extends Error {
+/**
+ * Base class of every error this package (and a store built on it, e.g.
+ * `RedisStoreError extends SessionError<RedisStoreErrorCode>`) throws on
+ * purpose; argument errors are plain `TypeError`/`RangeError`.
+ */
+export class SessionError<Code extends string = SessionErrorCode> extends Error {
   /** Stable machine-readable code. */
-  readonly code: SessionErrorCode;
+  readonly code: Code;
 
   /**
    * @param code - stable code
    * @param message - what was wrong, with the value, and what to do
    * @param options - `cause` when wrapping another error
    */
-  constructor(code: SessionErrorCode, message: string, options?: ErrorOptions) {
+  constructor(code: Code, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -111,6 +118,67 @@ export class SessionClaimConflictError extends SessionError {
       'E_SESSION_CLAIM_CONFLICT',
       `claimResources("${kind}"): the chooser returned id ${JSON.stringify(id)}, which another live session owns; ` +
         'choose only ids that are not in `takenByOthers`.',
+    );
+  }
+}
+
+/** A write of a session file failed (full disk, quota, file size limit, I/O error, read-only filesystem); the previous file is kept. */
+export class SessionWriteError extends SessionError {
+  /** The file that could not be written. */
+  readonly file: string;
+  /** The errno code (`ENOSPC`, `EDQUOT`, `EFBIG`, `EIO`, `EROFS`, …), or null. */
+  readonly errno: string | null;
+
+  /**
+   * @param file - the target file
+   * @param cause - the underlying error
+   */
+  constructor(file: string, cause: unknown) {
+    const errno = (cause as NodeJS.ErrnoException | undefined)?.code ?? null;
+    super(
+      'E_SESSION_WRITE_FAILED',
+      `could not write session file ${JSON.stringify(file)}: ${errno ?? (cause as Error | undefined)?.message ?? 'unknown error'}; ` +
+        'the previous content was kept. Free space (or raise the quota / file size limit) in the session directory.',
+      { cause },
+    );
+    this.file = file;
+    this.errno = errno;
+  }
+}
+
+/** The owner tried to write a record that a reaper holds (it judged the owner dead); nothing was written back. */
+export class SessionTakenOverError extends SessionError {
+  /** The session whose record is held. */
+  readonly sessionId: string;
+  /** The reaper's sessionId, when known. */
+  readonly by: string | null;
+
+  /**
+   * @param sessionId - the owner session
+   * @param by - the reaper, when known
+   */
+  constructor(sessionId: string, by: string | null) {
+    super(
+      'E_SESSION_TAKEN_OVER',
+      `session ${sessionId} was judged dead and taken over by a reaper${by ? ` (${by})` : ''}; ` +
+        'its record was not written back. Its resources are being cleaned up by the reaper.',
+    );
+    this.sessionId = sessionId;
+    this.by = by;
+  }
+}
+
+/** Two copies of @core/session with incompatible major versions were loaded in one process. */
+export class SessionVersionConflictError extends SessionError {
+  /**
+   * @param existing - version of the copy that created the process session
+   * @param mine - version of this copy
+   */
+  constructor(existing: string, mine: string) {
+    super(
+      'E_SESSION_VERSION_CONFLICT',
+      `@core/session ${mine} was loaded while @core/session ${existing} already holds this process's session; ` +
+        'their majors differ, so they cannot share it. Deduplicate @core/session (one major) in your lockfile.',
     );
   }
 }

@@ -23,7 +23,7 @@ import {
 import { open } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { SessionLogger } from './contract.js';
-import { SessionDirUnsafeError } from './errors.js';
+import { SessionDirUnsafeError, SessionWriteError } from './errors.js';
 import { isProcessAlive } from './process.js';
 
 const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
@@ -146,53 +146,103 @@ export interface WriteOptions {
   readonly fsync: boolean;
 }
 
-/** Writes `text` to `path` atomically: temp file (`wx`, 0600) + fsync + rename (+ fsync of the dir). */
+/**
+ * Writes every byte of `data` to `fd`: `writeSync` may write fewer bytes than
+ * asked (a nearly full disk, a file size limit) and says so only in its return
+ * value; the next call then throws the real error (ENOSPC, EFBIG…).
+ */
+export function writeAllSync(fd: number, data: Uint8Array): void {
+  let offset = 0;
+  while (offset < data.length) {
+    const written = writeSync(fd, data, offset, data.length - offset);
+    if (written <= 0) {
+      const error = new Error('write returned 0 bytes') as NodeJS.ErrnoException;
+      error.code = 'EIO';
+      throw error;
+    }
+    offset += written;
+  }
+}
+
+/**
+ * Writes `text` to `path` whole or not at all: temp file (`wx`, 0600), every
+ * byte written, fsync, rename, fsync of the directory. On any error the
+ * previous file is kept, the temp file removed, and a `SessionWriteError`
+ * (`E_SESSION_WRITE_FAILED`, naming the file and errno) thrown.
+ *
+ * @throws SessionWriteError
+ */
 export function writePrivateFileSync(path: string, text: string, options: WriteOptions): void {
   const temp = tempPathFor(path);
-  const fd = openSync(temp, 'wx', 0o600);
+  let fd: number | undefined;
   try {
-    try {
-      writeSync(fd, text);
-      if (options.fsync) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fd = openSync(temp, 'wx', 0o600);
+    writeAllSync(fd, Buffer.from(text, 'utf8'));
+    if (options.fsync) fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
     renameSync(temp, path);
   } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // already renamed or never created
-    }
-    throw error;
+    if (fd !== undefined) closeQuietly(fd);
+    removeQuietly(temp);
+    throw new SessionWriteError(path, error);
   }
   if (options.fsync) fsyncDirSync(dirname(path));
 }
 
 /**
  * Creates `path` with `text` only if it does not exist, atomically: the
- * content is written to a temp file first and hard-linked into place, so
- * the file never appears empty or half-written.
+ * content is written whole to a temp file first and hard-linked into place
+ * (link(2) fails with EEXIST when the name exists), so the file never appears
+ * empty or half-written.
  *
  * @returns false when `path` already exists.
+ * @throws SessionWriteError when the file could not be written.
  */
-export function createExclusiveFileSync(path: string, text: string): boolean {
+export function createExclusiveFileSync(
+  path: string,
+  text: string,
+  options: WriteOptions = { fsync: false },
+): boolean {
   const temp = tempPathFor(path);
-  const fd = openSync(temp, 'wx', 0o600);
+  let fd: number | undefined;
   try {
-    try {
-      writeSync(fd, text);
-    } finally {
-      closeSync(fd);
-    }
+    fd = openSync(temp, 'wx', 0o600);
+    writeAllSync(fd, Buffer.from(text, 'utf8'));
+    if (options.fsync) fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
     linkSync(temp, path);
-    return true;
   } catch (error) {
+    if (fd !== undefined) closeQuietly(fd);
+    removeQuietly(temp);
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  } finally {
-    removeFileSync(temp);
+    throw new SessionWriteError(path, error);
   }
+  removeQuietly(temp);
+  if (options.fsync) fsyncDirSync(dirname(path));
+  return true;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // the write error is what matters
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already renamed or never created
+  }
+}
+
+/** fsync of a directory (after a rename or unlink in it), where the platform allows it. */
+export function syncDirSync(dir: string): void {
+  fsyncDirSync(dir);
 }
 
 /** Removes a file if it exists (a symlink is removed itself, never its target). */

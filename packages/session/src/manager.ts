@@ -1,38 +1,49 @@
+// The session: identity and public API. Record operations are pure
+// (record-ops.ts), reaping is written against the store contract (reap.ts),
+// liveness is judged in one place (staleness.ts), counters live in
+// statistics.ts. This file orders writes: the in-memory record is the
+// owner's truth, and what is stored is the last state a write committed.
 import { randomUUID } from 'node:crypto';
-import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { type ClaimContext, claimResources } from './claiming.js';
 import type {
   ClaimChooser,
+  HostIdentity,
+  LeaseEvidence,
+  ReapedResource,
+  ReapOptions,
+  ReapReport,
   ReapResult,
   ResourceInput,
   ResourceRecord,
+  SessionListing,
   SessionLogger,
+  SessionOwner,
   SessionRecord,
+  SessionStore,
 } from './contract.js';
-import { SessionClaimConflictError } from './errors.js';
-import {
-  ensurePrivateDir,
-  type PrivateRead,
-  quarantineSync,
-  readPrivateFile,
-  readPrivateFileSync,
-  removeFileSync,
-  writePrivateFileSync,
-} from './files.js';
-import { removeLeftoverFiles } from './housekeeping.js';
+import { FileSessionStore } from './file-store/store.js';
+import { readHostIdentity } from './host.js';
+import { removeOwnFiles, tidyDirectory, writeTrackerFile } from './housekeeping.js';
+import { judgeStored } from './listing.js';
 import { resolveSessionOptions, type SessionManagerOptions } from './options.js';
+import { OwnRecord } from './own-record.js';
 import { readProcessStartTime } from './process.js';
+import { type ReapContext, reapDeadSessions } from './reap.js';
 import {
-  checkComponents,
-  checkId,
-  checkKind,
-  checkMetadata,
-  toResourceRecord,
-  upsertResource,
-} from './resources.js';
-import { parseWith, SessionRecordSchema, type TrackerFile, toSessionRecord } from './schema.js';
-import { judgeSession, lastSignOfLife, type SessionLiveness } from './staleness.js';
-import { FileRegistryStore, type RegistryData, type RegistryStore, type UpdateContext } from './store.js';
+  keepUncleaned,
+  withAdopted,
+  withHeartbeat,
+  withoutResource,
+  withoutVm,
+  withResources,
+  withVm,
+} from './record-ops.js';
+import { checkComponents, checkId, checkKind, checkMetadata, toResourceRecord } from './resources.js';
+import { judgeLiveness, lastSignOfLife } from './staleness.js';
+import { SessionCounters, type SessionStatistics } from './statistics.js';
+
+export type { SessionStatistics } from './statistics.js';
 
 /** Identity a manager adopts instead of making a new one (how worker threads join their process's session). */
 export interface SessionIdentitySeed {
@@ -42,36 +53,21 @@ export interface SessionIdentitySeed {
   readonly processFile?: string | null;
 }
 
-/** What `getStatistics()` reports. */
-export interface SessionStatistics {
-  readonly sessionId: string;
-  readonly pid: number;
-  readonly hostname: string;
-  readonly createdAt: number;
-  readonly uptimeSeconds: number;
-  /** Whether this manager last saw a VM registered for the session. */
-  readonly hasVm: boolean;
-  readonly vmId: string | null;
-  /** Resources this manager last saw registered for the session. */
-  readonly resourceCount: number;
-  readonly vmsRegistered: number;
-  readonly vmsUnregistered: number;
-  /** Registry updates by this manager that removed at least one stale session. */
-  readonly registryCleanups: number;
-  /** Every stale session this manager removed, by any call. */
-  readonly staleSessionsRemoved: number;
-  readonly sessionFile: string;
-  readonly registryFile: string;
-  readonly globalTrackerFile: string;
-}
-
 const HOUR_MS = 3_600_000;
 
+function isStoppedProcess(resource: ResourceRecord): boolean {
+  // This process itself: on the exit path it is ending.
+  if (resource.pid === undefined || resource.pid === process.pid) return true;
+  const now = readProcessStartTime(resource.pid);
+  if (now === null) return true;
+  return resource.processStartTime !== undefined && now !== resource.processStartTime;
+}
+
 /**
- * One session: which resources this process owns, recorded in a shared,
- * locked, crash-safe registry. Use {@link getSessionManager} for the
- * process-wide one; construct directly (or via `createSessionManager`) for an
- * independent session, e.g. in tests and tools.
+ * One session: which resources this process owns, kept as its own record in
+ * a store (no shared registry, no global lock). Use `getSessionManager` for
+ * the process-wide one; construct directly (or via `createSessionManager`)
+ * for an independent session, e.g. in tests and tools.
  */
 export class GlobalSessionManager {
   /** UUID v4 of this session. */
@@ -80,87 +76,84 @@ export class GlobalSessionManager {
   readonly pid: number;
   /** This machine. */
   readonly hostname: string;
+  /** Host identity (hostname + machine id + boot id + pid namespace). */
+  readonly host: HostIdentity;
   /** Start time of `pid` (see `readProcessStartTime`). */
   readonly processStartTime: string | null;
   /** Epoch ms the session was created. */
   readonly createdAt: number;
   /** The private directory. */
   readonly dir: string;
-  /** This session's own record file. */
+  /** This session's record file (file store) or `<location>#<sessionId>`. */
   readonly sessionFile: string;
-  /** The shared registry (the store's location). */
+  /** The store's location (v1 name kept). */
   readonly registryFile: string;
-  /** This session's global tracker file (one per session, never shared). */
+  /** This session's tracker file (one per session, never shared). */
   readonly globalTrackerFile: string;
-  /** Age limit of sessions. */
+  /** Age limit for sessions whose pid cannot be verified here. */
   readonly maxSessionAgeHours: number;
-  /** Bounded wait for the registry lock. */
+  /** v1 option, kept for `getSessionManager` option checks; unused. */
   readonly lockTimeoutMs: number;
   /** The logger given (or the silent default). */
   readonly logger: SessionLogger;
-  /** The registry store. */
-  readonly store: RegistryStore;
+  /** The store. */
+  readonly store: SessionStore;
   /** Whether `store` was passed in (false: the default file store). */
   readonly customStore: boolean;
 
+  private readonly owner: SessionOwner;
   private readonly processFile: string | null;
-  private mine: SessionRecord | null = null;
-  private vmsRegistered = 0;
-  private vmsUnregistered = 0;
-  private registryCleanups = 0;
-  private staleSessionsRemoved = 0;
+  private readonly counters = new SessionCounters();
+  private readonly own: OwnRecord;
 
   /**
    * @param options - see {@link SessionManagerOptions}
    * @param seed - identity to adopt (used by `getSessionManager` so worker threads join the process's session)
-   * @throws SessionDirUnsafeError when the directory is unsafe; TypeError/RangeError on bad options.
+   * @throws SessionDirUnsafeError when the directory is unsafe; TypeError/RangeError on bad options. Never for a failed write.
    */
   constructor(options: SessionManagerOptions = {}, seed?: SessionIdentitySeed) {
     const resolved = resolveSessionOptions(options);
-    ensurePrivateDir(resolved.dir);
     this.dir = resolved.dir;
     this.maxSessionAgeHours = resolved.maxSessionAgeHours;
     this.lockTimeoutMs = resolved.lockTimeoutMs;
     this.logger = resolved.logger;
     this.customStore = resolved.store !== undefined;
-    this.store =
-      resolved.store ??
-      new FileRegistryStore({ dir: this.dir, lockTimeoutMs: this.lockTimeoutMs, logger: this.logger });
+    this.store = resolved.store ?? new FileSessionStore({ dir: this.dir, logger: this.logger });
     this.sessionId = seed?.sessionId ?? randomUUID();
     this.createdAt = seed?.createdAt ?? Date.now();
     this.processFile = seed?.processFile ?? null;
     this.pid = process.pid;
-    this.hostname = osHostname();
+    this.host = readHostIdentity();
+    this.hostname = this.host.hostname;
     this.processStartTime = readProcessStartTime(this.pid);
-    this.sessionFile = join(this.dir, `session-${this.sessionId}.json`);
-    this.globalTrackerFile = join(this.dir, `tracker-${this.sessionId}.json`);
-    this.registryFile = this.store.location;
-    const tracker: TrackerFile = {
-      format: 'core-session-tracker',
+    this.owner = {
       sessionId: this.sessionId,
       pid: this.pid,
       hostname: this.hostname,
+      hostId: this.host.id,
       processStartTime: this.processStartTime,
       createdAt: this.createdAt,
-      sessionFile: this.sessionFile,
-      registryFile: this.registryFile,
     };
-    writePrivateFileSync(this.globalTrackerFile, `${JSON.stringify(tracker, null, 2)}\n`, { fsync: false });
-    this.store.attachSession?.({
-      sessionId: this.sessionId,
-      pid: this.pid,
-      hostname: this.hostname,
-      processStartTime: this.processStartTime,
-      createdAt: this.createdAt,
-    });
+    this.own = new OwnRecord(this.store, this.owner);
+    this.sessionFile =
+      this.store instanceof FileSessionStore
+        ? join(this.store.layout.sessionsDir, `${this.sessionId}.json`)
+        : `${this.store.location}#${this.sessionId}`;
+    this.registryFile = this.store.location;
+    this.globalTrackerFile = join(this.dir, `tracker-${this.sessionId}.json`);
+    this.writeTracker();
+    try {
+      this.store.attach(this.owner);
+    } catch (error) {
+      this.logger.warn({ err: error }, `session store attach failed: ${(error as Error).message}`);
+    }
   }
 
   // ---- the VM API of the original -------------------------------------------------
 
   /**
    * Records `vmId` as this session's VM (also as a resource of kind `vm`).
-   *
-   * @returns true when recorded; false when the registry could not be written (warned through the logger).
+   * @returns true when recorded; false when it could not be written (warned through the logger).
    * @throws TypeError on bad arguments.
    */
   async registerVm(
@@ -169,233 +162,268 @@ export class GlobalSessionManager {
     components: readonly string[],
     metadata: Readonly<Record<string, unknown>> = {},
   ): Promise<boolean> {
-    const caller = 'registerVm';
-    checkId(vmId, caller, 'vmId');
+    checkId(vmId, 'registerVm', 'vmId');
     if (typeof zone !== 'string')
-      throw new TypeError(`${caller}: "zone" must be a string, got ${JSON.stringify(zone)}`);
-    const comps = checkComponents(components, caller);
-    const meta = checkMetadata(metadata, caller);
+      throw new TypeError(`registerVm: "zone" must be a string, got ${JSON.stringify(zone)}`);
+    const vm = toResourceRecord(
+      {
+        kind: 'vm',
+        id: vmId,
+        zone,
+        components: checkComponents(components, 'registerVm'),
+        metadata: checkMetadata(metadata, 'registerVm'),
+      },
+      Date.now(),
+      'registerVm',
+    );
     try {
-      await this.update((draft, context) => {
-        const now = Date.now();
-        const current = this.current(draft, context);
-        const resource = toResourceRecord(
-          { kind: 'vm', id: vmId, zone, components: comps, metadata: meta },
-          now,
-          caller,
-        );
-        this.commit(draft, {
-          ...current,
-          registeredAt: now,
-          vmId,
-          zone,
-          components: comps,
-          metadata: meta,
-          resources: upsertResource(current.resources, resource),
-        });
-      });
+      await this.own.apply(withVm(vm, vm.registeredAt));
     } catch (error) {
       this.logger.warn({ err: error, vmId }, `registerVm(${vmId}) failed: ${(error as Error).message}`);
       return false;
     }
-    this.vmsRegistered++;
+    this.counters.vmsRegistered++;
     return true;
   }
 
-  /** This session's record when it has a VM, else null. */
+  /** This session's record when it has a VM, else null (from memory when the stored record is gone). */
   async getMyVm(): Promise<SessionRecord | null> {
-    const record = this.ownRecord(await readPrivateFile(this.sessionFile));
+    const record = this.trusted((await this.store.readRecord(this.sessionId).catch(() => undefined))?.record);
     return record?.vmId ? record : null;
   }
 
   /** Sync {@link GlobalSessionManager.getMyVm}. */
   getMyVmSync(): SessionRecord | null {
-    const record = this.ownRecord(readPrivateFileSync(this.sessionFile));
+    let stored: SessionRecord | undefined;
+    try {
+      stored = this.store.readRecordSync(this.sessionId)?.record;
+    } catch {
+      stored = undefined;
+    }
+    const record = this.trusted(stored);
     return record?.vmId ? record : null;
   }
 
-  /** Forgets this session's VM. @returns true when there was one; false when none (or the registry could not be written, warned). */
+  /** Forgets this session's VM. @returns true when there was one; false when none (or not written, warned). */
   async unregisterVm(): Promise<boolean> {
+    if (!this.own.current?.vmId) return false;
     try {
-      return this.countUnregistered(await this.update((draft, context) => this.dropVm(draft, context)));
+      await this.own.apply(withoutVm(Date.now()));
     } catch (error) {
       this.logger.warn({ err: error }, `unregisterVm failed: ${(error as Error).message}`);
       return false;
     }
+    this.counters.vmsUnregistered++;
+    return true;
   }
 
   /** Sync {@link GlobalSessionManager.unregisterVm}, for `process.on('exit')`. */
   unregisterVmSync(): boolean {
-    try {
-      return this.countUnregistered(this.updateSync((draft, context) => this.dropVm(draft, context)));
-    } catch (error) {
-      this.logger.warn({ err: error }, `unregisterVmSync failed: ${(error as Error).message}`);
-      return false;
-    }
+    if (!this.own.current?.vmId || !this.own.applySync(withoutVm(Date.now()))) return false;
+    this.counters.vmsUnregistered++;
+    return true;
   }
 
   // ---- resources ------------------------------------------------------------------
 
   /**
    * Records a resource this session owns (upsert by kind + id).
-   *
-   * @throws TypeError on a bad resource; the store's errors (e.g. `SessionLockTimeoutError`).
+   * @throws TypeError on a bad resource; `SessionError` (`E_SESSION_WRITE_FAILED`, …) when not written.
    */
   async registerResource(input: ResourceInput): Promise<ResourceRecord> {
     const record = toResourceRecord(input, Date.now(), 'registerResource');
-    await this.update((draft, context) => {
-      const current = this.current(draft, context);
-      this.commit(draft, {
-        ...current,
-        registeredAt: record.registeredAt,
-        resources: upsertResource(current.resources, record),
-      });
-    });
+    await this.own.apply(withResources([record], record.registeredAt));
     return record;
   }
 
-  /** Drops a resource of this session. @returns whether it was registered. */
+  /** Drops a resource of this session (and its claim). @returns whether it was registered. */
   async unregisterResource(kind: string, id: string): Promise<boolean> {
     checkKind(kind, 'unregisterResource');
     checkId(id, 'unregisterResource');
-    return this.update((draft, context) => this.dropResource(draft, context, kind, id));
+    const found = this.own.current?.resources.find((r) => r.kind === kind && r.id === id);
+    if (!found) return false;
+    await this.own.apply(withoutResource(kind, id, Date.now()));
+    if (found.claimed)
+      await this.store
+        .releaseClaim(kind, id, this.sessionId)
+        .catch((e: unknown) => this.warnClaim(e, kind, id));
+    return true;
   }
 
-  /** Sync {@link GlobalSessionManager.unregisterResource}. */
+  /** Sync {@link GlobalSessionManager.unregisterResource}. @returns whether it was registered and is now dropped. */
   unregisterResourceSync(kind: string, id: string): boolean {
     checkKind(kind, 'unregisterResourceSync');
     checkId(id, 'unregisterResourceSync');
-    return this.updateSync((draft, context) => this.dropResource(draft, context, kind, id));
+    const found = this.own.current?.resources.find((r) => r.kind === kind && r.id === id);
+    if (!found || !this.own.applySync(withoutResource(kind, id, Date.now()))) return false;
+    if (found.claimed) this.store.releaseClaimSync(kind, id, this.sessionId);
+    return true;
   }
 
   /** Every resource this session owns. */
   async getMyResources(): Promise<ResourceRecord[]> {
-    return [...(this.ownRecord(await readPrivateFile(this.sessionFile))?.resources ?? [])];
+    return [...(this.own.current?.resources ?? [])];
   }
 
   /** Sync {@link GlobalSessionManager.getMyResources}. */
   getMyResourcesSync(): ResourceRecord[] {
-    return [...(this.ownRecord(readPrivateFileSync(this.sessionFile))?.resources ?? [])];
+    return [...(this.own.current?.resources ?? [])];
   }
 
   /**
-   * Chooses and registers resources of `kind` under the registry lock: the
-   * chooser gets the ids of `kind` owned by other live sessions, and what it
-   * returns is registered for this session before the lock is released.
+   * Chooses and claims resources of `kind`: the chooser gets the ids of `kind`
+   * held by other live sessions; each id it returns is claimed by exclusive
+   * create (a dead holder's claim is taken over) and registered for this
+   * session. When another session wins one meanwhile, the claims made are
+   * released and the chooser runs again (so it may run more than once), with a
+   * jittered backoff, for up to 10 s.
    *
-   * @throws SessionClaimConflictError when the chooser returns an id of `kind` another live session owns.
+   * @throws SessionClaimConflictError when the chooser returns an id another live session holds, or keeps losing.
    */
   async claimResources(kind: string, chooser: ClaimChooser): Promise<ResourceRecord[]> {
     checkKind(kind, 'claimResources');
     if (typeof chooser !== 'function')
       throw new TypeError(`claimResources: "chooser" must be a function, got ${typeof chooser}`);
-    return this.update(async (draft, context) => {
-      const now = Date.now();
-      const taken = new Set<string>();
-      const hostScoped = this.store.resourceScope?.(kind) === 'host';
-      for (const record of Object.values(draft.sessions)) {
-        if (record.sessionId === this.sessionId || (hostScoped && record.hostname !== this.hostname))
-          continue;
-        if (this.judge(record, now) === 'stale') continue;
-        for (const r of record.resources) if (r.kind === kind) taken.add(r.id);
-      }
-      const chosen = await chooser(taken);
-      if (!Array.isArray(chosen))
-        throw new TypeError('claimResources: the chooser must return an array of resources');
-      const records = chosen.map((input: ResourceInput) =>
-        toResourceRecord(input, Date.now(), 'claimResources'),
-      );
-      for (const r of records)
-        if (r.kind === kind && taken.has(r.id)) throw new SessionClaimConflictError(kind, r.id);
-      if (records.length > 0) {
-        const current = this.current(draft, context);
-        let resources: ResourceRecord[] = [...current.resources];
-        for (const r of records) resources = upsertResource(resources, r);
-        this.commit(draft, { ...current, registeredAt: Date.now(), resources });
-      }
-      return records;
-    });
+    return claimResources(this.claimContext(), kind, chooser);
   }
 
   // ---- sessions -------------------------------------------------------------------
 
-  /**
-   * Every live session (this one and other hosts' included) by sessionId;
-   * stale entries are removed from the registry on the way.
-   */
+  /** Every session with its liveness (read-only: nothing is created, moved or removed). */
+  async listSessions(): Promise<SessionListing[]> {
+    const listed = await this.store.listSessions();
+    return listed.map((stored) =>
+      judgeStored(stored, { now: Date.now(), maxAgeMs: this.maxAgeMs, host: this.host }),
+    );
+  }
+
+  /** Every session not provably dead (this one included), by sessionId; dead ones with nothing to clean up are removed on the way. */
   async getAllActiveSessions(): Promise<Record<string, SessionRecord>> {
-    const { remaining } = await this.reap();
-    return remaining;
-  }
-
-  /** Removes stale sessions. @returns how many this call removed. */
-  async cleanupStaleSessions(): Promise<number> {
-    return (await this.reap()).removed;
-  }
-
-  /** Removes stale sessions and returns them with everything they owned, for the caller to clean up. */
-  async reapStaleSessions(): Promise<ReapResult> {
-    const { removed, reapable } = await this.reap();
-    return { removed, reapable };
+    await this.cleanupStaleSessions();
+    const out: Record<string, SessionRecord> = {};
+    for (const listing of await this.listSessions())
+      if (listing.liveness !== 'dead' && !listing.reaping) out[listing.record.sessionId] = listing.record;
+    return out;
   }
 
   /**
-   * Removes this session (all its resources) from the registry, and its own
-   * session, tracker and process files. The shutdown path.
-   *
-   * @returns whether the session had an entry.
-   * @throws the store's errors (e.g. `SessionLockTimeoutError`); the files are then kept.
+   * Removes dead sessions that leave nothing to clean up (no resources, port
+   * reservations, child processes verifiably gone). Dead sessions owning a VM
+   * or anything else are left for `reapDeadSessions`, which runs cleanups:
+   * nothing is forgotten. @returns how many this call removed.
+   */
+  async cleanupStaleSessions(): Promise<number> {
+    const trivial = (r: ResourceRecord) => r.kind === 'port' || (r.kind === 'process' && isStoppedProcess(r));
+    const report = await reapDeadSessions(
+      {
+        ...this.reapContext(),
+        accept: (s) =>
+          judgeLiveness(s.record, this.livenessOf(s.lease)).thisHost
+            ? s.record.resources.every(trivial)
+            : s.record.resources.length === 0,
+      },
+      { cleanup: async () => ({ ok: true }), adopt: false },
+    );
+    this.counters.countRemoved(report.removed.length);
+    this.tidy();
+    return report.removed.length;
+  }
+
+  /**
+   * Takes dead sessions over and hands them to the caller: their resources
+   * are adopted by this session in one write (`metadata.adoptedFrom`), so
+   * nothing is lost if the caller dies; the caller cleans each up and
+   * unregisters it. Prefer {@link GlobalSessionManager.reapDeadSessions}.
+   */
+  async reapStaleSessions(): Promise<ReapResult> {
+    const handed = new Map<string, SessionRecord>();
+    const report = await reapDeadSessions(this.reapContext(), {
+      cleanup: async (_resource, owner) => {
+        handed.set(owner.sessionId, owner);
+        return { ok: false, detail: 'handed to the caller' };
+      },
+      adopt: true,
+    });
+    this.counters.countRemoved(report.removed.length);
+    const reapable = [...handed.values()].map((record) => ({ ...record, status: 'stale' as const }));
+    return { removed: report.removed.length, reapable };
+  }
+
+  /**
+   * Reaps dead sessions: takes each over atomically, runs `cleanup` for its
+   * resources (at most `concurrency` at once, default 8), removes a resource
+   * only after its cleanup succeeded, adopts failed ones in one write (or
+   * leaves them, `adopt: false`), refuses ids/zones that would become command
+   * options. A reaper killed mid-way leaves everything reapable again.
+   */
+  async reapDeadSessions(options: ReapOptions): Promise<ReapReport> {
+    const report = await reapDeadSessions(this.reapContext(), options);
+    this.counters.countRemoved(report.removed.length);
+    this.tidy();
+    return report;
+  }
+
+  /**
+   * Removes this session's record and claims, and its own tracker and process
+   * files: the shutdown path, after the caller stopped and cleaned up what it owns.
+   * @returns whether the session had a record.
+   * @throws `SessionError` when the record could not be removed (files are then kept).
    */
   async unregisterSession(): Promise<boolean> {
-    const existed = await this.update((draft) => this.dropSession(draft));
+    const existed = this.own.current !== null;
+    const claimed = (this.own.current?.resources ?? []).filter((r) => r.claimed);
+    await this.own.apply((record) => ({ ...record, vmId: null, resources: [] }));
+    for (const r of claimed)
+      await this.store
+        .releaseClaim(r.kind, r.id, this.sessionId)
+        .catch((e: unknown) => this.warnClaim(e, r.kind, r.id));
     this.removeOwnFiles();
     return existed;
   }
 
   /**
-   * Sync {@link GlobalSessionManager.unregisterSession}, for `process.on('exit')`.
-   * Never throws (an exit handler has no one to report to): when the registry
-   * cannot be written it warns through the logger, keeps this session's files
-   * (the entry is still registered and will be reaped as stale) and returns false.
+   * The exit path (`process.on('exit')`): removes only what needs no cleanup
+   * once this process is gone — port reservations and child processes
+   * verifiably stopped. VMs, adopted resources and anything whose cleanup
+   * never ran stay recorded; the session then turns dead and a reaper cleans
+   * them up. Never throws: a failed write is warned about and gives false.
+   * @returns whether the session had a record and the store was updated.
    */
   unregisterSessionSync(): boolean {
-    let existed: boolean;
+    const before = this.own.current;
+    if (before === null) {
+      this.removeOwnFiles();
+      return false;
+    }
     try {
-      existed = this.updateSync((draft) => this.dropSession(draft));
+      if (!this.own.applySync(keepUncleaned(isStoppedProcess, Date.now()))) return false;
+      const kept = new Set((this.own.current?.resources ?? []).map((r) => `${r.kind}\0${r.id}`));
+      for (const r of before.resources)
+        if (r.claimed && !kept.has(`${r.kind}\0${r.id}`))
+          this.store.releaseClaimSync(r.kind, r.id, this.sessionId);
+      if (this.own.current === null) this.removeOwnFiles();
+      return true;
     } catch (error) {
       this.logger.warn({ err: error }, `unregisterSessionSync failed: ${(error as Error).message}`);
       return false;
     }
-    this.removeOwnFiles();
-    return existed;
   }
 
   /** Identity, uptime and counters, from memory (sync, no I/O). */
   getStatistics(): SessionStatistics {
-    return {
-      sessionId: this.sessionId,
-      pid: this.pid,
-      hostname: this.hostname,
-      createdAt: this.createdAt,
-      uptimeSeconds: Math.max(0, (Date.now() - this.createdAt) / 1000),
-      hasVm: this.mine?.vmId != null,
-      vmId: this.mine?.vmId ?? null,
-      resourceCount: this.mine?.resources.length ?? 0,
-      vmsRegistered: this.vmsRegistered,
-      vmsUnregistered: this.vmsUnregistered,
-      registryCleanups: this.registryCleanups,
-      staleSessionsRemoved: this.staleSessionsRemoved,
-      sessionFile: this.sessionFile,
-      registryFile: this.registryFile,
-      globalTrackerFile: this.globalTrackerFile,
-    };
+    return this.counters.snapshot(
+      { sessionId: this.sessionId, pid: this.pid, hostname: this.hostname, createdAt: this.createdAt },
+      this.own.current,
+      {
+        sessionFile: this.sessionFile,
+        registryFile: this.registryFile,
+        globalTrackerFile: this.globalTrackerFile,
+      },
+      Date.now(),
+    );
   }
 
-  /**
-   * Whether a session record read from a file may be trusted as this
-   * session's: same sessionId, pid, hostname (and process start time), and
-   * younger than the age limit.
-   */
+  /** Whether a record read from a store may be trusted as this session's: same sessionId, pid, hostname, start time, and younger than the age limit. */
   isOwnRecord(
     record: Pick<
       SessionRecord,
@@ -407,211 +435,101 @@ export class GlobalSessionManager {
       record.pid === this.pid &&
       record.hostname === this.hostname &&
       record.processStartTime === this.processStartTime &&
-      Date.now() - lastSignOfLife(record) <= this.maxSessionAgeHours * HOUR_MS
+      Date.now() - lastSignOfLife(record) <= this.maxAgeMs
     );
   }
 
-  /**
-   * Records that this session is alive (`heartbeatAt`), under the registry
-   * lock. The age limit counts from the latest heartbeat, so an owner that
-   * runs for longer than `maxSessionAgeHours` calls this periodically (the
-   * system-manager does on its validation interval). A session that owns
-   * nothing has no registry entry and nothing to refresh.
-   *
-   * @returns whether this session has an entry that was refreshed.
-   */
+  /** Records that this session is alive (`heartbeatAt`). @returns whether it has a record that was refreshed. */
   async heartbeat(): Promise<boolean> {
-    return this.update((draft) => {
-      const current = draft.sessions[this.sessionId];
-      if (!current) return false;
-      this.commit(draft, { ...current, heartbeatAt: Date.now() });
-      return true;
-    });
+    if (this.own.current === null) return false;
+    await this.own.apply(withHeartbeat(Date.now()));
+    return true;
   }
 
   // ---- internals ------------------------------------------------------------------
 
-  private judge(record: SessionRecord, now: number): SessionLiveness {
-    const byStore = this.store.judgeSession?.(record, now);
-    if (byStore !== undefined) return byStore;
-    return judgeSession(record, {
-      now,
-      maxAgeMs: this.maxSessionAgeHours * HOUR_MS,
-      hostname: this.hostname,
-    });
+  private get maxAgeMs(): number {
+    return this.maxSessionAgeHours * HOUR_MS;
   }
 
-  /** Every update starts by putting back this session's live state when the stored registry had to be reset. */
-  private restore(draft: RegistryData, context: UpdateContext): void {
-    if (context.recovered && this.mine && !draft.sessions[this.sessionId])
-      draft.sessions[this.sessionId] = this.mine;
+  private livenessOf(lease: LeaseEvidence) {
+    return { now: Date.now(), maxAgeMs: this.maxAgeMs, host: this.host, lease };
   }
 
-  private update<T>(mutate: (draft: RegistryData, context: UpdateContext) => T | Promise<T>): Promise<T> {
-    return this.store.update((draft, context) => {
-      this.restore(draft, context);
-      return mutate(draft, context);
-    });
-  }
+  private readonly holderIsDead = (holder: SessionOwner, lease: LeaseEvidence): boolean =>
+    judgeLiveness(holder, this.livenessOf(lease)).liveness === 'dead';
 
-  private updateSync<T>(mutate: (draft: RegistryData, context: UpdateContext) => T): T {
-    return this.store.updateSync((draft, context) => {
-      this.restore(draft, context);
-      return mutate(draft, context);
-    });
-  }
-
-  private emptyRecord(): SessionRecord {
+  private claimContext(): ClaimContext {
     return {
-      sessionId: this.sessionId,
-      pid: this.pid,
-      hostname: this.hostname,
-      processStartTime: this.processStartTime,
-      createdAt: this.createdAt,
-      registeredAt: Date.now(),
-      status: 'active',
-      vmId: null,
-      zone: null,
-      components: [],
-      metadata: {},
-      resources: [],
+      store: this.store,
+      owner: this.owner,
+      host: this.host,
+      record: this.own,
+      logger: this.logger,
+      holderIsDead: this.holderIsDead,
     };
   }
 
-  private current(draft: RegistryData, context: UpdateContext): SessionRecord {
-    return draft.sessions[this.sessionId] ?? (context.recovered ? this.mine : null) ?? this.emptyRecord();
+  private reapContext(): ReapContext {
+    return {
+      store: this.store,
+      me: this.owner,
+      host: this.host,
+      maxAgeMs: this.maxAgeMs,
+      now: Date.now,
+      logger: this.logger,
+      adopt: async (items: readonly ReapedResource[]) => {
+        await this.own.apply(
+          withAdopted(
+            items.map((i) => ({
+              from: i.sessionId,
+              resource: i.resource,
+              error: i.detail ?? 'cleanup failed',
+            })),
+            Date.now(),
+          ),
+        );
+        return true;
+      },
+    };
   }
 
-  /** Stores `next` as this session's entry (or removes the entry when it owns nothing) and mirrors it to the session file, under the lock. */
-  private commit(draft: RegistryData, next: SessionRecord): void {
-    if (next.vmId === null && next.resources.length === 0) {
-      delete draft.sessions[this.sessionId];
-      removeFileSync(this.sessionFile);
-      this.mine = null;
-      return;
-    }
-    draft.sessions[this.sessionId] = next;
-    writePrivateFileSync(this.sessionFile, `${JSON.stringify(next, null, 2)}\n`, { fsync: false });
-    this.mine = next;
+  /** A stored record, when it is this session's own; else (missing, foreign, unreadable) the in-memory record. */
+  private trusted(stored: SessionRecord | undefined | null): SessionRecord | null {
+    if (stored && this.isOwnRecord(stored)) return stored;
+    return this.own.current;
   }
 
-  private dropVm(draft: RegistryData, context: UpdateContext): boolean {
-    const current = this.current(draft, context);
-    if (current.vmId === null) return false;
-    const vmId = current.vmId;
-    this.commit(draft, {
-      ...current,
-      registeredAt: Date.now(),
-      vmId: null,
-      zone: null,
-      components: [],
-      metadata: {},
-      resources: current.resources.filter((r) => !(r.kind === 'vm' && r.id === vmId)),
-    });
-    return true;
-  }
-
-  private dropResource(draft: RegistryData, context: UpdateContext, kind: string, id: string): boolean {
-    const current = this.current(draft, context);
-    const resources = current.resources.filter((r) => !(r.kind === kind && r.id === id));
-    if (resources.length === current.resources.length) return false;
-    const dropsVm = kind === 'vm' && current.vmId === id;
-    this.commit(draft, {
-      ...current,
-      registeredAt: Date.now(),
-      resources,
-      ...(dropsVm ? { vmId: null, zone: null, components: [], metadata: {} } : {}),
-    });
-    return true;
-  }
-
-  private dropSession(draft: RegistryData): boolean {
-    const existed = draft.sessions[this.sessionId] !== undefined;
-    delete draft.sessions[this.sessionId];
-    this.mine = null;
-    return existed;
+  private writeTracker(): void {
+    writeTrackerFile(
+      this.globalTrackerFile,
+      {
+        format: 'core-session-tracker',
+        sessionId: this.sessionId,
+        pid: this.pid,
+        hostname: this.hostname,
+        processStartTime: this.processStartTime,
+        createdAt: this.createdAt,
+        sessionFile: this.sessionFile,
+        registryFile: this.registryFile,
+      },
+      this.logger,
+    );
   }
 
   private removeOwnFiles(): void {
-    for (const file of [this.sessionFile, this.globalTrackerFile, this.processFile]) {
-      if (file === null) continue;
-      try {
-        removeFileSync(file);
-      } catch (error) {
-        this.logger.warn({ err: error, file }, `could not remove session file ${file}`);
-      }
-    }
+    removeOwnFiles([this.globalTrackerFile, this.processFile], this.logger);
   }
 
-  private countUnregistered(unregistered: boolean): boolean {
-    if (unregistered) this.vmsUnregistered++;
-    return unregistered;
+  private tidy(): void {
+    if (this.store instanceof FileSessionStore)
+      tidyDirectory(this.store, this.dir, this.hostname, this.logger);
   }
 
-  private async reap(): Promise<{
-    removed: number;
-    reapable: SessionRecord[];
-    remaining: Record<string, SessionRecord>;
-  }> {
-    const result = await this.update((draft) => {
-      const now = Date.now();
-      const reapable: SessionRecord[] = [];
-      for (const record of Object.values(draft.sessions)) {
-        if (record.sessionId === this.sessionId) continue;
-        if (this.judge(record, now) !== 'stale') continue;
-        delete draft.sessions[record.sessionId];
-        reapable.push({ ...record, status: 'stale' });
-      }
-      return { removed: reapable.length, reapable, remaining: { ...draft.sessions } };
-    });
-    this.staleSessionsRemoved += result.removed;
-    if (result.removed > 0) this.registryCleanups++;
-    for (const record of result.reapable) {
-      removeFileSync(join(this.dir, `session-${record.sessionId}.json`));
-      removeFileSync(join(this.dir, `tracker-${record.sessionId}.json`));
-    }
-    this.removeLeftovers();
-    return result;
-  }
-
-  /** Tracker and process files of dead sessions that never registered anything, and temp files of killed writers. */
-  private removeLeftovers(): void {
-    try {
-      removeLeftoverFiles(this.dir, this.hostname);
-    } catch (error) {
-      this.logger.warn(
-        { err: error, dir: this.dir },
-        `could not tidy the session directory: ${(error as Error).message}`,
-      );
-    }
-  }
-
-  /** This session's record from its session file, trusted only after the ownership check; else the in-memory state. */
-  private ownRecord(read: PrivateRead): SessionRecord | null {
-    if (read.kind === 'missing') {
-      return null;
-    }
-    if (read.kind === 'unsafe') {
-      quarantineSync(this.sessionFile, read.reason, this.logger);
-      return this.mine;
-    }
-    const parsed = parseWith(SessionRecordSchema, read.text);
-    if (!parsed.ok) {
-      quarantineSync(this.sessionFile, parsed.reason, this.logger);
-      return this.mine;
-    }
-    const record = toSessionRecord(parsed.value);
-    if (!this.isOwnRecord(record)) {
-      if (
-        record.sessionId !== this.sessionId ||
-        record.pid !== this.pid ||
-        record.hostname !== this.hostname
-      ) {
-        quarantineSync(this.sessionFile, 'it belongs to another session', this.logger);
-      }
-      return this.mine;
-    }
-    this.mine = record;
-    return record;
+  private warnClaim(error: unknown, kind: string, id: string): void {
+    this.logger.warn(
+      { err: error, kind, id },
+      `could not release the claim ${kind} ${id}: ${(error as Error).message}`,
+    );
   }
 }

@@ -1,7 +1,6 @@
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { SessionLogger } from './contract.js';
-import type { RegistryStore } from './store.js';
+import type { SessionLogger, SessionStore } from './contract.js';
 
 /** Options of a session manager. */
 export interface SessionManagerOptions {
@@ -11,10 +10,14 @@ export interface SessionManagerOptions {
   readonly maxSessionAgeHours?: number;
   /** Where warnings go (corrupt files moved aside, failed registrations); default silent. */
   readonly logger?: SessionLogger;
-  /** Bounded wait for the registry lock before `SessionLockTimeoutError` (default 10 000). */
+  /**
+   * v1 option, accepted and ignored: v2 takes no shared lock (each session
+   * writes only its own record). Kept so existing callers keep compiling.
+   * @deprecated
+   */
   readonly lockTimeoutMs?: number;
-  /** The registry store; default a {@link FileRegistryStore} in `dir`. */
-  readonly store?: RegistryStore;
+  /** The store; default a `FileSessionStore` in `dir`. */
+  readonly store?: SessionStore;
 }
 
 const SILENT: SessionLogger = { warn() {} };
@@ -38,7 +41,7 @@ export interface ResolvedSessionOptions {
   readonly maxSessionAgeHours: number;
   readonly lockTimeoutMs: number;
   readonly logger: SessionLogger;
-  readonly store: RegistryStore | undefined;
+  readonly store: SessionStore | undefined;
 }
 
 /** Validates options and applies defaults. @throws TypeError / RangeError */

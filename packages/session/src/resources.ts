@@ -84,14 +84,35 @@ export function toResourceRecord(input: ResourceInput, registeredAt: number, cal
   return record;
 }
 
-/** `resources` with `record` replacing any entry of the same kind and id. */
-export function upsertResource(
-  resources: readonly ResourceRecord[],
-  record: ResourceRecord,
-): ResourceRecord[] {
-  const index = resources.findIndex((r) => r.kind === record.kind && r.id === record.id);
-  if (index < 0) return [...resources, record];
-  const next = [...resources];
-  next[index] = record;
-  return next;
+// C0 controls, DEL and C1 controls: never part of a cloud resource name, and a
+// newline or escape in a command argument or a log line is an injection.
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
+}
+
+/**
+ * Why a value read from a store must not reach a cleanup command, or null
+ * when it may: a leading `-` would be parsed as an option (`{id}` =
+ * `--project=other` becomes a gcloud flag), control characters are never
+ * part of a resource name.
+ */
+export function unsafeCommandValue(value: string): string | null {
+  if (value.startsWith('-')) return `${JSON.stringify(value)} starts with "-" and would be read as an option`;
+  if (hasControlCharacter(value)) return `${JSON.stringify(value)} contains control characters`;
+  return null;
+}
+
+/** Why a resource must not be handed to a cleanup (its id or zone is unsafe), or null. */
+export function refusalReason(resource: Pick<ResourceRecord, 'id' | 'zone'>): string | null {
+  const id = unsafeCommandValue(resource.id);
+  if (id !== null) return `id ${id}`;
+  if (resource.zone !== undefined) {
+    const zone = unsafeCommandValue(resource.zone);
+    if (zone !== null) return `zone ${zone}`;
+  }
+  return null;
 }

@@ -19,6 +19,9 @@ const ResourceRecordSchema = z.object({
   processStartTime: z.string().optional(),
   metadata: Metadata.optional(),
   registeredAt: z.number().finite(),
+  cleaningBy: z.string().optional(),
+  cleaningSince: z.number().finite().optional(),
+  claimed: z.boolean().optional(),
 });
 
 /** One session's record (registry entry and session file). */
@@ -26,6 +29,7 @@ export const SessionRecordSchema = z.object({
   sessionId: SessionId,
   pid: z.number().int().positive(),
   hostname: z.string(),
+  hostId: z.string().optional(),
   processStartTime: z.string().nullable(),
   createdAt: z.number().finite(),
   registeredAt: z.number().finite(),
@@ -38,7 +42,32 @@ export const SessionRecordSchema = z.object({
   resources: z.array(ResourceRecordSchema),
 });
 
-/** The shared registry file. */
+/** Who owns a claim or reaps (see `SessionOwner`). */
+export const SessionOwnerSchema = z.object({
+  sessionId: SessionId,
+  pid: z.number().int().positive(),
+  hostname: z.string(),
+  hostId: z.string().nullable(),
+  processStartTime: z.string().nullable(),
+  createdAt: z.number().finite(),
+  heartbeatAt: z.number().finite().optional(),
+});
+
+/** A claim file of the file store: `claims/<key>.json`. */
+export const ClaimFileSchema = z.object({
+  format: z.literal('core-session-claim'),
+  kind: z.string().regex(RESOURCE_KIND),
+  id: z.string().min(1),
+  /** Unique per claim instance: a successor file `.<key>.next-<nonce>` holds the right to replace exactly this instance. */
+  nonce: z.string().regex(/^[0-9a-f]{8,64}$/),
+  holder: SessionOwnerSchema,
+  claimedAt: z.number().finite(),
+});
+
+/** Claim file content. */
+export type ClaimFile = z.infer<typeof ClaimFileSchema>;
+
+/** The v1 shared registry file (imported once by the v2 file store). */
 export const RegistryFileSchema = z
   .object({
     format: z.literal('core-session-registry'),

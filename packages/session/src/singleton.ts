@@ -1,18 +1,54 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { SessionLogger } from './contract.js';
-import { SessionOptionsConflictError } from './errors.js';
+import { SessionDirUnsafeError, SessionOptionsConflictError, SessionVersionConflictError } from './errors.js';
 import { createExclusiveFileSync, ensurePrivateDir, quarantineSync, readPrivateFileSync } from './files.js';
 import { GlobalSessionManager, type SessionIdentitySeed } from './manager.js';
 import { resolveSessionDir, resolveSessionOptions, type SessionManagerOptions } from './options.js';
 import { readBootId, readProcessStartTime } from './process.js';
 import { type ProcessFile, ProcessFileSchema, parseWith } from './schema.js';
 
-// Module state is per thread: a worker thread loads its own copy of this
-// module, so "one session per process" is carried by a per-process identity
-// file instead (see joinProcessSession).
-let instance: GlobalSessionManager | null = null;
+// The process session lives on a globalThis slot, not in module state: a
+// process that loads @core/session twice (two versions in a lockfile, a
+// bundled copy) must still have one session. The slot carries the version of
+// the copy that created it; a copy of another major refuses to share it
+// (SessionVersionConflictError) rather than make a second session. Worker
+// threads have their own globalThis, so "one session per process" across
+// threads is carried by a per-process identity file (see joinProcessSession).
+const SLOT = Symbol.for('@core/session/process-session');
+
+/** What the slot holds; its shape is part of the cross-copy contract, so it only ever grows. */
+interface ProcessSessionSlot {
+  /** Version of the @core/session copy that created the manager. */
+  readonly version: string;
+  readonly manager: GlobalSessionManager;
+}
+
+const PACKAGE_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string })
+  .version;
+
+/** The version of this copy of @core/session (from its package.json). */
+export function sessionPackageVersion(): string {
+  return PACKAGE_VERSION;
+}
+
+/** Whether two versions may share a session: same major (for 0.x, same minor, as semver's caret). */
+export function compatibleVersions(a: string, b: string): boolean {
+  const [aMajor, aMinor] = a.split('.');
+  const [bMajor, bMinor] = b.split('.');
+  if (aMajor !== bMajor) return false;
+  return aMajor !== '0' || aMinor === bMinor;
+}
+
+function readSlot(): ProcessSessionSlot | undefined {
+  const slot = (globalThis as Record<symbol, unknown>)[SLOT] as ProcessSessionSlot | undefined;
+  if (slot === undefined) return undefined;
+  if (!compatibleVersions(slot.version, PACKAGE_VERSION))
+    throw new SessionVersionConflictError(slot.version, PACKAGE_VERSION);
+  return slot;
+}
 
 /**
  * The identity of this process's session, shared by its main thread and
@@ -104,19 +140,43 @@ function assertSameOptions(existing: GlobalSessionManager, options: SessionManag
  * @throws SessionDirUnsafeError when the session directory is unsafe.
  */
 export function getSessionManager(options?: SessionManagerOptions): GlobalSessionManager {
-  if (instance !== null) {
-    if (options !== undefined) assertSameOptions(instance, options);
-    return instance;
+  const slot = readSlot();
+  if (slot !== undefined) {
+    if (options !== undefined) assertSameOptions(slot.manager, options);
+    return slot.manager;
   }
   const resolved = resolveSessionOptions(options);
-  ensurePrivateDir(resolved.dir);
-  instance = new GlobalSessionManager(options ?? {}, joinProcessSession(resolved.dir, resolved.logger));
-  return instance;
+  let seed: SessionIdentitySeed;
+  try {
+    ensurePrivateDir(resolved.dir);
+    seed = joinProcessSession(resolved.dir, resolved.logger);
+  } catch (error) {
+    if (error instanceof SessionDirUnsafeError) throw error;
+    // A full or read-only disk: a session of this thread's own, never an exception.
+    resolved.logger.warn(
+      { err: error },
+      `could not share the session through ${resolved.dir}: ${(error as Error).message}`,
+    );
+    seed = { sessionId: randomUUID(), createdAt: Date.now(), processFile: null };
+  }
+  const manager = new GlobalSessionManager(options ?? {}, seed);
+  const created: ProcessSessionSlot = { version: PACKAGE_VERSION, manager };
+  Object.defineProperty(globalThis, SLOT, {
+    value: created,
+    configurable: true,
+    enumerable: false,
+    writable: false,
+  });
+  return manager;
 }
 
-/** Whether the process-wide manager exists yet in this thread (never creates it). */
+/**
+ * Whether the process-wide manager exists yet in this thread, created by any
+ * loaded copy of @core/session (never creates it).
+ * @throws SessionVersionConflictError when it was created by an incompatible major version.
+ */
 export function isSessionManagerAvailable(): boolean {
-  return instance !== null;
+  return readSlot() !== undefined;
 }
 
 /** An independent session manager with its own new session (not the process singleton): for tests and tools. */

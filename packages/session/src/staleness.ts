@@ -1,26 +1,125 @@
-import type { SessionRecord } from './contract.js';
-import { isProcessAlive } from './process.js';
-
-/** How a session looks from this machine. */
-export type SessionLiveness = 'live' | 'stale' | 'remote';
+// Liveness in one place. Every store, the reaper, claims and the listing ask
+// `judgeLiveness`; stores only hand over evidence (leases). On this host a pid
+// alive with the recorded start time is live whatever its age or lease — a
+// SIGSTOP'd or suspended owner keeps its resources. Age and leases decide only
+// what cannot be verified here: other hosts, records without a start time.
+import type { HostIdentity, LeaseEvidence, Liveness, SessionOwner, SessionRecord } from './contract.js';
+import { readProcessStartTime } from './process.js';
 
 /** When a session last showed it is alive: its creation or its latest heartbeat. */
 export function lastSignOfLife(record: Pick<SessionRecord, 'createdAt' | 'heartbeatAt'>): number {
   return Math.max(record.createdAt, record.heartbeatAt ?? record.createdAt);
 }
 
+/** What `judgeLiveness` needs besides the owner. */
+export interface LivenessContext {
+  /** Epoch ms now. */
+  readonly now: number;
+  /** Age limit (from the last sign of life) for owners that cannot be verified and have no lease. */
+  readonly maxAgeMs: number;
+  /** The judging process's host identity (`readHostIdentity()`). */
+  readonly host: HostIdentity;
+  /** The store's lease evidence on the owner (`none` for the file store). */
+  readonly lease: LeaseEvidence;
+}
+
+/** A liveness verdict with its reason. */
+export interface LivenessVerdict {
+  readonly liveness: Liveness;
+  readonly reason: string;
+  /** Whether the owner shares this host identity (its pid was checked here). */
+  readonly thisHost: boolean;
+}
+
+/** Whether `owner` runs under the same host identity (v1 data without `hostId`: same hostname). */
+export function isOnThisHost(
+  owner: { readonly hostname: string; readonly hostId?: string | null | undefined },
+  host: HostIdentity,
+): boolean {
+  const hostId = owner.hostId ?? null;
+  return hostId !== null ? hostId === host.id : owner.hostname === host.hostname;
+}
+
 /**
- * Judges a session record: `stale` when older than the age limit (counted
- * from its last heartbeat, see {@link lastSignOfLife}), or (on this
- * host) when its pid is gone or now belongs to another process (start time
- * differs); `remote` when it belongs to another host and is not too old (its
- * pid means nothing here, so it is left alone); else `live`.
+ * Judges an owner (a session record, a claim holder, a reaper):
+ * - this host, pid gone → `dead`; pid alive with another start time → `dead` (reused);
+ *   pid alive with the recorded start time → `live`, whatever age or lease says;
+ * - otherwise (other host, or no start time recorded): lease `held` → `live`,
+ *   `expired` → `dead`, `settling` → `unknown`; without leases the age limit
+ *   decides: older → `dead`, else `live` when the pid is alive here, `unknown` elsewhere.
+ */
+export function judgeLiveness(
+  owner: Pick<SessionOwner, 'pid' | 'hostname' | 'processStartTime' | 'createdAt' | 'heartbeatAt'> & {
+    readonly hostId?: string | null | undefined;
+  },
+  context: LivenessContext,
+): LivenessVerdict {
+  const thisHost = isOnThisHost(owner, context.host);
+  let pidAliveUnverified = false;
+  if (thisHost) {
+    const started = readProcessStartTime(owner.pid);
+    if (started === null) return { liveness: 'dead', reason: `pid ${owner.pid} is gone`, thisHost };
+    if (owner.processStartTime !== null) {
+      return started === owner.processStartTime
+        ? { liveness: 'live', reason: `pid ${owner.pid} alive with the recorded start time`, thisHost }
+        : { liveness: 'dead', reason: `pid ${owner.pid} now belongs to another process`, thisHost };
+    }
+    pidAliveUnverified = true;
+  }
+  switch (context.lease) {
+    case 'held':
+      return { liveness: 'live', reason: 'lease held', thisHost };
+    case 'expired':
+      return { liveness: 'dead', reason: 'lease expired', thisHost };
+    case 'settling':
+      return { liveness: 'unknown', reason: 'store reconnected less than one lease TTL ago', thisHost };
+    default:
+      break;
+  }
+  const silentMs = context.now - lastSignOfLife(owner);
+  if (silentMs > context.maxAgeMs) {
+    return {
+      liveness: 'dead',
+      reason: `no sign of life for ${(silentMs / 3_600_000).toFixed(1)} h (limit ${(context.maxAgeMs / 3_600_000).toFixed(1)} h)`,
+      thisHost,
+    };
+  }
+  return pidAliveUnverified
+    ? { liveness: 'live', reason: `pid ${owner.pid} alive (no start time recorded)`, thisHost }
+    : { liveness: 'unknown', reason: `on another host (${owner.hostname}): cannot verify`, thisHost };
+}
+
+/** How a session looks from this machine (v1 verdicts, kept for callers of `judgeSession`). */
+export type SessionLiveness = 'live' | 'stale' | 'remote';
+
+/**
+ * v1 verdict, derived from {@link judgeLiveness} with no lease evidence:
+ * `dead` → `stale`, `unknown` → `remote`. Kept for existing callers; new code
+ * uses `judgeLiveness` or `listSessions()`.
  */
 export function judgeSession(
-  record: Pick<SessionRecord, 'pid' | 'hostname' | 'processStartTime' | 'createdAt' | 'heartbeatAt'>,
-  context: { readonly now: number; readonly maxAgeMs: number; readonly hostname: string },
+  record: Pick<
+    SessionRecord,
+    'pid' | 'hostname' | 'hostId' | 'processStartTime' | 'createdAt' | 'heartbeatAt'
+  >,
+  context: {
+    readonly now: number;
+    readonly maxAgeMs: number;
+    readonly hostname: string;
+    readonly host?: HostIdentity;
+  },
 ): SessionLiveness {
-  if (context.now - lastSignOfLife(record) > context.maxAgeMs) return 'stale';
-  if (record.hostname !== context.hostname) return 'remote';
-  return isProcessAlive(record.pid, record.processStartTime) ? 'live' : 'stale';
+  const host = context.host ?? {
+    hostname: context.hostname,
+    machineId: null,
+    bootId: null,
+    pidNamespace: null,
+    id: '',
+  };
+  const verdict = judgeLiveness(
+    { ...record, hostId: context.host ? (record.hostId ?? null) : null },
+    { now: context.now, maxAgeMs: context.maxAgeMs, host, lease: 'none' },
+  );
+  if (verdict.liveness === 'dead') return 'stale';
+  return verdict.liveness === 'live' ? 'live' : 'remote';
 }
