@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type NotifySocket, openNotifySocket } from '../test/notify-socket.js';
 import { tempDir } from '../test/helpers.js';
+import { type NotifySocket, openNotifySocket } from '../test/notify-socket.js';
 import { createNotifier, watchdogIntervalMs } from './notify.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -77,7 +77,10 @@ describe('createNotifier', () => {
   it('logs (once) instead of throwing when the notify binary is missing', async () => {
     const warnings: string[] = [];
     const n = createNotifier(
-      { NOTIFY_SOCKET: '/nonexistent/notify.sock', SYSTEM_MANAGER_NOTIFY_BINARY: '/nonexistent/systemd-notify' },
+      {
+        NOTIFY_SOCKET: '/nonexistent/notify.sock',
+        SYSTEM_MANAGER_NOTIFY_BINARY: '/nonexistent/systemd-notify',
+      },
       { warn: (_obj, msg) => warnings.push(msg ?? '') },
     );
     n.ready();
