@@ -14,6 +14,7 @@ export function configJsonSchema(): Record<string, unknown> {
     string,
     unknown
   >;
+  dropNonStandardFormats(schema);
   const properties = (schema['properties'] ?? {}) as Record<string, unknown>;
   return {
     ...schema,
@@ -29,4 +30,12 @@ export function configJsonSchema(): Record<string, unknown> {
       ...properties,
     },
   };
+}
+
+/** zod writes `format: "starts_with"` beside the `pattern` that says the same; it is no JSON Schema format. */
+function dropNonStandardFormats(node: unknown): void {
+  if (typeof node !== 'object' || node === null) return;
+  const record = node as Record<string, unknown>;
+  if (record['format'] === 'starts_with' && typeof record['pattern'] === 'string') delete record['format'];
+  for (const value of Object.values(record)) dropNonStandardFormats(value);
 }
