@@ -1,10 +1,22 @@
-import { RedisRegistryStore } from '@core/session-redis';
+import { createRequire } from 'node:module';
+import type { RedisRegistryStore } from '@core/session-redis';
 import type { SystemManagerConfig } from './config.js';
 import { SystemManagerError } from './errors.js';
 import type { Logger } from './logger.js';
 
 /** Env var that selects the fleet-wide Redis session registry (wins over `session.redisUrl` in the config). */
 export const REDIS_URL_ENV = 'CORE_SESSION_REDIS_URL';
+
+// ioredis costs ~100 ms to load: only a run with a Redis URL pays for it.
+// Synchronous (require of an ES module, Node >= 20.19) because the manager
+// creates its session store synchronously, on the first path that needs it.
+let redisModule: typeof import('@core/session-redis') | undefined;
+function loadRedisStore(): typeof import('@core/session-redis') {
+  redisModule ??= createRequire(import.meta.url)(
+    '@core/session-redis',
+  ) as typeof import('@core/session-redis');
+  return redisModule;
+}
 
 /**
  * The Redis session store when the config (`session.redisUrl`) or the env
@@ -21,7 +33,8 @@ export function createSessionStore(
   const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : config.session.redisUrl;
   if (url === undefined) return undefined;
   try {
-    return new RedisRegistryStore({
+    const { RedisRegistryStore: Store } = loadRedisStore();
+    return new Store({
       url,
       leaseTtlMs: config.session.leaseTtlMs,
       heartbeatMs: config.session.heartbeatMs,

@@ -1,0 +1,3 @@
+export async function doctorCommand(_o: unknown): Promise<number> {
+  return 0;
+}
