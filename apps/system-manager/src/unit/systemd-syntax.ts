@@ -45,6 +45,11 @@ export function quoteExecWord(word: string, options: { executable?: boolean } = 
 export function execLine(executable: string, args: readonly string[]): string {
   if (!executable.startsWith('/'))
     throw new UnitSyntaxError(`the executable must be an absolute path, got ${JSON.stringify(executable)}`);
+  // systemd refuses these in the executable's path ("Executable name contains special characters"), quoted or not.
+  if (/['"\\]/.test(executable))
+    throw new UnitSyntaxError(
+      `systemd does not run an executable whose path contains quotes or a backslash: ${JSON.stringify(executable)}; install it elsewhere`,
+    );
   return [quoteExecWord(executable, { executable: true }), ...args.map((a) => quoteExecWord(a))].join(' ');
 }
 

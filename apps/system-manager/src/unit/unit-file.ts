@@ -3,7 +3,7 @@
 import path from 'node:path';
 import type { SystemManagerConfig } from '../config.js';
 import { EX_CONFIG, SystemManagerError } from '../errors.js';
-import { environmentWord, execLine, plainPath, quoteExecWord, UnitSyntaxError } from './systemd-syntax.js';
+import { environmentWord, execLine, plainPath, UnitSyntaxError } from './systemd-syntax.js';
 
 /** Name of the RuntimeDirectory= (`/run/system-manager`) of the system unit. */
 export const RUNTIME_DIRECTORY = 'system-manager';
@@ -196,9 +196,4 @@ RestartPreventExitStatus=${EX_CONFIG}
 WantedBy=multi-user.target
 `;
   return { text, warnings };
-}
-
-/** ExecStart's argv as a human reads it back, for messages. */
-export function describeExecStart(inputs: Pick<UnitInputs, 'nodePath' | 'cliPath'>): string {
-  return `${quoteExecWord(inputs.nodePath, { executable: true })} ${quoteExecWord(inputs.cliPath)} start`;
 }
