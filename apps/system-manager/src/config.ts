@@ -290,8 +290,42 @@ export function resolveCommand(service: ServiceConfig): { command: string; args:
   if (service.command === '{node}') {
     return {
       command: process.execPath,
-      args: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...args],
+      args: [...portableExecArgv(process.execArgv), ...args],
     };
   }
   return { command: service.command, args };
+}
+
+const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
+
+function resolveSpecifier(specifier: string): string {
+  // Bare names ("tsx") resolve against the current directory of the process that reads the flag: pin them here.
+  if (specifier.startsWith('.') || specifier.startsWith('/') || /^[a-z]+:/i.test(specifier)) return specifier;
+  try {
+    return import.meta.resolve(specifier);
+  } catch {
+    return specifier;
+  }
+}
+
+/**
+ * This process's Node flags as another process can use them from any
+ * working directory: `--inspect*` dropped (the port is taken), and a bare
+ * loader (`--import tsx`) resolved to its file URL, since Node resolves it
+ * against the child's cwd (a service's, or the unit's WorkingDirectory=).
+ */
+export function portableExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    if (arg.startsWith('--inspect')) continue;
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (LOADER_FLAGS.has(flag) && eq > 0) out.push(`${flag}=${resolveSpecifier(arg.slice(eq + 1))}`);
+    else if (LOADER_FLAGS.has(arg) && i + 1 < execArgv.length) {
+      out.push(arg, resolveSpecifier(execArgv[i + 1] as string));
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }

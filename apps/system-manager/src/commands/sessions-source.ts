@@ -33,6 +33,11 @@ export interface ListSessionsOptions {
   readonly anyOwner?: boolean;
 }
 
+/** What a lease-based store (the Redis one) offers for listing. */
+interface FleetListing {
+  listSessions(): Promise<readonly { record: SessionRecord; live: boolean }[]>;
+}
+
 /** Sessions older than this (since their last heartbeat) are dead unless verified alive here; @core/session's default. */
 const MAX_AGE_MS = 12 * 3_600_000;
 
@@ -100,6 +105,16 @@ export async function listSessions(options: ListSessionsOptions = {}): Promise<S
   const now = options.now ?? Date.now;
   const hostname = os.hostname();
   let records: SessionRecord[];
+  const fleet = options.store as (RegistryStore & Partial<FleetListing>) | undefined;
+  if (fleet?.listSessions) {
+    // A lease store judges by lease, which only it can read.
+    return (await fleet.listSessions()).map(({ record, live }) => ({
+      record,
+      liveness: live ? ('live' as const) : ('dead' as const),
+      reason: live ? 'its lease is current' : 'its lease expired',
+      thisHost: record.hostname === hostname,
+    }));
+  }
   if (options.store) {
     records = await options.store.list();
   } else {

@@ -228,14 +228,14 @@ export function renderStatus(doc: StatusDocument): string {
     lines.push(`no live sessions (${doc.registry.kind} registry: ${doc.registry.locations.join(', ')})`);
   else {
     for (const s of listed) {
-      const where = s.thisHost ? '' : ` on ${s.hostname}`;
+      const where = `on ${s.hostname}${s.thisHost ? ' (this host)' : ''}`;
       const control =
         s.controlPort === null
           ? 'no control port'
           : s.answered
             ? `control 127.0.0.1:${s.controlPort}`
-            : `control ${s.controlPort} not answering: rows marked * are from the registry`;
-      lines.push(`session ${s.sessionId} pid ${s.pid}${where} (${s.liveness}), ${control}`);
+            : `control port ${s.controlPort} not answering: rows marked * are from the registry`;
+      lines.push(`session ${s.sessionId} pid ${s.pid} ${where}, ${s.liveness}, ${control}`);
       for (const vm of s.vms) lines.push(`  vm ${vm.id} zone ${vm.zone ?? '-'}`);
     }
     if (rows.length > 0)

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandOptions } from '../commands.js';
-import { loadConfigWithSource } from '../config.js';
+import { loadConfigWithSource, portableExecArgv } from '../config.js';
 import { renderUnit, UnitError } from '../unit/unit-file.js';
 import { print, warnLine } from './output.js';
 
@@ -45,7 +45,7 @@ export async function unitCommand(options: CommandOptions): Promise<number> {
     env: process.env,
     nodePath: process.execPath,
     cliPath: thisCliPath(),
-    execArgv: process.execArgv.filter((a) => !a.startsWith('--inspect')),
+    execArgv: portableExecArgv(process.execArgv),
   });
   for (const w of warnings) warnLine(w);
   print(text);
