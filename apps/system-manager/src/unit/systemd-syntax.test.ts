@@ -15,6 +15,7 @@ const NASTY = [
   '/etc/sm/my conf.json',
   '/srv/100%/config.json',
   '/srv/%h/%n/%%',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${USER} is the point
   '/opt/$HOME/${USER}/$$/x$',
   `/data/it's "quoted"/a\\b`,
   '/tmp/tab\there',
