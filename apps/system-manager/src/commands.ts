@@ -1,6 +1,7 @@
 // The command dispatcher: each command lives in src/commands/<name>.ts and is
 // imported only when it runs, so read-only commands load none of what
 // `start` needs (zod, pino, ioredis) unless their data calls for it.
+import { discoverConfig } from './config-discovery.js';
 import { exitCodeOf, SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -65,8 +66,14 @@ export async function runCommand(command: string, options: CommandOptions): Prom
   const log = lazyLogger();
   try {
     switch (command) {
-      case 'start':
-        return await (await import('./commands/start.js')).startCommand(options, log.get());
+      case 'start': {
+        // Discovery (--config, $SYSTEM_MANAGER_CONFIG, /etc or XDG, built-in) happens here, so `start` and
+        // `config check` always agree on the file; the start path then gets an explicit path (or none).
+        const source = discoverConfig({ flag: options.config });
+        log.get().info({ config: source.file, origin: source.origin }, `config: ${source.description}`);
+        const { startCommand } = await import('./commands/start.js');
+        return await startCommand({ ...options, config: source.file ?? undefined }, log.get());
+      }
       case 'status':
         return await (await import('./commands/status.js')).statusCommand(options, log);
       case 'ports':
