@@ -1,6 +1,8 @@
 // `system-manager ports`: the ports in use when a manager runs; else the
 // configured ones, or with --resolve the dry run of where a start would go.
 import type { CommandOptions, LazyLogger } from '../commands.js';
+import { discoverConfig } from '../config-discovery.js';
+import { BUILTIN_ALIASES, builtinConfiguredPorts } from './configured-ports.js';
 import { fetchLiveStatus } from './live-status.js';
 import { print } from './output.js';
 import { readSessions } from './read-only-context.js';
@@ -16,10 +18,9 @@ export interface LivePorts {
   readonly source: 'control' | 'registry';
 }
 
-async function aliasesOf(ports: Readonly<Record<string, number>>) {
-  const { DEFAULT_ALIASES } = await import('@core/ports');
+function aliasesOf(ports: Readonly<Record<string, number>>): LivePorts['aliases'] {
   const aliases: Record<string, { name: string; port: number }> = {};
-  for (const [alias, name] of Object.entries(DEFAULT_ALIASES)) {
+  for (const [alias, name] of Object.entries(BUILTIN_ALIASES)) {
     const port = ports[name];
     if (port !== undefined) aliases[alias] = { name, port };
   }
@@ -51,7 +52,7 @@ export async function portsCommand(options: CommandOptions, log: LazyLogger): Pr
           sessionId: record.sessionId,
           pid: record.pid,
           ports,
-          aliases: await aliasesOf(ports),
+          aliases: aliasesOf(ports),
           source: fromLive ? 'control' : 'registry',
         });
       }
@@ -67,6 +68,10 @@ export async function portsCommand(options: CommandOptions, log: LazyLogger): Pr
     }
   }
   // No manager runs (or --resolve): what a start would use.
+  if (!options.resolve && discoverConfig({ flag: options.config }).file === null) {
+    const fast = builtinConfiguredPorts(process.env);
+    if (fast) return printConfigured(options, fast.ports, fast.aliases, null);
+  }
   const [{ AsyncSystemManager }, { createLogger }, { loadConfigWithSource }] = await Promise.all([
     import('../manager.js'),
     import('../logger.js'),
@@ -76,7 +81,15 @@ export async function portsCommand(options: CommandOptions, log: LazyLogger): Pr
   const manager = new AsyncSystemManager({ config, logger: createLogger({ level: 'warn' }) });
   const resolution = options.resolve ? await manager.portRegistry.resolve({ reserve: false }) : null;
   const ports = { ...(manager.ports as Record<string, number>) };
-  const aliases = await aliasesOf(ports);
+  return printConfigured(options, ports, aliasesOf(ports), resolution);
+}
+
+function printConfigured(
+  options: CommandOptions,
+  ports: Readonly<Record<string, number>>,
+  aliases: LivePorts['aliases'],
+  resolution: unknown,
+): number {
   if (options.json) {
     print(
       JSON.stringify({ source: options.resolve ? 'resolved' : 'configured', ports, aliases, resolution }),
