@@ -5,6 +5,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { httpGet, isAlive, portEnv, type Running, run, tempDir, waitUntil } from './helpers.js';
+import { REDIS_SERVER_BIN, redisCommand, startRedis } from './redis.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
@@ -393,4 +394,40 @@ describe('doctor (real broken states)', () => {
       r.child.kill('SIGCONT');
     }
   });
+});
+
+describe('doctor and the Redis store (a real redis-server)', () => {
+  it.skipIf(REDIS_SERVER_BIN === null)(
+    'reachable with noeviction is ok; allkeys-lru fails naming the fix; a dead server fails',
+    async () => {
+      const redis = await startRedis();
+      cleanups.push(() => redis.stop());
+      const dir = scratch();
+      const env = {
+        CORE_SESSION_DIR: path.join(dir, 's'),
+        XDG_CONFIG_HOME: dir,
+        CORE_SESSION_REDIS_URL: redis.url,
+        ...(await portEnv()),
+      };
+      const store = async () => {
+        const { stdout } = await runToEnd(['doctor', '--json'], env);
+        return JSON.parse(stdout).checks.find((c: { check: string }) => c.check === 'session store');
+      };
+      await redisCommand(redis.url, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      expect(await store()).toMatchObject({
+        status: 'ok',
+        message: expect.stringMatching(/reachable, maxmemory-policy noeviction/),
+      });
+      await redisCommand(redis.url, 'CONFIG', 'SET', 'maxmemory-policy', 'allkeys-lru');
+      expect(await store()).toMatchObject({
+        status: 'fail',
+        fix: expect.stringMatching(/CONFIG SET maxmemory-policy noeviction/),
+      });
+      await redis.stop();
+      expect(await store()).toMatchObject({
+        status: 'fail',
+        message: expect.stringMatching(/not reachable/),
+      });
+    },
+  );
 });

@@ -194,7 +194,7 @@ export async function checkStore(
         'make sure maxmemory-policy is noeviction (or a volatile-* policy): an evicted session loses what it owns',
       );
     }
-    if (policy !== null && policy.startsWith('allkeys-'))
+    if (policy?.startsWith('allkeys-'))
       return bad(
         'session store',
         'fail',
