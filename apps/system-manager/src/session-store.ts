@@ -30,6 +30,7 @@ export function createSessionStore(
   config: SystemManagerConfig,
   env: NodeJS.ProcessEnv,
   logger: Logger,
+  options: { readonly unavailableTimeoutMs?: number } = {},
 ): RedisRegistryStore | undefined {
   const fromEnv = env[REDIS_URL_ENV];
   const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : config.session.redisUrl;
@@ -42,6 +43,9 @@ export function createSessionStore(
       heartbeatMs: config.session.heartbeatMs,
       ...(config.session.keyPrefix === undefined ? {} : { keyPrefix: config.session.keyPrefix }),
       logger: logger.child({ component: 'session-store' }),
+      ...(options.unavailableTimeoutMs === undefined
+        ? {}
+        : { unavailableTimeoutMs: options.unavailableTimeoutMs }),
     });
   } catch (error) {
     const source = fromEnv !== undefined && fromEnv !== '' ? REDIS_URL_ENV : 'config session.redisUrl';

@@ -48,6 +48,8 @@ export async function readSessions(options: CommandOptions, log: LazyLogger): Pr
       config ?? parseConfig({}),
       process.env,
       log.get(),
+      // A look, not a run: report the registry down after 3 s instead of 10.
+      { unavailableTimeoutMs: 3000 },
     ) as unknown as RegistryStore & {
       close(): Promise<void>;
     };
