@@ -2,14 +2,12 @@ import type { CommandOptions } from '../commands.js';
 import {
   type CheckResult,
   checkClock,
-  checkCommands,
   checkConfig,
   checkLock,
-  checkPorts,
   checkRegistry,
   checkSessionDir,
-  checkStore,
 } from './doctor-checks.js';
+import { checkCommands, checkPorts, checkStore } from './doctor-environment.js';
 import { print } from './output.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
