@@ -19,6 +19,8 @@ export interface ServiceRow {
   readonly portName: string | null;
   readonly uptimeSeconds: number | null;
   readonly restarts: number | null;
+  /** How its previous process ended (as the manager reports it), or null. */
+  readonly lastExit: unknown;
   readonly cpuPercent: number | null;
   readonly memoryBytes: number | null;
   /** `control`: the manager answered GET /status; `registry`: it did not, the row is from its session record. */
@@ -105,6 +107,7 @@ function liveRow(sessionId: string, svc: LiveService, now: number): ServiceRow {
     uptimeSeconds:
       startedAt !== null ? Math.max(0, (now - startedAt) / 1000) : (usage?.uptimeSeconds ?? null),
     restarts: numberOrNull(svc.restarts),
+    lastExit: svc.lastExit ?? null,
     cpuPercent: usage?.cpuPercent ?? null,
     memoryBytes: usage?.memoryBytes ?? null,
     source: 'control',
@@ -125,6 +128,7 @@ function registryRow(sessionId: string, r: ResourceRecord, thisHost: boolean): S
     portName: typeof r.metadata?.['portName'] === 'string' ? (r.metadata['portName'] as string) : null,
     uptimeSeconds: usage?.uptimeSeconds ?? null,
     restarts: null,
+    lastExit: null,
     cpuPercent: usage?.cpuPercent ?? null,
     memoryBytes: usage?.memoryBytes ?? null,
     source: 'registry',
