@@ -192,4 +192,52 @@ describe('`system-manager unit` (the CLI)', () => {
       expect(verify(out)).toEqual({ status: 0, output: '' });
     },
   );
+
+  it('runs as written: ExecStart read back with systemd rules, in WorkingDirectory= with Environment=, gets the config path as one argument', async () => {
+    const dir = path.join(scratch.dir, "etc sm %i $USER 'x'");
+    mkdirSync(dir, { recursive: true });
+    const configFile = path.join(dir, 'my conf.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({ services: [{ name: 'api', command: './api.sh', port: 'main_api' }] }),
+    );
+    const cli = path.resolve(import.meta.dirname, '..', 'cli.ts');
+    const unit = execFileSync(
+      process.execPath,
+      ['--conditions=@core/source', '--import', 'tsx', cli, 'unit', '--user', 'root', '--config', configFile],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          SYSTEM_MANAGER_PORT_MAIN_API: '9123',
+          CORE_SESSION_DIR: path.join(scratch.dir, 'never'),
+        },
+      },
+    );
+    const argv = parseExecLine(settings(unit, 'ExecStart')[0] as string);
+    expect(argv.slice(-3)).toEqual(['start', '--config', configFile]);
+    const env = Object.assign({}, ...settings(unit, 'Environment').map(parseEnvironment)) as Record<
+      string,
+      string
+    >;
+    const cwd = (settings(unit, 'WorkingDirectory')[0] as string).replaceAll('%%', '%');
+    expect(cwd).toBe(dir);
+    // The same argv with `config check` instead of `start`: exit 0 proves the path arrived whole and resolves from cwd.
+    const [exe, ...args] = argv;
+    const check = spawnSync(
+      exe as string,
+      args
+        .map((a) => (a === 'start' ? 'config' : a))
+        .flatMap((a) => (a === 'config' ? ['config', 'check'] : [a])),
+      {
+        cwd,
+        env: { ...env, HOME: scratch.dir },
+        encoding: 'utf8',
+      },
+    );
+    expect(check.stderr).toContain(`${configFile} (--config) is valid`);
+    expect(check.status).toBe(0);
+    expect(JSON.parse(check.stdout).services[0].command).toBe(path.join(dir, 'api.sh'));
+    expect(env['SYSTEM_MANAGER_PORT_MAIN_API']).toBe('9123');
+  });
 });
