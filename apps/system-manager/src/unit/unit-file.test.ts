@@ -226,9 +226,7 @@ describe('`system-manager unit` (the CLI)', () => {
     const [exe, ...args] = argv;
     const check = spawnSync(
       exe as string,
-      args
-        .map((a) => (a === 'start' ? 'config' : a))
-        .flatMap((a) => (a === 'config' ? ['config', 'check'] : [a])),
+      args.flatMap((a) => (a === 'start' ? ['config', 'check'] : [a])),
       {
         cwd,
         env: { ...env, HOME: scratch.dir },
