@@ -1,8 +1,9 @@
 // The ONE place read-only commands (status, ports, doctor) get session
-// listings from. It has the signature @core/session's `listSessions` is
-// getting (helper "session-v2"); until then it is built on today's API. It
-// creates no files: a missing or empty session directory lists nothing
-// without loading @core/session (and zod) at all.
+// listings from, with the signature of @core/session's `listSessions`
+// (session v2). When the installed @core/session has that function it is
+// used; otherwise the listing is built here on the v1 API (registry.json +
+// judgeSession). Either way it creates no files, and a missing or empty
+// session directory lists nothing without loading @core/session (and zod).
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,12 +63,13 @@ export function allUsersSessionDirs(extra: readonly string[]): string[] {
   return [...dirs];
 }
 
-function readRegistryText(dir: string, anyOwner: boolean): { text: string } | { skip: string } | null {
+/** Whether a session directory can be trusted and holds anything; nothing is created or followed. */
+function inspectDir(dir: string, anyOwner: boolean): 'missing' | 'empty' | 'ok' | { skip: string } {
   let stats: ReturnType<typeof lstatSync>;
   try {
     stats = lstatSync(dir);
   } catch {
-    return null; // no directory: nothing registered, and nothing is created here
+    return 'missing'; // nothing registered, and nothing is created here
   }
   if (stats.isSymbolicLink()) return { skip: `${dir} is a symbolic link: not followed` };
   if (!stats.isDirectory()) return { skip: `${dir} is not a directory` };
@@ -75,6 +77,14 @@ function readRegistryText(dir: string, anyOwner: boolean): { text: string } | { 
   if (stats.uid !== uid && !anyOwner)
     return { skip: `${dir} is owned by uid ${stats.uid}, not by you (uid ${uid})` };
   if ((stats.mode & 0o022) !== 0) return { skip: `${dir} is writable by other users: not trusted` };
+  try {
+    return readdirSync(dir).length === 0 ? 'empty' : 'ok';
+  } catch (error) {
+    return { skip: `${dir}: ${(error as Error).message}` };
+  }
+}
+
+function readRegistryText(dir: string): { text: string } | { skip: string } | null {
   const file = path.join(dir, 'registry.json');
   let fd: number;
   try {
@@ -94,6 +104,18 @@ function readRegistryText(dir: string, anyOwner: boolean): { text: string } | { 
   }
 }
 
+/** The package's own read-only listing (session v2's `listSessions`), when the installed @core/session has one. */
+type PackageListing = (options: {
+  dir?: string;
+  store?: unknown;
+  now?: () => number;
+}) => Promise<SessionListing[]>;
+
+async function packageListing(): Promise<PackageListing | null> {
+  const session = (await import('@core/session')) as unknown as Record<string, unknown>;
+  return typeof session['listSessions'] === 'function' ? (session['listSessions'] as PackageListing) : null;
+}
+
 const VERDICT: Record<string, { liveness: Liveness; reason: string }> = {
   live: { liveness: 'live', reason: 'its process is running (same pid and start time)' },
   stale: { liveness: 'dead', reason: 'its process is gone, its pid was reused, or it is older than 12 h' },
@@ -105,6 +127,10 @@ export async function listSessions(options: ListSessionsOptions = {}): Promise<S
   const now = options.now ?? Date.now;
   const hostname = os.hostname();
   let records: SessionRecord[];
+  if (options.store) {
+    const own = await packageListing();
+    if (own) return own({ store: options.store, now });
+  }
   const fleet = options.store as (RegistryStore & Partial<FleetListing>) | undefined;
   if (fleet?.listSessions) {
     // A lease store judges by lease, which only it can read.
@@ -119,7 +145,23 @@ export async function listSessions(options: ListSessionsOptions = {}): Promise<S
     records = await options.store.list();
   } else {
     const dir = path.resolve(options.dir ?? defaultSessionDir());
-    const read = readRegistryText(dir, options.anyOwner === true);
+    const state = inspectDir(dir, options.anyOwner === true);
+    // Nothing there: answer without loading @core/session (and zod) at all.
+    if (state === 'missing' || state === 'empty') return [];
+    if (typeof state === 'object') {
+      options.warn?.(state.skip);
+      return [];
+    }
+    const own = await packageListing();
+    if (own) {
+      try {
+        return await own({ dir, now });
+      } catch (error) {
+        options.warn?.(`${dir}: ${(error as Error).message}`);
+        return [];
+      }
+    }
+    const read = readRegistryText(dir);
     if (read === null) return [];
     if ('skip' in read) {
       options.warn?.(read.skip);
