@@ -1,7 +1,6 @@
 // What read-only commands need to find the sessions: the config (only when a
 // file is in force — zod is loaded then) and the Redis store (only when a URL
 // is set — ioredis is loaded then). On a machine with neither, nothing heavy loads.
-import type { RegistryStore } from '@core/session';
 import type { CommandOptions, LazyLogger } from '../commands.js';
 import type { SystemManagerConfig } from '../config.js';
 import { discoverConfig } from '../config-discovery.js';
@@ -10,6 +9,7 @@ import { warnLine } from './output.js';
 import {
   allUsersSessionDirs,
   defaultSessionDir,
+  type ListableStore,
   type ListSessionsOptions,
   listSessions,
   type SessionListing,
@@ -50,7 +50,7 @@ export async function readSessions(options: CommandOptions, log: LazyLogger): Pr
       log.get(),
       // A look, not a run: report the registry down after 3 s instead of 10.
       { unavailableTimeoutMs: 3000 },
-    ) as unknown as RegistryStore & {
+    ) as unknown as ListableStore & {
       close(): Promise<void>;
     };
     try {

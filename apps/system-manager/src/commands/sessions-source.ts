@@ -7,7 +7,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { RegistryStore, SessionRecord } from '@core/session';
+import type { SessionRecord } from '@core/session';
 
 /** How a listed session looks from here. */
 export type Liveness = 'live' | 'dead' | 'unknown';
@@ -26,7 +26,7 @@ export interface ListSessionsOptions {
   /** Session directory (default: $CORE_SESSION_DIR or the per-user folder under the OS temp dir). */
   readonly dir?: string | undefined;
   /** A registry store (the fleet's Redis store); wins over `dir`. */
-  readonly store?: RegistryStore | undefined;
+  readonly store?: ListableStore | undefined;
   readonly now?: () => number;
   /** Told about a directory or file that was skipped (unsafe, corrupt). */
   readonly warn?: (message: string) => void;
@@ -34,9 +34,19 @@ export interface ListSessionsOptions {
   readonly anyOwner?: boolean;
 }
 
-/** What a lease-based store (the Redis one) offers for listing. */
-interface FleetListing {
-  listSessions(): Promise<readonly { record: SessionRecord; live: boolean }[]>;
+/**
+ * The slice of a session store the listing uses. Structural, so both the v1
+ * `RegistryStore` (and its Redis store) and the v2 `SessionStore` fit.
+ */
+export interface ListableStore {
+  /** Where it is, for messages. */
+  readonly location: string;
+  /** v1: every record. */
+  list?(): Promise<readonly SessionRecord[]>;
+  /** v1 Redis store: every record with whether its lease is live. */
+  listSessions?(): Promise<readonly unknown[]>;
+  /** v1: a lease store's own verdict. */
+  judgeSession?(record: SessionRecord, now: number): 'live' | 'stale' | undefined;
 }
 
 /** Sessions older than this (since their last heartbeat) are dead unless verified alive here; @core/session's default. */
@@ -131,10 +141,10 @@ export async function listSessions(options: ListSessionsOptions = {}): Promise<S
     const own = await packageListing();
     if (own) return own({ store: options.store, now });
   }
-  const fleet = options.store as (RegistryStore & Partial<FleetListing>) | undefined;
-  if (fleet?.listSessions) {
+  if (options.store?.listSessions) {
     // A lease store judges by lease, which only it can read.
-    return (await fleet.listSessions()).map(({ record, live }) => ({
+    const fleet = (await options.store.listSessions()) as readonly { record: SessionRecord; live: boolean }[];
+    return fleet.map(({ record, live }) => ({
       record,
       liveness: live ? ('live' as const) : ('dead' as const),
       reason: live ? 'its lease is current' : 'its lease expired',
@@ -142,7 +152,7 @@ export async function listSessions(options: ListSessionsOptions = {}): Promise<S
     }));
   }
   if (options.store) {
-    records = await options.store.list();
+    records = [...((await options.store.list?.()) ?? [])];
   } else {
     const dir = path.resolve(options.dir ?? defaultSessionDir());
     const state = inspectDir(dir, options.anyOwner === true);
