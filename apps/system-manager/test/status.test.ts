@@ -1,5 +1,5 @@
 // status (like pm2 ls) and ports against real managers and real orphans; read-only commands create no files.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { httpGet, isAlive, portEnv, waitUntil } from './helpers.js';
@@ -94,12 +94,16 @@ describe('status (like pm2 ls)', () => {
   it('--all-users reads every user directory under the temp dir (root), including another uid', async () => {
     const t = setup();
     const { r } = await t.start();
-    // TMPDIR moves os.tmpdir(): a fake "other user" directory holding a copy of the live registry.
+    // TMPDIR moves os.tmpdir(): a fake "other user" directory (owned by uid 4242) holding a copy of the live session files.
     const tmp = path.join(t.dir, 'tmp');
     const other = path.join(tmp, 'core-session-4242');
-    mkdirSync(other, { recursive: true, mode: 0o700 });
-    const { readFileSync } = await import('node:fs');
-    writeFileSync(path.join(other, 'registry.json'), readFileSync(path.join(t.sessionDir, 'registry.json')));
+    mkdirSync(tmp, { recursive: true });
+    cpSync(t.sessionDir, other, { recursive: true });
+    const own = (p: string) => {
+      chownSync(p, 4242, 4242);
+      if (statSync(p).isDirectory()) for (const f of readdirSync(p)) own(path.join(p, f));
+    };
+    if (process.getuid?.() === 0) own(other);
     const env = { TMPDIR: tmp, CORE_SESSION_DIR: path.join(tmp, 'core-session-0') };
     expect((await statusJson(env)).sessions).toEqual([]);
     const all = await statusJson(env, ['--all-users']);
