@@ -1,5 +1,5 @@
 // status (like pm2 ls) and ports against real managers and real orphans; read-only commands create no files.
-import { chownSync, cpSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, cpSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { httpGet, isAlive, portEnv, waitUntil } from './helpers.js';
