@@ -85,6 +85,8 @@ export async function checkRegistry(
     };
   const live = listings.filter((l) => l.liveness === 'live').length;
   const dead = listings.length - live;
+  const interrupted = interruptedReaping(listings);
+  if (interrupted !== null) return { listings, result: interrupted };
   return {
     listings,
     result:
@@ -97,6 +99,36 @@ export async function checkRegistry(
           )
         : ok('registry', `${listings.length} session(s), all live`),
   };
+}
+
+/**
+ * Session v2 marks a dead session's record while a reaper cleans it up
+ * (`reaping.by`). A reaper that is itself dead left work half done; one that
+ * is stopped (SIGSTOP) holds it up.
+ */
+function interruptedReaping(listings: readonly SessionListing[]): CheckResult | null {
+  const byId = new Map(listings.map((l) => [l.record.sessionId, l]));
+  for (const l of listings) {
+    const mark = (l as { reaping?: { by: string } | undefined }).reaping;
+    if (!mark) continue;
+    const reaper = byId.get(mark.by);
+    if (!reaper || reaper.liveness === 'dead')
+      return bad(
+        'registry',
+        'warn',
+        `the cleanup of session ${l.record.sessionId} was interrupted (its reaper ${mark.by} is gone)`,
+        "run 'system-manager sessions cleanup': it takes the cleanup over where it stopped",
+      );
+    const state = /\) (\S)/.exec(safeRead(`/proc/${reaper.record.pid}/stat`))?.[1];
+    if (reaper.thisHost && (state === 'T' || state === 't'))
+      return bad(
+        'registry',
+        'fail',
+        `session ${l.record.sessionId} is being cleaned up by pid ${reaper.record.pid}, which is stopped`,
+        `resume it (kill -CONT ${reaper.record.pid}) or end it so another cleanup can take over`,
+      );
+  }
+  return null;
 }
 
 /** The registry lock: free, held by a live process, or left by a dead one (broken automatically at the next write). */
