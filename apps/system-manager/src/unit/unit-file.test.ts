@@ -238,4 +238,24 @@ describe('`system-manager unit` (the CLI)', () => {
     expect(JSON.parse(check.stdout).services[0].command).toBe(path.join(dir, 'api.sh'));
     expect(env['SYSTEM_MANAGER_PORT_MAIN_API']).toBe('9123');
   });
+
+  it('refuses a user that does not exist, and a name that could be read as an option of id', () => {
+    const cli = path.resolve(import.meta.dirname, '..', 'cli.ts');
+    for (const [user, message] of [
+      ['no-such-user-sm', /no such user on this machine/],
+      ['-rf', /not a user name/],
+    ] as const) {
+      const r = spawnSync(
+        process.execPath,
+        ['--conditions=@core/source', '--import', 'tsx', cli, 'unit', `--user=${user}`],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, CORE_SESSION_DIR: path.join(scratch.dir, 'never') },
+        },
+      );
+      expect(r.status).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(message);
+    }
+  });
 });
