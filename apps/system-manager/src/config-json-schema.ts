@@ -18,7 +18,6 @@ export function configJsonSchema(): Record<string, unknown> {
   const properties = (schema['properties'] ?? {}) as Record<string, unknown>;
   return {
     ...schema,
-    $id: 'https://unpkg.com/system-manager/config.schema.json',
     title: 'system-manager config',
     description:
       'Config file of system-manager (`system-manager config check --config <file>` validates one and prints it resolved).',
