@@ -1,4 +1,3 @@
-import http from 'node:http';
 // A running manager's own view of itself: GET /status on its loopback control port.
 
 /** One service as a manager's `GET /status` reports it; fields a manager does not send are undefined. */
@@ -77,10 +76,12 @@ const MAX_BODY_BYTES = 1024 * 1024;
  * time. Never throws. node:http rather than fetch: fetch loads undici,
  * ~15 ms more on every `status`.
  */
-export function fetchLiveStatus(
+export async function fetchLiveStatus(
   port: number,
   timeoutMs = LIVE_STATUS_TIMEOUT_MS,
 ): Promise<LiveStatus | null> {
+  // Loaded here, not at the top: with no manager running, status and ports never need it.
+  const http = await import('node:http');
   return new Promise((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/status', timeout: timeoutMs }, (res) => {
       if (res.statusCode !== 200) {
