@@ -37,13 +37,14 @@ async function loadedBy(args: string[]): Promise<string[]> {
 }
 
 const HEAVY =
-  /\/(zod|pino|ioredis)\/|\/packages\/(session|session-redis|ports|stats|invariants)\/|\/src\/manager\.ts$/;
+  /\/(zod|pino|ioredis)\/|\/packages\/(session|session-redis|ports|stats|invariants)\/|\/src\/manager\.ts$|^node:https?$/;
 
 describe('read-only commands load nothing heavy on an empty machine', () => {
   for (const args of [['--help'], ['status', '--json'], ['status'], ['ports'], ['ports', '--json']]) {
     it(`${args.join(' ')}`, async () => {
       const urls = await loadedBy(args);
-      expect(urls.some((u) => u.endsWith('/src/cli.ts'))).toBe(true); // the recorder works
+      expect(urls.some((u) => u.endsWith('/src/cli.ts'))).toBe(true); // the recorder works…
+      expect(urls).toContain('node:fs'); // …for built-ins too
       expect(urls.filter((u) => HEAVY.test(u))).toEqual([]);
     });
   }
