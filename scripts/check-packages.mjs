@@ -35,6 +35,8 @@ import { DEPENDENCY_FIELDS, publishedPackages } from './lib/workspace.mjs';
 
 const ALWAYS = new Set(['package.json', 'README.md', 'LICENSE']);
 const SHIPPED = /^dist\/(?:[\w.-]+\/)*[\w.-]+\.(?:js|d\.ts)$/;
+// Published JSON Schemas of a package's file formats (system-manager's config.schema.json, for editors' "$schema").
+const SCHEMA_FILE = /^[\w.-]+\.schema\.json$/;
 const FORBIDDEN = /\.test\.|\.spec\.|\.map$|\.tsbuildinfo$|(?:^|\/)(?:src|test|bench|fixtures)\//;
 
 /** Every relative file path a manifest field points at (exports targets, bin, types, main). */
@@ -142,9 +144,9 @@ export async function checkPackage(pkg, tmp) {
   );
 
   for (const file of files) {
-    if (ALWAYS.has(file)) continue;
+    if (ALWAYS.has(file) || SCHEMA_FILE.test(file)) continue;
     if (!SHIPPED.test(file) || FORBIDDEN.test(file))
-      problems.push(`ships ${file} (only dist/**/*.js, .d.ts, README.md, LICENSE)`);
+      problems.push(`ships ${file} (only dist/**/*.js, .d.ts, *.schema.json, README.md, LICENSE)`);
   }
   for (const required of ALWAYS) {
     if (!files.includes(required)) problems.push(`does not ship ${required}`);

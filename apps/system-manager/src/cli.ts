@@ -11,28 +11,35 @@ Boot orchestrator: starts the configured services with their ports, owns them
 through this terminal's session, serves health/status/metrics, cleans up.
 
 Commands:
-  start [--config <file>]     start services and the control endpoint; Ctrl-C / SIGTERM stops them
-  status [--config <file>] [--json]
-                              live sessions with their resources and ports (every host's with a Redis registry)
-  sessions cleanup [--config <file>] [--json]
-                              reap stale sessions: kill their orphaned services, run VM cleanup
-  ports [--config <file>] [--json]
-                              resolved ports and aliases
-  unit [--config <file>]      print a systemd unit that runs \`start\` at boot
+  start                       start services and the control endpoint; SIGTERM stops, SIGHUP reloads the config
+  status [--json] [--all-users]
+                              every service of every running manager (like pm2 ls): state, health, pid, port,
+                              uptime, restarts, CPU, memory; dead sessions' orphans with their pids and ports
+  ports [--resolve] [--json]  the ports of the running manager; without one the configured ports,
+                              with --resolve where a start would go now (dry run)
+  sessions cleanup [--json]   reap dead sessions: kill their orphaned services, run VM cleanup
+  config check [--json]       validate the config and print it resolved (exit 78 naming every bad field)
+  doctor [--json]             check the session directory, registry, store, ports, commands and clock
+  unit [--user <u>] [--group <g>]
+                              print a systemd unit (Type=notify) that runs \`start\` at boot as <u>
 
 Options:
-  -c, --config <file>   JSON config file (default: built-in config with an example cache service)
+  -c, --config <file>   JSON config file; default: $SYSTEM_MANAGER_CONFIG, else
+                        /etc/system-manager/config.json (root) or
+                        $XDG_CONFIG_HOME/system-manager/config.json, else a built-in example config
       --json            machine-readable result on stdout (logs stay on stderr)
   -h, --help            show this help
   -v, --version         show the version
 
 Environment:
+  SYSTEM_MANAGER_CONFIG       config file when --config is not given
   SYSTEM_MANAGER_PORT_<NAME>  override a named port (e.g. SYSTEM_MANAGER_PORT_MAIN_API=9000)
-  CORE_SESSION_DIR            session directory (default: a private folder under the OS temp dir)
+  CORE_SESSION_DIR            session directory (default: a private folder under the OS temp dir;
+                              /run/system-manager/sessions in the generated unit)
   CORE_SESSION_REDIS_URL      fleet-wide session registry on Redis (redis://host:6379); a session is then a lease
   LOG_LEVEL                   pino level (default info); logs are JSON lines unless stderr is a TTY
 
-Exit codes: 0 ok, 1 failure, 2 usage error.
+Exit codes: 0 ok, 1 failure, 2 usage error, 78 invalid config (EX_CONFIG).
 `;
 
 function version(): string {
@@ -47,30 +54,20 @@ function usageError(message: string): never {
   process.exit(2);
 }
 
-let parsed: ReturnType<
-  typeof parseArgs<{
-    options: {
-      config: { type: 'string'; short: 'c' };
-      json: { type: 'boolean' };
-      help: { type: 'boolean'; short: 'h' };
-      version: { type: 'boolean'; short: 'v' };
-    };
-    allowPositionals: true;
-    strict: true;
-  }>
->;
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  user: { type: 'string' },
+  group: { type: 'string' },
+  'all-users': { type: 'boolean' },
+  resolve: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
 try {
-  parsed = parseArgs({
-    args: process.argv.slice(2),
-    options: {
-      config: { type: 'string', short: 'c' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  parsed = parseArgs({ args: process.argv.slice(2), options: OPTIONS, allowPositionals: true, strict: true });
 } catch (error) {
   // Node's messages name the flag: "Unknown option '--nope'".
   usageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
@@ -87,15 +84,34 @@ if (values.version) {
 }
 
 const [command, ...rest] = positionals;
-const known: Record<string, number> = { start: 0, status: 0, ports: 0, unit: 0, sessions: 1 };
+// Command → its subcommand (if it has one) and the options it takes besides --config and --json.
+const COMMANDS: Record<string, { sub?: string; options: readonly string[] }> = {
+  start: { options: [] },
+  status: { options: ['all-users'] },
+  ports: { options: ['resolve'] },
+  unit: { options: ['user', 'group'] },
+  sessions: { sub: 'cleanup', options: [] },
+  config: { sub: 'check', options: [] },
+  doctor: { options: [] },
+};
 if (command === undefined) usageError('missing command');
-if (!(command in known)) usageError(`unknown command '${command}'`);
-if (command === 'sessions' && rest[0] !== 'cleanup')
-  usageError(`unknown command 'sessions ${rest[0] ?? ''}'`.trim());
-if (rest.length > (known[command] ?? 0)) usageError(`unexpected argument '${rest[known[command] ?? 0]}'`);
-if (values.config !== undefined && !['start', 'status', 'ports', 'unit', 'sessions'].includes(command)) {
-  usageError(`option '--config' does not apply to '${command}'`);
+const spec = COMMANDS[command];
+if (spec === undefined) usageError(`unknown command '${command}'`);
+if (spec.sub !== undefined && rest[0] !== spec.sub)
+  usageError(`unknown command '${command} ${rest[0] ?? ''}'`.trim());
+const extra = rest.slice(spec.sub === undefined ? 0 : 1);
+if (extra.length > 0) usageError(`unexpected argument '${extra[0]}'`);
+for (const name of ['user', 'group', 'all-users', 'resolve'] as const) {
+  if (values[name] !== undefined && !spec.options.includes(name))
+    usageError(`option '--${name}' does not apply to '${command}'`);
 }
 
 const { runCommand } = await import('./commands.js');
-process.exitCode = await runCommand(command, { config: values.config, json: values.json === true });
+process.exitCode = await runCommand(command, {
+  config: values.config,
+  json: values.json === true,
+  user: values.user,
+  group: values.group,
+  allUsers: values['all-users'] === true,
+  resolve: values.resolve === true,
+});

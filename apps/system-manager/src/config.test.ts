@@ -1,13 +1,20 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG, loadConfig, parseConfig, resolveCommand } from './config.js';
 import { SystemManagerError } from './errors.js';
 import { renderCommand } from './reaper.js';
 
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function writeConfig(content: string): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'sm-config-')), 'config.json');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sm-config-'));
+  dirs.push(dir);
+  const file = path.join(dir, 'config.json');
   writeFileSync(file, content);
   return file;
 }

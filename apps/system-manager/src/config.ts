@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { SystemManagerError } from './errors.js';
+import { type ConfigDiscovery, type ConfigSource, discoverConfig } from './config-discovery.js';
+import { ConfigError } from './errors.js';
 
 const portNumber = z.number().int().min(1).max(65535);
 const portName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a port name in snake_case (e.g. "main_api")');
@@ -128,16 +129,79 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${where}: ${issue.message}`;
 }
 
+/** Checks zod cannot express: every problem found, one line each (empty when all is well). */
+function crossFieldIssues(config: SystemManagerConfig): string[] {
+  const lines: string[] = [];
+  const names = new Set<string>();
+  for (const [index, service] of config.services.entries()) {
+    if (names.has(service.name))
+      lines.push(`services.${index}.name: duplicate service name "${service.name}"`);
+    names.add(service.name);
+  }
+  if (config.dynamicRange[0] > config.dynamicRange[1]) {
+    lines.push(`dynamicRange: expected [from, to] with from <= to, got [${config.dynamicRange.join(', ')}]`);
+  }
+  for (const [kind, cleanup] of Object.entries(config.cleanup)) {
+    try {
+      new RegExp(cleanup.notFoundPattern, 'i');
+    } catch {
+      lines.push(
+        `cleanup.${kind}.notFoundPattern: expected a regular expression, got ${JSON.stringify(cleanup.notFoundPattern)}`,
+      );
+    }
+  }
+  return lines;
+}
+
+/** A path written in a config file: relative ones are relative to the file's directory. */
+function isExplicitRelative(value: string): boolean {
+  return value.startsWith('./') || value.startsWith('../') || value === '.' || value === '..';
+}
+
+/**
+ * Makes a file's relative paths absolute against its directory: `cwd`
+ * (default: the directory itself, so relative `args` resolve there too), a
+ * `command` with a slash in it, and `args` written as `./…` or `../…`.
+ */
+function resolveRelativePaths(config: SystemManagerConfig, baseDir: string): SystemManagerConfig {
+  return {
+    ...config,
+    services: config.services.map((service) => ({
+      ...service,
+      cwd: path.resolve(baseDir, service.cwd ?? '.'),
+      command:
+        service.command.includes('/') && !path.isAbsolute(service.command)
+          ? path.resolve(baseDir, service.command)
+          : service.command,
+      args: service.args.map((arg) => (isExplicitRelative(arg) ? path.resolve(baseDir, arg) : arg)),
+    })),
+  };
+}
+
 /**
  * Validates a config object. Errors name the source (file), the path of every
- * bad field and what was expected.
- * @throws SystemManagerError E_CONFIG_INVALID
+ * bad field and what was expected (all of them, in `details`). A `$schema`
+ * key (for editors) is accepted and ignored. With `baseDir` (the config
+ * file's directory), relative paths are resolved against it.
+ * @throws ConfigError E_CONFIG_INVALID (exit code 78)
  */
-export function parseConfig(input: unknown, source = 'config'): SystemManagerConfig {
-  const result = configSchema.safeParse(input);
-  if (!result.success) {
-    const lines = result.error.issues.map(describeIssue);
-    throw new SystemManagerError(
+export function parseConfig(input: unknown, source = 'config', baseDir?: string): SystemManagerConfig {
+  let body = input;
+  if (typeof input === 'object' && input !== null && !Array.isArray(input) && '$schema' in input) {
+    const { $schema, ...rest } = input as Record<string, unknown>;
+    if (typeof $schema !== 'string') {
+      throw new ConfigError(
+        'E_CONFIG_INVALID',
+        `${source} is not a valid system-manager config: $schema: expected a string (the schema URL or path)`,
+        { details: ['$schema: expected a string'] },
+      );
+    }
+    body = rest;
+  }
+  const result = configSchema.safeParse(body);
+  const lines = result.success ? crossFieldIssues(result.data) : result.error.issues.map(describeIssue);
+  if (!result.success || lines.length > 0) {
+    throw new ConfigError(
       'E_CONFIG_INVALID',
       `${source} is not a valid system-manager config: ${lines.join('; ')}`,
       {
@@ -145,68 +209,71 @@ export function parseConfig(input: unknown, source = 'config'): SystemManagerCon
       },
     );
   }
-  const config = result.data;
-  const names = new Set<string>();
-  for (const [index, service] of config.services.entries()) {
-    if (names.has(service.name)) {
-      throw new SystemManagerError(
-        'E_CONFIG_INVALID',
-        `${source}: services.${index}.name: duplicate service name "${service.name}"`,
-      );
-    }
-    names.add(service.name);
-  }
-  if (config.dynamicRange[0] > config.dynamicRange[1]) {
-    throw new SystemManagerError(
-      'E_CONFIG_INVALID',
-      `${source}: dynamicRange: expected [from, to] with from <= to, got [${config.dynamicRange.join(', ')}]`,
-    );
-  }
-  for (const [kind, cleanup] of Object.entries(config.cleanup)) {
-    try {
-      new RegExp(cleanup.notFoundPattern, 'i');
-    } catch (error) {
-      throw new SystemManagerError(
-        'E_CONFIG_INVALID',
-        `${source}: cleanup.${kind}.notFoundPattern: expected a regular expression, got ${JSON.stringify(cleanup.notFoundPattern)}`,
-        { cause: error },
-      );
-    }
-  }
-  return config;
+  return baseDir === undefined ? result.data : resolveRelativePaths(result.data, baseDir);
 }
 
-/**
- * Reads and validates a JSON config file; without a file, the built-in default.
- * @throws SystemManagerError E_CONFIG_READ when the file cannot be read or is not JSON, E_CONFIG_INVALID when it breaks the schema.
- */
-export function loadConfig(file?: string): SystemManagerConfig {
-  if (file === undefined) return parseConfig(DEFAULT_CONFIG, 'built-in default config');
+/** Options of {@link loadConfig} when it discovers the file itself. */
+export interface LoadConfigOptions extends ConfigDiscovery {
+  /** Told which config is in force (one info line). */
+  readonly log?: { info(obj: object, msg?: string): void } | undefined;
+}
+
+function readConfigFile(file: string): SystemManagerConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new SystemManagerError(
-      'E_CONFIG_READ',
-      `cannot read config file ${file}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
+    throw new ConfigError('E_CONFIG_READ', `cannot read config file ${file}: ${(error as Error).message}`, {
+      cause: error,
+      details: [`(file): ${(error as Error).message}`],
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new SystemManagerError(
+    throw new ConfigError(
       'E_CONFIG_READ',
       `config file ${file} is not valid JSON: ${(error as Error).message}`,
       {
         cause: error,
+        details: [`(file): not valid JSON: ${(error as Error).message}`],
       },
     );
   }
-  return parseConfig(json, `config file ${file}`);
+  return parseConfig(json, `config file ${file}`, path.dirname(path.resolve(file)));
+}
+
+/**
+ * Finds (see {@link discoverConfig}), reads and validates the config, and
+ * says which one is in force.
+ * @throws ConfigError E_CONFIG_READ / E_CONFIG_INVALID (exit code 78)
+ */
+export function loadConfigWithSource(options: LoadConfigOptions = {}): {
+  config: SystemManagerConfig;
+  source: ConfigSource;
+} {
+  const source = discoverConfig(options);
+  const config =
+    source.file === null
+      ? parseConfig(DEFAULT_CONFIG, 'built-in default config')
+      : readConfigFile(source.file);
+  options.log?.info({ config: source.file, origin: source.origin }, `config: ${source.description}`);
+  return { config, source };
+}
+
+/**
+ * Reads and validates a JSON config file (relative paths in it resolve
+ * against its directory); without a file, the built-in default. Given
+ * options instead of a path, it discovers the file: `flag`, else
+ * `$SYSTEM_MANAGER_CONFIG`, else /etc/system-manager/config.json (root) or
+ * `$XDG_CONFIG_HOME/system-manager/config.json`, else the built-in config.
+ * @throws ConfigError E_CONFIG_READ when the file cannot be read or is not JSON, E_CONFIG_INVALID when it breaks the schema (exit code 78 either way).
+ */
+export function loadConfig(file?: string | LoadConfigOptions): SystemManagerConfig {
+  if (typeof file === 'object') return loadConfigWithSource(file).config;
+  if (file === undefined) return parseConfig(DEFAULT_CONFIG, 'built-in default config');
+  return readConfigFile(file);
 }
 
 /**
@@ -223,8 +290,42 @@ export function resolveCommand(service: ServiceConfig): { command: string; args:
   if (service.command === '{node}') {
     return {
       command: process.execPath,
-      args: [...process.execArgv.filter((a) => !a.startsWith('--inspect')), ...args],
+      args: [...portableExecArgv(process.execArgv), ...args],
     };
   }
   return { command: service.command, args };
+}
+
+const LOADER_FLAGS = new Set(['--import', '--loader', '--experimental-loader', '--require', '-r']);
+
+function resolveSpecifier(specifier: string): string {
+  // Bare names ("tsx") resolve against the current directory of the process that reads the flag: pin them here.
+  if (specifier.startsWith('.') || specifier.startsWith('/') || /^[a-z]+:/i.test(specifier)) return specifier;
+  try {
+    return import.meta.resolve(specifier);
+  } catch {
+    return specifier;
+  }
+}
+
+/**
+ * This process's Node flags as another process can use them from any
+ * working directory: `--inspect*` dropped (the port is taken), and a bare
+ * loader (`--import tsx`) resolved to its file URL, since Node resolves it
+ * against the child's cwd (a service's, or the unit's WorkingDirectory=).
+ */
+export function portableExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string;
+    if (arg.startsWith('--inspect')) continue;
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    if (LOADER_FLAGS.has(flag) && eq > 0) out.push(`${flag}=${resolveSpecifier(arg.slice(eq + 1))}`);
+    else if (LOADER_FLAGS.has(arg) && i + 1 < execArgv.length) {
+      out.push(arg, resolveSpecifier(execArgv[i + 1] as string));
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }

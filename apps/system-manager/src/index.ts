@@ -3,15 +3,34 @@ export {
   cleanupSchema,
   configSchema,
   DEFAULT_CONFIG,
+  type LoadConfigOptions,
   loadConfig,
+  loadConfigWithSource,
   parseConfig,
+  portableExecArgv,
   type ServiceConfig,
   type SystemManagerConfig,
   type SystemManagerConfigInput,
   serviceSchema,
 } from './config.js';
+export {
+  CONFIG_ENV,
+  type ConfigDiscovery,
+  type ConfigOrigin,
+  type ConfigSource,
+  discoverConfig,
+  SYSTEM_CONFIG_FILE,
+  userConfigFile,
+} from './config-discovery.js';
+export { CONFIG_SCHEMA_FILE, configJsonSchema } from './config-json-schema.js';
 export { type ControlSource, startControlServer } from './control.js';
-export { SystemManagerError, type SystemManagerErrorCode } from './errors.js';
+export {
+  ConfigError,
+  EX_CONFIG,
+  exitCodeOf,
+  SystemManagerError,
+  type SystemManagerErrorCode,
+} from './errors.js';
 export { createLogger, formatLogLine, type Logger } from './logger.js';
 export {
   AsyncSystemManager,
@@ -24,6 +43,7 @@ export {
   type StopReport,
   type ValidationSummary,
 } from './manager.js';
+export { createNotifier, type Notifier, type NotifierLogger, watchdogIntervalMs } from './notify.js';
 export { isServiceMessage, type ServiceMessage } from './protocol.js';
 export {
   type CleanupAction,
@@ -35,3 +55,14 @@ export {
 } from './reaper.js';
 export type { ServiceState, ServiceStatus } from './services.js';
 export { createSessionStore, REDIS_URL_ENV } from './session-store.js';
+export {
+  packageCacheOf,
+  RUNTIME_DIRECTORY,
+  renderUnit,
+  SYSTEM_SESSION_DIR,
+  startBudgetSeconds,
+  stopBudgetSeconds,
+  UNIT_ENVIRONMENT_FILE,
+  UnitError,
+  type UnitInputs,
+} from './unit/unit-file.js';

@@ -1,4 +1,5 @@
-import { type Logger, pino } from 'pino';
+import { createRequire } from 'node:module';
+import type { Logger, pino as Pino } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -10,6 +11,7 @@ const LEVEL_NAMES: Record<number, string> = {
   50: 'error',
   60: 'fatal',
 };
+let pinoModule: { pino: typeof Pino } | undefined;
 const OMIT = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'component']);
 
 /** Renders one pino JSON line for a person at a terminal: `12:00:01 info  [ports] message key=value`. */
@@ -35,6 +37,9 @@ export function formatLogLine(line: string): string {
  * stderr is not a TTY, a readable line when it is. Level from `LOG_LEVEL`.
  */
 export function createLogger(options: { level?: string; pretty?: boolean } = {}): Logger {
+  // pino is loaded on the first logger, not at import: read-only commands that log nothing never pay for it.
+  pinoModule ??= createRequire(import.meta.url)('pino') as { pino: typeof Pino };
+  const { pino } = pinoModule;
   const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
   const level = options.level ?? process.env['LOG_LEVEL'] ?? 'info';
   if (!pretty) return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));

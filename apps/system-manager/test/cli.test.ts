@@ -34,8 +34,8 @@ describe('system-manager CLI usage', () => {
   it('unit prints a systemd unit that runs start', async () => {
     const { code, stdout } = await runToEnd(['unit'], {});
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^\[Unit\]/);
-    expect(stdout).toMatch(/ExecStart=\S+node\S* \S+cli\.(js|ts) start/);
+    expect(stdout).toMatch(/^\[Unit\]/m);
+    expect(stdout).toMatch(/^ExecStart="\S+node" .*"\S+cli\.(js|ts)" "start"$/m);
     expect(stdout).toContain('KillSignal=SIGTERM');
   });
 });

@@ -16,6 +16,7 @@ import {
 } from './helpers.js';
 
 interface StatusJson {
+  staleSessions: number;
   sessions: {
     sessionId: string;
     pid: number;
@@ -82,7 +83,21 @@ function setup(extraConfig: Record<string, unknown> = {}) {
     status: async (): Promise<StatusJson> => {
       const { code, stdout, stderr } = await runToEnd(['status', '--json'], env);
       expect(code, stderr).toBe(0);
-      return JSON.parse(stdout) as StatusJson;
+      // The status document lists dead sessions too (with their orphans); these tests look at the live ones.
+      const doc = JSON.parse(stdout) as {
+        sessions: (Omit<StatusJson['sessions'][number], 'services'> & {
+          liveness: string;
+          services: { service: string; pid: number | null; port: number | null }[];
+        })[];
+      };
+      const live = doc.sessions.filter((s) => s.liveness !== 'dead');
+      return {
+        sessions: live.map((s) => ({
+          ...s,
+          services: s.services.map(({ service, pid, port }) => ({ name: service, pid, port })),
+        })),
+        staleSessions: doc.sessions.length - live.length,
+      };
     },
   };
 }

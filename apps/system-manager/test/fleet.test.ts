@@ -82,13 +82,21 @@ describe.skipIf(REDIS_SERVER_BIN === null)(
 
       const status = await runToEnd(['status', '--json', '--config', configFile], env);
       expect(status.code, status.stderr).toBe(0);
-      const listed = JSON.parse(status.stdout) as {
+      const doc = JSON.parse(status.stdout) as {
         registry: { kind: string };
-        staleSessions: number;
-        sessions: { sessionId: string; hostname: string; thisHost: boolean; ports: Record<string, number> }[];
+        sessions: {
+          sessionId: string;
+          hostname: string;
+          thisHost: boolean;
+          liveness: string;
+          ports: Record<string, number>;
+        }[];
       };
-      expect(listed.registry.kind).toBe('redis');
-      expect(listed.staleSessions).toBe(1);
+      expect(doc.registry.kind).toBe('redis');
+      expect(doc.sessions.filter((s) => s.liveness === 'dead').map((s) => s.sessionId)).toEqual([
+        'remote-stale',
+      ]);
+      const listed = { sessions: doc.sessions.filter((s) => s.liveness !== 'dead') };
       expect(listed.sessions.map((s) => [s.sessionId, s.hostname, s.thisHost]).sort()).toEqual(
         [
           [served.sessionId, os.hostname(), true],

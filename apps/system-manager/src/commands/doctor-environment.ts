@@ -1,0 +1,189 @@
+// The checks of `system-manager doctor` about the world outside the registry:
+// the Redis store, the configured ports, the commands the config runs.
+import { accessSync, constants, readdirSync, readlinkSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import type { SystemManagerConfig } from '../config.js';
+import { bad, type CheckResult, ok, safeRead } from './doctor-checks.js';
+import type { SessionListing } from './sessions-source.js';
+import { sessionPorts } from './status.js';
+
+/** The Redis store, when configured: reachable, and with an eviction policy that cannot drop sessions. */
+export async function checkStore(
+  config: SystemManagerConfig | null,
+  env: NodeJS.ProcessEnv,
+): Promise<CheckResult> {
+  const fromEnv = env['CORE_SESSION_REDIS_URL'];
+  const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : config?.session.redisUrl;
+  if (url === undefined)
+    return ok('session store', 'file registry of this machine (no Redis URL configured)');
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
+  redis.on('error', () => {}); // reported below, once
+  const where = url.replace(/\/\/[^@/]*@/, '//***@');
+  try {
+    await redis.connect();
+    await redis.ping();
+    let policy: string | null = null;
+    try {
+      const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+      policy = reply[1] ?? null;
+    } catch {
+      return bad(
+        'session store',
+        'warn',
+        `Redis ${where} answers, but CONFIG GET is not allowed, so its eviction policy is unknown`,
+        'make sure maxmemory-policy is noeviction (or a volatile-* policy): an evicted session loses what it owns',
+      );
+    }
+    if (policy?.startsWith('allkeys-'))
+      return bad(
+        'session store',
+        'fail',
+        `Redis ${where} evicts any key under memory pressure (maxmemory-policy ${policy}): sessions could vanish`,
+        `redis-cli CONFIG SET maxmemory-policy noeviction (and in redis.conf)`,
+      );
+    return ok('session store', `Redis ${where} reachable, maxmemory-policy ${policy ?? 'unknown'}`);
+  } catch (error) {
+    return bad(
+      'session store',
+      'fail',
+      `Redis ${where} is not reachable: ${(error as Error).message}`,
+      'start Redis or fix CORE_SESSION_REDIS_URL / session.redisUrl',
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Which process (pid and command) listens on a TCP port, from /proc/net/tcp{,6} and /proc/<pid>/fd. */
+export function listenerOf(port: number): { pid: number; command: string } | null {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of safeRead(table).split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEX_IP:HEX_PORT; state 0A is LISTEN.
+      if (f[3] === '0A' && Number.parseInt(f[1]?.split(':')[1] ?? '', 16) === port && f[9]) inodes.add(f[9]);
+    }
+  }
+  if (inodes.size === 0) return null;
+  let pids: string[] = [];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return null;
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode && inodes.has(inode))
+        return {
+          pid: Number(pid),
+          command: safeRead(`/proc/${pid}/cmdline`).split('\0').filter(Boolean).join(' '),
+        };
+    }
+  }
+  return null;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** Each configured port: free, in use by a live session (fine), or held by something else (the start falls back). */
+export async function checkPorts(
+  ports: Readonly<Record<string, number>>,
+  listings: readonly SessionListing[],
+): Promise<CheckResult[]> {
+  const owners = new Map<number, string>();
+  for (const l of listings)
+    if (l.liveness === 'live' && l.thisHost)
+      for (const [name, port] of Object.entries(sessionPorts(l.record)))
+        owners.set(port, `${name} of session ${l.record.sessionId} (pid ${l.record.pid})`);
+  const results: CheckResult[] = [];
+  for (const [name, port] of Object.entries(ports)) {
+    const check = `port ${name}`;
+    if (await portFree(port)) {
+      results.push(ok(check, `${port} is free`));
+      continue;
+    }
+    const owner = owners.get(port);
+    if (owner !== undefined) {
+      results.push(ok(check, `${port} is in use by ${owner}`));
+      continue;
+    }
+    const listener = listenerOf(port);
+    results.push(
+      bad(
+        check,
+        'warn',
+        `${port} is held by ${listener ? `pid ${listener.pid} (${listener.command.slice(0, 120)})` : 'another process'}, not by a manager: a start falls back to another port`,
+        `stop that process, or move ${name} with SYSTEM_MANAGER_PORT_${name.toUpperCase()}=<port> or "ports" in the config`,
+      ),
+    );
+  }
+  return results;
+}
+
+function onPath(command: string, env: NodeJS.ProcessEnv, cwd: string): string | null {
+  const executable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return statSync(file).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (command.includes('/')) {
+    const file = path.resolve(cwd, command);
+    return executable(file) ? file : null;
+  }
+  for (const dir of (env['PATH'] ?? '').split(':')) {
+    if (dir === '' || !path.isAbsolute(dir)) continue;
+    const file = path.join(dir, command);
+    if (executable(file)) return file;
+  }
+  return null;
+}
+
+/** Every command the config runs (services, cleanup) is found on PATH. */
+export function checkCommands(config: SystemManagerConfig, env: NodeJS.ProcessEnv): CheckResult[] {
+  const commands: [string, string, string][] = [];
+  for (const s of config.services)
+    if (s.command !== '{node}') commands.push([`service ${s.name}`, s.command, s.cwd ?? process.cwd()]);
+  for (const [kind, c] of Object.entries(config.cleanup))
+    commands.push([`cleanup ${kind}`, c.command[0] as string, process.cwd()]);
+  return commands.map(([what, command, cwd]) => {
+    const found = onPath(command, env, cwd);
+    return found
+      ? ok(`command of ${what}`, `${command} → ${found}`)
+      : bad(
+          `command of ${what}`,
+          'fail',
+          `${command} is not found on PATH (${env['PATH'] ?? ''})`,
+          `install it, or give its absolute path in the config; under systemd, PATH is the unit's Environment=PATH=`,
+        );
+  });
+}

@@ -1,0 +1,35 @@
+import { getSessionManager } from '@core/session';
+import type { CommandOptions, LazyLogger } from '../commands.js';
+import { loadConfigWithSource } from '../config.js';
+import { reapAndCleanUp } from '../reaper.js';
+import { createSessionStore } from '../session-store.js';
+import { print } from './output.js';
+
+/**
+ * `system-manager sessions cleanup`: reaps stale sessions (orphans killed
+ * after a pid + start-time check, VM cleanup commands run). It runs inside a
+ * session of its own: a resource whose cleanup fails is adopted, not lost.
+ */
+export async function sessionsCleanupCommand(options: CommandOptions, lazyLog: LazyLogger): Promise<number> {
+  const log = lazyLog.get();
+  const { config } = loadConfigWithSource({ flag: options.config, log });
+  const store = createSessionStore(config, process.env, log);
+  let report: Awaited<ReturnType<typeof reapAndCleanUp>>;
+  try {
+    const session = getSessionManager(store ? { store } : undefined);
+    report = await reapAndCleanUp(session, config.cleanup, { graceMs: config.shutdown.graceMs, log });
+  } finally {
+    await store?.close();
+  }
+  const { removed, actions, adopted } = report;
+  if (options.json) print(JSON.stringify(report));
+  else {
+    print(`removed ${removed} stale session${removed === 1 ? '' : 's'}`);
+    for (const a of actions) print(`  ${a.kind} ${a.id}: ${a.outcome}${a.detail ? ` (${a.detail})` : ''}`);
+    if (adopted.length > 0)
+      print(
+        `${adopted.length} resource${adopted.length === 1 ? '' : 's'} could not be cleaned up; kept in the registry for the next cleanup`,
+      );
+  }
+  return adopted.length > 0 ? 1 : 0;
+}

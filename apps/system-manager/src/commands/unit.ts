@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CommandOptions } from '../commands.js';
+import { loadConfigWithSource, portableExecArgv } from '../config.js';
+import { renderUnit, UnitError } from '../unit/unit-file.js';
+import { print, warnLine } from './output.js';
+
+/** The primary group of a user (`id -gn`), or a UnitError when there is no such user. */
+function primaryGroup(user: string): string {
+  if (!/^[a-z_][a-z0-9_-]*\$?$/i.test(user))
+    throw new UnitError(`--user: not a user name: ${JSON.stringify(user)}`);
+  try {
+    // "--" ends id's options: the name can never be read as one.
+    return execFileSync('id', ['-gn', '--', user], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
+  } catch (error) {
+    throw new UnitError(
+      `--user ${user}: no such user on this machine (${String((error as { stderr?: unknown }).stderr ?? '').trim()})`,
+      [`create it first, e.g. sudo useradd --system --create-home ${user}`],
+    );
+  }
+}
+
+/** The CLI script of this install (src/cli.ts when run from source, dist/cli.js when installed). */
+export function thisCliPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  return path.join(path.dirname(here), '..', `cli${path.extname(here)}`);
+}
+
+/** `system-manager unit`: prints the systemd unit (warnings about left-out secrets go to stderr). */
+export async function unitCommand(options: CommandOptions): Promise<number> {
+  const { config, source } = loadConfigWithSource({ flag: options.config });
+  const user = options.user ?? os.userInfo().username;
+  const group = options.group ?? primaryGroup(user);
+  if (options.group !== undefined) primaryGroup(user); // the user must exist either way
+  const { text, warnings } = renderUnit({
+    config,
+    configFile: source.file,
+    user,
+    group,
+    env: process.env,
+    nodePath: process.execPath,
+    cliPath: thisCliPath(),
+    execArgv: portableExecArgv(process.execArgv),
+  });
+  for (const w of warnings) warnLine(w);
+  print(text);
+  return 0;
+}
