@@ -10,6 +10,7 @@ import {
   type SessionRecord,
 } from '@core/session';
 import type { RedisRegistryStore } from '@core/session-redis';
+import { startCommand } from './commands/start.js';
 import { loadConfig } from './config.js';
 import { SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -67,35 +68,6 @@ export async function runCommand(command: string, options: CommandOptions): Prom
   } catch (error) {
     return reportError(log, error);
   }
-}
-
-async function startCommand(options: CommandOptions, log: Logger): Promise<number> {
-  const manager = new AsyncSystemManager({ config: options.config, logger: log });
-  let stopping: Promise<unknown> | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal during shutdown: exiting now');
-      process.exit(1); // the exit handler still signals our services and unregisters synchronously
-    }
-    log.info({ signal }, 'shutting down');
-    stopping = manager.stop();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  process.on('SIGHUP', onSignal);
-  const report = await manager.start();
-  if (options.json) print(JSON.stringify(report));
-  // Run until a signal asks us to stop.
-  await new Promise<void>((resolve) => {
-    const poll = setInterval(() => {
-      if (stopping) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 50);
-  });
-  await stopping;
-  return 0;
 }
 
 interface SessionView {
