@@ -19,12 +19,21 @@ export {
   DEFAULT_CONTROL_PORT,
   type ManagerStatus,
   PORT_ENV_PREFIX,
+  type ReloadReport,
   type SessionStoreStatus,
+  type StartOptions,
   type StartReport,
   type StopReport,
   type ValidationSummary,
 } from './manager.js';
-export { isServiceMessage, type ServiceMessage } from './protocol.js';
+export {
+  type BadServiceMessage,
+  isServiceMessage,
+  type ParsedServiceMessage,
+  parseServiceMessage,
+  type ServiceMessage,
+  serviceMessageSchema,
+} from './protocol.js';
 export {
   type CleanupAction,
   type CleanupOutcome,
@@ -33,5 +42,8 @@ export {
   renderCommand,
   runCleanupCommand,
 } from './reaper.js';
-export type { ServiceState, ServiceStatus } from './services.js';
 export { createSessionStore, REDIS_URL_ENV } from './session-store.js';
+export type { AppMetricsInput } from './status.js';
+export type { StoreHealthStatus } from './store-health.js';
+export type { ServiceExit } from './supervisor/restart-policy.js';
+export type { ServiceState, ServiceStatus } from './supervisor/service.js';
