@@ -23,7 +23,7 @@ function attachedToTerminal(): boolean {
  * when `supervision.onServiceFailed` is "exit". A second signal exits 1 at once.
  */
 export async function startCommand(options: CommandOptions, log: Logger): Promise<number> {
-  const notifier = createNotifier();
+  const notifier = createNotifier(process.env, log);
   const aborter = new AbortController();
   let exitCode = 0;
   let stopping: Promise<unknown> | undefined;
@@ -111,6 +111,8 @@ export async function startCommand(options: CommandOptions, log: Logger): Promis
     await stopping;
     return exitCode;
   } finally {
+    // STOPPING=1 (and any STATUS) must reach systemd before we exit.
+    await notifier.flush();
     notifier.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
