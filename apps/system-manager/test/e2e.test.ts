@@ -7,6 +7,7 @@ import {
   FIXTURES,
   httpGet,
   isAlive,
+  killTagged,
   portEnv,
   type Running,
   run,
@@ -26,7 +27,9 @@ interface StatusJson {
 }
 
 const cleanups: (() => void)[] = [];
-afterEach(() => {
+afterEach(async () => {
+  // Every process this file started (managers and the services they spawned, orphaned or not).
+  await killTagged();
   for (const c of cleanups.splice(0)) c();
 });
 

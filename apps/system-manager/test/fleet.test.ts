@@ -7,8 +7,8 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpGet, portEnv, run, runToEnd, tempDir } from './helpers.js';
-import { REDIS_SERVER_BIN, redisCommand, startRedis } from './redis.js';
+import { httpGet, killTagged, portEnv, run, runToEnd, tempDir } from './helpers.js';
+import { REDIS_SERVER_BIN, redisCommand, SKIP_REDIS, startRedis } from './redis.js';
 
 if (REDIS_SERVER_BIN === null)
   console.warn(
@@ -33,7 +33,7 @@ function plantedSession(sessionId: string, hostname: string, resources: object[]
   })}`;
 }
 
-describe.skipIf(REDIS_SERVER_BIN === null)(
+describe.skipIf(SKIP_REDIS)(
   'system-manager on the Redis session registry',
   { timeout: 60_000 },
   () => {
@@ -43,6 +43,7 @@ describe.skipIf(REDIS_SERVER_BIN === null)(
       redis = await startRedis();
     });
     afterAll(async () => {
+      await killTagged();
       await redis?.stop();
     });
 
