@@ -333,7 +333,7 @@ export class AsyncSystemManager {
       if (signal.aborted)
         this.log.warn({ reason: String(signal.reason) }, 'start aborted; stopping what was started');
       else this.log.error({ err: error }, 'start failed; cleaning up what was started');
-      await this.teardown();
+      await this.teardown({ aborted: signal.aborted });
       throw error;
     }
   }
@@ -356,12 +356,13 @@ export class AsyncSystemManager {
     return this.teardown();
   }
 
-  private teardown(): Promise<StopReport> {
-    this.teardownPromise ??= this.runTeardown();
+  private teardown(options: { aborted?: boolean } = {}): Promise<StopReport> {
+    this.teardownPromise ??= this.runTeardown(options.aborted === true);
     return this.teardownPromise;
   }
 
-  private async runTeardown(): Promise<StopReport> {
+  /** `aborted`: a signal cut the start short; slow cleanup commands (VMs) are then left registered for the next cleanup instead of holding up the exit. */
+  private async runTeardown(aborted: boolean): Promise<StopReport> {
     this.state = 'stopping';
     clearInterval(this.validateTimer);
     const control = this.controlServer;
@@ -377,13 +378,18 @@ export class AsyncSystemManager {
     const cleanup: CleanupAction[] = [];
     if (session) {
       const mine = await this.storeHealth.attempt('read own resources', () => session.getMyResources());
-      for (const resource of mine.ok ? mine.value : []) {
-        // Our own processes were stopped above; what remains (VMs…) gets its cleanup command.
-        if (resource.kind === 'process' || resource.kind === 'port') continue;
-        cleanup.push(await cleanupResource(resource, this.currentConfig.cleanup, { graceMs, log: this.log }));
-      }
+      // Our own processes were stopped above; what remains (VMs…) gets its cleanup command.
+      const remaining = (mine.ok ? mine.value : []).filter((r) => r.kind !== 'process' && r.kind !== 'port');
+      if (!aborted)
+        for (const resource of remaining)
+          cleanup.push(await cleanupResource(resource, this.currentConfig.cleanup, { graceMs, log: this.log }));
       const failed = cleanup.filter((a) => a.outcome === 'failed');
-      if (!mine.ok)
+      if (aborted && remaining.length > 0)
+        this.log.warn(
+          { resources: remaining.map((r) => `${r.kind}:${r.id}`) },
+          'start aborted: resources left registered; the next cleanup retries them',
+        );
+      else if (!mine.ok)
         this.log.error(
           'the session store is unavailable: the session stays registered and is reaped as stale later',
         );
