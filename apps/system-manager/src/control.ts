@@ -47,7 +47,12 @@ export function isLoopbackHost(host: string | undefined): boolean {
   return false;
 }
 
-function send(res: http.ServerResponse, status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void {
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: string,
+  headers: http.OutgoingHttpHeaders = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
   // For HEAD, Node sends the headers (with content-length) and drops the body.
   res.end(body);

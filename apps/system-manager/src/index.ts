@@ -10,7 +10,12 @@ export {
   type SystemManagerConfigInput,
   serviceSchema,
 } from './config.js';
-export { type ControlServerOptions, type ControlSource, isLoopbackHost, startControlServer } from './control.js';
+export {
+  type ControlServerOptions,
+  type ControlSource,
+  isLoopbackHost,
+  startControlServer,
+} from './control.js';
 export { SystemManagerError, type SystemManagerErrorCode } from './errors.js';
 export { createLogger, formatLogLine, type Logger } from './logger.js';
 export {

@@ -382,7 +382,9 @@ export class AsyncSystemManager {
       const remaining = (mine.ok ? mine.value : []).filter((r) => r.kind !== 'process' && r.kind !== 'port');
       if (!aborted)
         for (const resource of remaining)
-          cleanup.push(await cleanupResource(resource, this.currentConfig.cleanup, { graceMs, log: this.log }));
+          cleanup.push(
+            await cleanupResource(resource, this.currentConfig.cleanup, { graceMs, log: this.log }),
+          );
       const failed = cleanup.filter((a) => a.outcome === 'failed');
       if (aborted && remaining.length > 0)
         this.log.warn(

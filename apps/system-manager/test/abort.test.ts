@@ -29,7 +29,9 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
   it('SIGINT while waiting for health: exits 0 at once, not after the 20 s start timeout; the service is stopped', async () => {
     const m = await startManager({
       shutdown: { graceMs: 3_000 },
-      services: [misbehaving('slow', 'slow-start', { env: { START_DELAY_MS: '30000' }, startTimeoutMs: 20_000 })],
+      services: [
+        misbehaving('slow', 'slow-start', { env: { START_DELAY_MS: '30000' }, startTimeoutMs: 20_000 }),
+      ],
     });
     managers.push(m);
     const started = await m.waitForLog((e) => e['msg'] === 'service started');
@@ -54,7 +56,11 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
     dirs.push(tmp.remove);
     const sessionDir = path.join(tmp.dir, 'sessions');
     // A dead session that owned a VM: reaping it runs the (slow) cleanup command.
-    const owner = run(['vm-slow-1', 'zone-a'], { CORE_SESSION_DIR: sessionDir }, path.join(FIXTURES, 'own-vm.ts'));
+    const owner = run(
+      ['vm-slow-1', 'zone-a'],
+      { CORE_SESSION_DIR: sessionDir },
+      path.join(FIXTURES, 'own-vm.ts'),
+    );
     await waitUntil(() => owner.stdout().includes('sessionId'), 15_000, 'VM registration');
     owner.child.kill('SIGKILL');
     await owner.exited;

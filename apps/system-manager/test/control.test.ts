@@ -60,7 +60,12 @@ describe('control endpoint hardening', () => {
     const port = await start();
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost', `[::1]:${port}`, '127.1.2.3'])
       expect((await request(port, { host })).status, host).toBe(200);
-    for (const host of [`evil.example:${port}`, 'rebind.attacker.test', `10.0.0.1:${port}`, `[::2]:${port}`]) {
+    for (const host of [
+      `evil.example:${port}`,
+      'rebind.attacker.test',
+      `10.0.0.1:${port}`,
+      `[::2]:${port}`,
+    ]) {
       const res = await request(port, { host });
       expect(res.status, host).toBe(403);
       expect(res.body).toContain('loopback');
@@ -77,7 +82,9 @@ describe('control endpoint hardening', () => {
     expect(head.status).toBe(200);
     expect(head.body).toBe('');
     expect(head.headers['content-length']).toBe(get.headers['content-length']);
-    expect((await request(port, { method: 'HEAD', path: '/metrics' })).headers['content-type']).toMatch(/^text\/plain/);
+    expect((await request(port, { method: 'HEAD', path: '/metrics' })).headers['content-type']).toMatch(
+      /^text\/plain/,
+    );
     const post = await request(port, { method: 'POST' });
     expect(post.status).toBe(405);
     expect(post.headers['allow']).toBe('GET, HEAD');

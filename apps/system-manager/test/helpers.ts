@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ManagerStatus } from '../src/index.js';
 
 export const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(APP_DIR, 'src', 'cli.ts');
@@ -238,7 +239,7 @@ export interface ManagerUnderTest extends Running {
   /** Resolves with the control port once "all services healthy" was logged. */
   readonly ready: () => Promise<number>;
   /** GET /status of the running manager. */
-  readonly status: () => Promise<Record<string, any>>;
+  readonly status: () => Promise<ManagerStatus>;
   /** Rewrites the config file (for SIGHUP reloads). */
   readonly writeConfig: (config: unknown) => void;
   readonly remove: () => void;
@@ -267,7 +268,7 @@ export async function startManager(
     configFile,
     env,
     ready,
-    status: async () => JSON.parse((await httpGet(await ready(), '/status')).body) as Record<string, any>,
+    status: async () => JSON.parse((await httpGet(await ready(), '/status')).body) as ManagerStatus,
     writeConfig,
     remove: tmp.remove,
   };

@@ -16,7 +16,9 @@ export const REDIS_SERVER_BIN: string | null =
 /** Whether the Redis suites may skip: only outside CI, and only without the binary. */
 export const SKIP_REDIS = REDIS_SERVER_BIN === null && process.env['CI'] !== 'true';
 if (REDIS_SERVER_BIN === null && !SKIP_REDIS)
-  console.error('system-manager: CI=true but no redis-server binary: the Redis tests fail instead of skipping');
+  console.error(
+    'system-manager: CI=true but no redis-server binary: the Redis tests fail instead of skipping',
+  );
 
 /** Starts redis-server; resolves when it accepts connections. */
 export async function startRedis(

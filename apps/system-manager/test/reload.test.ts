@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ServiceStatus } from '../src/index.js';
 import {
   CLI,
   httpGet,
@@ -27,7 +28,7 @@ afterEach(async () => {
   for (const m of managers.splice(0)) m.remove();
 });
 
-type Svc = Record<string, any>;
+type Svc = ServiceStatus;
 const byName = async (m: ManagerUnderTest) =>
   Object.fromEntries(((await m.status()).services as Svc[]).map((s) => [s.name, s])) as Record<string, Svc>;
 
@@ -68,17 +69,26 @@ describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
     expect(Object.keys(after).sort()).toEqual(['added', 'change', 'keep']);
     expect(after['keep']?.pid).toBe(before['keep']?.pid);
     expect(after['change']?.pid).not.toBe(before['change']?.pid);
-    expect(JSON.parse((await httpGet(after['change']?.port, '/health')).body).version).toBe('2');
+    expect(JSON.parse((await httpGet(after['change']?.port as number, '/health')).body).version).toBe('2');
     expect(after['added']).toMatchObject({ state: 'healthy' });
-    expect(isAlive(before['gone']?.pid)).toBe(false);
-    expect(isAlive(before['change']?.pid)).toBe(false);
+    expect(isAlive(before['gone']?.pid as number)).toBe(false);
+    expect(isAlive(before['change']?.pid as number)).toBe(false);
     expect(m.child.exitCode).toBeNull();
     // The session lists exactly the running processes.
     await waitUntil(
       async () => {
         const { stdout } = await runToEnd(['status', '--json'], m.env);
-        const pids = JSON.parse(stdout).sessions[0]?.services.map((s: { pid: number }) => s.pid).sort();
-        return JSON.stringify(pids) === JSON.stringify(Object.values(after).map((s) => s.pid).sort());
+        const pids = JSON.parse(stdout)
+          .sessions[0]?.services.map((s: { pid: number }) => s.pid)
+          .sort();
+        return (
+          JSON.stringify(pids) ===
+          JSON.stringify(
+            Object.values(after)
+              .map((s) => s.pid)
+              .sort(),
+          )
+        );
       },
       10_000,
       'the session to list the reloaded services',

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ServiceStatus } from '../src/index.js';
 import {
   httpGet,
   killTagged,
@@ -27,17 +28,27 @@ afterEach(async () => {
   for (const m of managers.splice(0)) m.remove();
 });
 
-type Svc = Record<string, any>;
+type Svc = ServiceStatus;
 
 describe('the manager never falls over (real processes)', { timeout: 60_000 }, () => {
   it('malformed IPC messages are refused, counted per service and logged once per kind with the value', async () => {
     const m = await startManager({ services: [misbehaving('bad', 'bad-messages')] });
     managers.push(m);
     const control = await m.ready();
-    await waitUntil(async () => ((await m.status()).services as Svc[])[0]?.badMessages === 6, 10_000, '6 bad messages');
+    await waitUntil(
+      async () => ((await m.status()).services as Svc[])[0]?.badMessages === 6,
+      10_000,
+      '6 bad messages',
+    );
     const refused = logLines(m).filter((e) => String(e['msg']).startsWith('refused a bad message from bad'));
     expect(refused.map((e) => e['kind']).sort()).toEqual(
-      ['cleanup.entriesCleaned', 'hit.addCostSavings', 'message', 'message.event', 'miss.uninitialized'].sort(),
+      [
+        'cleanup.entriesCleaned',
+        'hit.addCostSavings',
+        'message',
+        'message.event',
+        'miss.uninitialized',
+      ].sort(),
     );
     expect(refused.find((e) => e['kind'] === 'cleanup.entriesCleaned')?.['value']).toBe(String(2 ** 60));
     // The one good message still counted; the manager and its service are up.
@@ -83,7 +94,7 @@ describe('the manager never falls over (real processes)', { timeout: 60_000 }, (
     } catch {
       // ENOSPC once full: that is the point.
     }
-    process.kill(before.pid, 'SIGKILL');
+    process.kill(before.pid as number, 'SIGKILL');
     await m.waitForLog((e) => String(e['msg']).startsWith('session store unavailable'));
     await m.waitForLog((e) => e['msg'] === 'service api answering again');
     const degraded = await m.status();

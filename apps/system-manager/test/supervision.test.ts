@@ -4,6 +4,7 @@
 // over; a service that stops answering is restarted after `unhealthyAfter`
 // failed checks; restart "never" leaves it down while the manager stays up.
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ServiceStatus } from '../src/index.js';
 import {
   httpGet,
   isAlive,
@@ -27,7 +28,7 @@ async function manager(config: Record<string, unknown>): Promise<ManagerUnderTes
   return m;
 }
 
-type Svc = Record<string, any>;
+type Svc = ServiceStatus;
 const service = async (m: ManagerUnderTest, name: string): Promise<Svc> =>
   ((await m.status()).services as Svc[]).find((s) => s.name === name) as Svc;
 
@@ -42,13 +43,17 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
     expect(before.startedAt).toBeGreaterThan(0);
 
     const killedAt = Date.now();
-    process.kill(before.pid, 'SIGKILL');
+    process.kill(before.pid as number, 'SIGKILL');
     await m.waitForLog((e) => e['msg'] === 'service api answering again');
     const answeringAfterMs = Date.now() - killedAt;
     const after = await service(m, 'api');
     expect(after.pid).not.toBe(before.pid);
     expect(after.port).toBe(before.port);
-    expect(after).toMatchObject({ state: 'healthy', restarts: 1, lastExit: { code: null, signal: 'SIGKILL' } });
+    expect(after).toMatchObject({
+      state: 'healthy',
+      restarts: 1,
+      lastExit: { code: null, signal: 'SIGKILL' },
+    });
     expect(JSON.parse((await httpGet(after.port, '/health')).body).pid).toBe(after.pid);
     expect((await httpGet(control, '/health')).status).toBe(200);
     // Within backoff (100 ms) + its own start, with a wide margin for a loaded machine.
@@ -67,7 +72,7 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
 
     m.child.kill('SIGTERM');
     expect((await m.exited).code).toBe(0);
-    expect(isAlive(after.pid)).toBe(false);
+    expect(isAlive(after.pid as number)).toBe(false);
   });
 
   it('a crash loop exhausts maxRestarts: the service is failed and the manager exits 70, leaving nothing', async () => {
@@ -134,7 +139,7 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
     expect(second.pid).not.toBe(first.pid);
     expect(second.restarts).toBeGreaterThanOrEqual(1);
     expect(second.healthCheckFailures).toBeGreaterThanOrEqual(2);
-    await waitUntil(() => !isAlive(first.pid), 5_000, 'the hung process to be stopped');
+    await waitUntil(() => !isAlive(first.pid as number), 5_000, 'the hung process to be stopped');
   });
 
   it('restart "never": a crashed service stays down, /health says so, the manager keeps running', async () => {
