@@ -60,7 +60,7 @@ async function portEnv(): Promise<Record<string, string>> {
 /** Starts `system-manager start` with `config`; resolves when its control port answers /health. */
 async function startManager(
   config: unknown,
-): Promise<{ child: ChildProcess; ports: Record<string, number> }> {
+): Promise<{ child: ChildProcess; ports: { main: number; control: number } }> {
   const file = path.join(work, `config-${started.length}.json`);
   writeFileSync(file, JSON.stringify(config));
   const env = await portEnv();
