@@ -16,11 +16,12 @@ const tcpHealth = z.object({ type: z.literal('tcp') });
 
 // ---- supervision (issue 12): restart policy, liveness, log limits -------------------
 // One self-contained block so the rest of this file can change independently.
+// (Unions of literals rather than z.enum: the enum's object type would need TSDoc per value.)
 
 /** Per-service supervision fields (merged into `services[]`). */
 export const supervisionFields = {
   /** When an exited service is restarted: "on-failure" (non-zero exit or signal), "always", or "never". */
-  restart: z.enum(['on-failure', 'always', 'never']).default('on-failure'),
+  restart: z.union([z.literal('on-failure'), z.literal('always'), z.literal('never')]).default('on-failure'),
   /** Restarts allowed within `restartWindowMs`; one more and the service is `failed`. */
   maxRestarts: z.number().int().min(0).default(5),
   restartWindowMs: z.number().int().positive().default(60_000),
@@ -41,7 +42,7 @@ export const supervisionFields = {
 export const supervisionSchema = z
   .object({
     /** "exit": stop everything and exit with `failedExitCode`, so systemd's own `Restart=` takes over. */
-    onServiceFailed: z.enum(['exit', 'keep-running']).default('exit'),
+    onServiceFailed: z.union([z.literal('exit'), z.literal('keep-running')]).default('exit'),
     failedExitCode: z.number().int().min(1).max(125).default(70),
   })
   .strict()
