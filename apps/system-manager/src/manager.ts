@@ -1,33 +1,33 @@
 import type http from 'node:http';
 import os from 'node:os';
-import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
 import { type GlobalSessionManager, getSessionManager, type SessionManagerOptions } from '@core/session';
 import type { RedisRegistryStore } from '@core/session-redis';
 import { StatsRegistry } from '@core/stats';
-import {
-  loadConfig,
-  parseConfig,
-  type SystemManagerConfig,
-  type SystemManagerConfigInput,
-} from './config.js';
+import { raceAbort } from './abort.js';
+import { loadConfig, parseConfig, type SystemManagerConfig } from './config.js';
 import { startControlServer } from './control.js';
 import { SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
-import { type CleanupAction, cleanupResource, reapAndCleanUp } from './reaper.js';
+import { ManagerPorts, servicePortEnv } from './manager-ports.js';
+import type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport } from './manager-types.js';
+import { forgetProcess, registerProcess, releaseSession } from './ownership.js';
+import { type CleanupAction, reapAndCleanUp } from './reaper.js';
 import { createSessionStore } from './session-store.js';
-import type {
-  AppMetricsInput,
-  ManagerState,
-  ManagerStatus,
-  SessionStoreStatus,
-  ValidationSummary,
+import {
+  type AppMetricsInput,
+  appMetricsFrom,
+  type ManagerState,
+  type ManagerStatus,
+  sessionStoreStatusOf,
+  type ValidationSummary,
 } from './status.js';
 import { StoreHealth } from './store-health.js';
 import { ServiceMessages } from './supervisor/messages.js';
 import { type ReloadReport, reloadServices } from './supervisor/reload.js';
-import { type ProcessIdentity, type ServiceStatus, SupervisedService } from './supervisor/service.js';
-import { serviceResource, serviceResourceId, validateInvariants } from './validation.js';
+import { SupervisedService } from './supervisor/service.js';
+import { validateInvariants } from './validation.js';
 
+export { DEFAULT_CONTROL_PORT, PORT_ENV_PREFIX } from './manager-ports.js';
 export type { ManagerStatus, SessionStoreStatus, ValidationSummary } from './status.js';
 
 /** How long the synchronous exit path waits for services after SIGTERM before SIGKILL. */
@@ -37,85 +37,8 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
 
-/** Default port of the control endpoint (GET /health, /status, /metrics). */
-export const DEFAULT_CONTROL_PORT = 8099;
-/** Prefix of the env vars that override a named port, e.g. `SYSTEM_MANAGER_PORT_MAIN_API=9000`. */
-export const PORT_ENV_PREFIX = 'SYSTEM_MANAGER_PORT_';
-
-/** Options of {@link AsyncSystemManager}. */
-export interface AsyncSystemManagerOptions {
-  /** A config object, or the path of a JSON config file. Default: the built-in config. */
-  readonly config?: SystemManagerConfigInput | string | undefined;
-  /** Environment read for port overrides and `CORE_SESSION_REDIS_URL` (default `process.env`). */
-  readonly env?: NodeJS.ProcessEnv | undefined;
-  /** Logger (default: pino to stderr). */
-  readonly logger?: Logger | undefined;
-  /** Session directory (default: `CORE_SESSION_DIR` or the per-user temp folder). */
-  readonly sessionDir?: string | undefined;
-  /** Called when a service exhausted its restarts (`failed`); the `start` command exits non-zero on it when configured. */
-  readonly onServiceFailed?: ((service: string, reason: string) => void) | undefined;
-}
-
-/** Options of {@link AsyncSystemManager.start}. */
-export interface StartOptions {
-  /** Aborts whichever start phase is running (reaping, ports, spawning, health waits) at once; `start` then stops what it started and rejects. */
-  readonly signal?: AbortSignal | undefined;
-  /** Called as each start phase begins (e.g. for systemd's STATUS=). */
-  readonly onPhase?: ((phase: string) => void) | undefined;
-}
-
-/** What `start()` did. */
-export interface StartReport {
-  readonly sessionId: string;
-  readonly reaped: readonly CleanupAction[];
-  readonly ports: Readonly<Record<string, number>>;
-  readonly services: readonly ServiceStatus[];
-  readonly controlPort: number;
-  readonly elapsedMs: number;
-}
-
-/** What `stop()` did. */
-export interface StopReport {
-  readonly stoppedServices: readonly string[];
-  readonly cleanup: readonly CleanupAction[];
-}
-
+export type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport } from './manager-types.js';
 export type { ReloadReport } from './supervisor/reload.js';
-
-function buildPortRegistry(config: SystemManagerConfig, env: NodeJS.ProcessEnv) {
-  return createPortRegistry(
-    { ...DEFAULT_PORTS, control: DEFAULT_CONTROL_PORT, ...config.ports },
-    {
-      env,
-      envPrefix: PORT_ENV_PREFIX,
-      aliases: DEFAULT_ALIASES,
-      fallbacks: config.fallbacks,
-      dynamicRange: config.dynamicRange,
-      host: '127.0.0.1',
-    },
-  );
-}
-
-type PortRegistryOf = ReturnType<typeof buildPortRegistry>;
-
-/** Rejects with the signal's reason as soon as it aborts; the work itself is left to finish (or notice the signal). */
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 /**
  * The boot orchestrator, as the original `AsyncSystemManager`: session first,
@@ -126,11 +49,9 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
  *
  * Construction reads config and env only; nothing starts until `start()`.
  */
-export class AsyncSystemManager {
+export class AsyncSystemManager extends ManagerPorts {
   /** Per-service cache statistics reported by the services, served at GET /metrics. */
   readonly stats = new StatsRegistry();
-  /** The named-port registry (live aliases, discovery, reservation). */
-  readonly portRegistry: PortRegistryOf;
   private currentConfig: SystemManagerConfig;
   private readonly log: Logger;
   private readonly sessionDir: string | undefined;
@@ -153,17 +74,18 @@ export class AsyncSystemManager {
   private readonly exitHandler = () => this.stopSync();
 
   constructor(options: AsyncSystemManagerOptions = {}) {
-    this.currentConfig =
+    const config =
       typeof options.config === 'string'
         ? loadConfig(options.config)
         : options.config === undefined
           ? loadConfig()
           : parseConfig(options.config, 'config object');
+    super(config, options.env ?? process.env);
+    this.currentConfig = config;
     this.log = options.logger ?? createLogger();
     this.sessionDir = options.sessionDir;
     this.env = options.env ?? process.env;
     this.onServiceFailed = options.onServiceFailed;
-    this.portRegistry = buildPortRegistry(this.currentConfig, this.env);
     this.storeHealth = new StoreHealth(this.log.child({ component: 'session-store' }));
     this.messages = new ServiceMessages(this.stats, this.log.child({ component: 'ipc' }));
     // Back from an outage: make sure the store has our records again (the lease itself is renewed by the store).
@@ -175,54 +97,6 @@ export class AsyncSystemManager {
   /** The validated config in force (replaced by a successful reload). */
   get config(): SystemManagerConfig {
     return this.currentConfig;
-  }
-
-  /** The live port record: `m.ports.main_api` always equals `m.backendPort`. */
-  get ports(): PortRegistryOf['ports'] {
-    return this.portRegistry.ports;
-  }
-
-  /** Live alias of `ports.main_api`. */
-  get backendPort(): number {
-    return this.portRegistry.backendPort;
-  }
-  set backendPort(port: number) {
-    this.portRegistry.backendPort = port;
-  }
-  /** Live alias of `ports.frontend`. */
-  get frontendPort(): number {
-    return this.portRegistry.frontendPort;
-  }
-  set frontendPort(port: number) {
-    this.portRegistry.frontendPort = port;
-  }
-  /** Live alias of `ports.websocket_router`. */
-  get websocketPort(): number {
-    return this.portRegistry.websocketPort;
-  }
-  set websocketPort(port: number) {
-    this.portRegistry.websocketPort = port;
-  }
-  /** @deprecated Use `backendPort`. */
-  get backend_port(): number {
-    return this.portRegistry.backendPort;
-  }
-  set backend_port(port: number) {
-    this.portRegistry.backendPort = port;
-  }
-  /** @deprecated Use `frontendPort`. */
-  get frontend_port(): number {
-    return this.portRegistry.frontendPort;
-  }
-  set frontend_port(port: number) {
-    this.portRegistry.frontendPort = port;
-  }
-  /** @deprecated Use `websocketPort`. */
-  get websocket_port(): number {
-    return this.portRegistry.websocketPort;
-  }
-  set websocket_port(port: number) {
-    this.portRegistry.websocketPort = port;
   }
 
   /** This process's session (created on first use, so every cleanup path can reach it). */
@@ -374,35 +248,13 @@ export class AsyncSystemManager {
     const graceMs = this.currentConfig.shutdown.graceMs;
     const running = this.services.filter((s) => s.isRunning).map((s) => s.config.name);
     await Promise.all(this.services.map((s) => s.stop(graceMs)));
-    const session = this.session;
-    const cleanup: CleanupAction[] = [];
-    if (session) {
-      const mine = await this.storeHealth.attempt('read own resources', () => session.getMyResources());
-      // Our own processes were stopped above; what remains (VMs…) gets its cleanup command.
-      const remaining = (mine.ok ? mine.value : []).filter((r) => r.kind !== 'process' && r.kind !== 'port');
-      if (!aborted)
-        for (const resource of remaining)
-          cleanup.push(
-            await cleanupResource(resource, this.currentConfig.cleanup, { graceMs, log: this.log }),
-          );
-      const failed = cleanup.filter((a) => a.outcome === 'failed');
-      if (aborted && remaining.length > 0)
-        this.log.warn(
-          { resources: remaining.map((r) => `${r.kind}:${r.id}`) },
-          'start aborted: resources left registered; the next cleanup retries them',
-        );
-      else if (!mine.ok)
-        this.log.error(
-          'the session store is unavailable: the session stays registered and is reaped as stale later',
-        );
-      else if (failed.length === 0)
-        await this.storeHealth.attempt('unregister session', () => session.unregisterSession());
-      else
-        this.log.error(
-          { failed },
-          'some resources could not be cleaned up; the session stays registered so a later cleanup retries',
-        );
-    }
+    const cleanup = this.session
+      ? await releaseSession(this.session, this.storeHealth, this.currentConfig.cleanup, {
+          graceMs,
+          log: this.log,
+          aborted,
+        })
+      : [];
     // The Redis connection would keep the process alive; a session left registered above keeps its
     // record, and its lease expires so that another manager's cleanup retries.
     await this.sessionStore
@@ -461,18 +313,17 @@ export class AsyncSystemManager {
       services: this.services,
       ports: { ...this.ports } as Record<string, number>,
       create: (config) => this.createService(config),
-      forget: (service) => this.forgetService(service),
+      forget: (service) => forgetProcess(this.session, this.storeHealth, service),
       setServices: (services) => {
         this.services = services;
       },
       progress: (service) => this.progress(service),
+      stopping: () => this.state !== 'running',
       log: this.log,
     });
-    this.currentConfig = {
-      ...next,
-      ports: this.currentConfig.ports,
-      fallbacks: this.currentConfig.fallbacks,
-    };
+    // Bound at start (reserved ports, the connected store): kept until the next start.
+    const { ports, fallbacks, dynamicRange, session } = this.currentConfig;
+    this.currentConfig = { ...next, ports, fallbacks, dynamicRange, session };
     return report;
   }
 
@@ -485,10 +336,7 @@ export class AsyncSystemManager {
 
   /** A JSON-friendly snapshot: session, ports, aliases, services, store health, last invariant check. */
   status(): ManagerStatus {
-    const aliases: Record<string, number> = {};
-    for (const alias of Object.keys(DEFAULT_ALIASES)) {
-      aliases[alias] = (this.portRegistry as unknown as Record<string, number>)[alias] as number;
-    }
+    const aliases = this.aliasValues();
     return {
       state: this.state,
       sessionId: this.session?.sessionId ?? null,
@@ -500,47 +348,14 @@ export class AsyncSystemManager {
       aliases,
       services: this.services.map((s) => s.status()),
       lastValidation: this.lastValidation,
-      sessionStore: this.sessionStoreStatus(),
+      sessionStore: sessionStoreStatusOf(this.sessionStore, this.session),
       store: this.storeHealth.status(),
     };
   }
 
   /** Real counts for the app's `/metrics` (services up, restarts, health-check failures, bad messages; store health). */
   appMetricsInput(): AppMetricsInput {
-    const store = this.sessionStore;
-    const counters = this.storeHealth.counters();
-    return {
-      services: this.services.map((s) => {
-        const status = s.status();
-        return {
-          name: status.name,
-          up: status.state === 'healthy',
-          restarts: status.restarts,
-          healthCheckFailures: status.healthCheckFailures,
-          badMessages: status.badMessages,
-        };
-      }),
-      store: {
-        kind: store ? 'redis' : 'file',
-        up: this.storeHealth.status().up,
-        leaseRenewals: store?.leaseRenewals.length ?? 0,
-        leaseFailures: counters.failures,
-        outages: counters.outages,
-      },
-    };
-  }
-
-  private sessionStoreStatus(): SessionStoreStatus {
-    const store = this.sessionStore;
-    if (!store) return { kind: 'file', location: this.session?.registryFile ?? null };
-    return {
-      kind: 'redis',
-      location: store.location,
-      connected: store.connected,
-      leaseId: store.leaseId,
-      leaseTtlMs: store.leaseTtlMs,
-      leaseRenewals: store.leaseRenewals,
-    };
+    return appMetricsFrom(this.services, this.sessionStore, this.storeHealth);
   }
 
   /** Runs every invariant (stats, ports, session ownership) with healing, and logs any heal. Never throws. */
@@ -575,13 +390,10 @@ export class AsyncSystemManager {
         `services.${config.name}.port: no port named "${config.port}" (known: ${Object.keys(portMap).join(', ')})`,
       );
     }
-    const env: Record<string, string> = { CORE_PORTS: JSON.stringify(portMap) };
-    for (const [name, value] of Object.entries(portMap))
-      env[`${PORT_ENV_PREFIX}${name.toUpperCase()}`] = String(value);
     return new SupervisedService(
       config,
       port,
-      { ...env, PORT: String(port), SERVICE_NAME: config.name },
+      { ...servicePortEnv(portMap), PORT: String(port), SERVICE_NAME: config.name },
       {
         logs: this.currentConfig.logs,
         intervals: this.currentConfig.intervals,
@@ -589,7 +401,7 @@ export class AsyncSystemManager {
       },
       this.log.child({ component: 'service', service: config.name }),
       {
-        onSpawned: (service, replaced) => this.registerProcess(service, replaced),
+        onSpawned: (service, replaced) => registerProcess(this.session, this.storeHealth, service, replaced),
         onMessage: (service, message) => this.messages.handle(service, message),
         onFailed: (service, reason) => {
           try {
@@ -599,30 +411,6 @@ export class AsyncSystemManager {
           }
         },
       },
-    );
-  }
-
-  /** Registers a service's new process in the session, then drops the record of the one it replaced (never the other way round). */
-  private async registerProcess(service: SupervisedService, replaced: ProcessIdentity | null): Promise<void> {
-    const session = this.session;
-    const resource = serviceResource(service);
-    if (!session || !resource) return;
-    await this.storeHealth.attempt('register service', () => session.registerResource(resource));
-    if (replaced) {
-      const id = serviceResourceId(service.config.name, replaced.pid);
-      await this.storeHealth.attempt('unregister replaced process', () =>
-        session.unregisterResource('process', id),
-      );
-    }
-  }
-
-  private async forgetService(service: SupervisedService): Promise<void> {
-    const session = this.session;
-    const identity = service.process;
-    if (!session || identity?.pid == null) return;
-    const id = serviceResourceId(service.config.name, identity.pid);
-    await this.storeHealth.attempt('unregister stopped service', () =>
-      session.unregisterResource('process', id),
     );
   }
 }

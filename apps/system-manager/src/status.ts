@@ -1,6 +1,7 @@
-import type { LeaseRenewal } from '@core/session-redis';
-import type { StoreHealthStatus } from './store-health.js';
-import type { ServiceStatus } from './supervisor/service.js';
+import type { GlobalSessionManager } from '@core/session';
+import type { LeaseRenewal, RedisRegistryStore } from '@core/session-redis';
+import type { StoreHealth, StoreHealthStatus } from './store-health.js';
+import type { ServiceStatus, SupervisedService } from './supervisor/service.js';
 
 /** Lifecycle of the manager itself. */
 export type ManagerState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -60,5 +61,49 @@ export interface AppMetricsInput {
     readonly leaseRenewals: number;
     readonly leaseFailures: number;
     readonly outages: number;
+  };
+}
+
+/** The session registry's part of `/status`. */
+export function sessionStoreStatusOf(
+  store: RedisRegistryStore | undefined,
+  session: GlobalSessionManager | undefined,
+): SessionStoreStatus {
+  if (!store) return { kind: 'file', location: session?.registryFile ?? null };
+  return {
+    kind: 'redis',
+    location: store.location,
+    connected: store.connected,
+    leaseId: store.leaseId,
+    leaseTtlMs: store.leaseTtlMs,
+    leaseRenewals: store.leaseRenewals,
+  };
+}
+
+/** The real counts behind the app's metrics. */
+export function appMetricsFrom(
+  services: readonly SupervisedService[],
+  store: RedisRegistryStore | undefined,
+  health: StoreHealth,
+): AppMetricsInput {
+  const counters = health.counters();
+  return {
+    services: services.map((s) => {
+      const status = s.status();
+      return {
+        name: status.name,
+        up: status.state === 'healthy',
+        restarts: status.restarts,
+        healthCheckFailures: status.healthCheckFailures,
+        badMessages: status.badMessages,
+      };
+    }),
+    store: {
+      kind: store ? 'redis' : 'file',
+      up: health.status().up,
+      leaseRenewals: store?.leaseRenewals.length ?? 0,
+      leaseFailures: counters.failures,
+      outages: counters.outages,
+    },
   };
 }

@@ -1,34 +1,10 @@
 import type { GlobalSessionManager, ResourceInput } from '@core/session';
 import type { StatsRegistry } from '@core/stats';
 import type { Logger } from './logger.js';
+import { serviceResource } from './ownership.js';
 import type { ValidationSummary } from './status.js';
 import type { StoreHealth } from './store-health.js';
 import type { SupervisedService } from './supervisor/service.js';
-import { currentTerminal } from './terminal.js';
-
-/** The session resource id of a service's current process: `<name>@<pid>`. */
-export function serviceResourceId(name: string, pid: number): string {
-  return `${name}@${pid}`;
-}
-
-/** The session resource of a service's running process (pid + start time: a reused pid is never taken for it). */
-export function serviceResource(service: SupervisedService): ResourceInput | null {
-  const identity = service.identity();
-  if (identity === null) return null;
-  return {
-    kind: 'process',
-    id: serviceResourceId(service.config.name, identity.pid),
-    pid: identity.pid,
-    ...(identity.processStartTime === null ? {} : { processStartTime: identity.processStartTime }),
-    components: [service.config.name],
-    metadata: {
-      service: service.config.name,
-      port: service.port,
-      portName: service.config.port,
-      tty: currentTerminal(),
-    },
-  };
-}
 
 /** What one validation pass needs. */
 export interface ValidationTargets {

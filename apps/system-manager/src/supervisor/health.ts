@@ -36,19 +36,3 @@ function probeTcp(port: number): Promise<boolean> {
 export function probeService(health: ServiceConfig['health'], port: number): Promise<boolean> {
   return health.type === 'http' ? probeHttp(port, health.path) : probeTcp(port);
 }
-
-/** A delay that ends early (resolving false) when `signal` aborts. */
-export function abortableDelay(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

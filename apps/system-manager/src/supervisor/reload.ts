@@ -28,6 +28,8 @@ export interface ReloadContext {
   readonly forget: (service: SupervisedService) => Promise<void>;
   readonly setServices: (services: SupervisedService[]) => void;
   readonly progress: (service: SupervisedService) => (elapsedMs: number) => void;
+  /** Whether the manager began to shut down: the rollout stops (what it started is stopped with the rest). */
+  readonly stopping: () => boolean;
   readonly log: Logger;
 }
 
@@ -70,7 +72,7 @@ export async function reloadServices(ctx: ReloadContext): Promise<ReloadReport> 
   };
 
   for (const service of ctx.services) {
-    if (wanted.has(service.config.name)) continue;
+    if (wanted.has(service.config.name) || ctx.stopping()) continue;
     await service.stop();
     await ctx.forget(service);
     live.splice(live.indexOf(service), 1);
@@ -80,6 +82,7 @@ export async function reloadServices(ctx: ReloadContext): Promise<ReloadReport> 
   ctx.setServices([...live]);
 
   for (const config of next.services) {
+    if (ctx.stopping()) break;
     const old = byName.get(config.name);
     if (old && isDeepStrictEqual(old.config, config)) {
       report.unchanged.push(config.name);

@@ -1,68 +1,26 @@
-import type { ServiceConfig, SystemManagerConfig } from '../config.js';
+import { abortableDelay } from '../abort.js';
+import type { ServiceConfig } from '../config.js';
 import { SystemManagerError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ServiceProcess } from '../services.js';
-import { abortableDelay, probeService } from './health.js';
-import { type LogCounters, LogForwarder } from './log-forwarder.js';
+import { probeService } from './health.js';
+import { LogForwarder } from './log-forwarder.js';
 import { RestartPolicy, type ServiceExit } from './restart-policy.js';
+import type {
+  ProcessIdentity,
+  ServiceState,
+  ServiceStatus,
+  SupervisorHooks,
+  SupervisorSettings,
+} from './types.js';
 
-/** Lifecycle of a supervised service. */
-export type ServiceState =
-  | 'starting'
-  | 'healthy'
-  | 'unhealthy'
-  | 'backoff'
-  | 'failed'
-  | 'stopping'
-  | 'stopped'
-  | 'exited';
-
-/** What `/status` shows of a service. */
-export interface ServiceStatus {
-  readonly name: string;
-  readonly state: ServiceState;
-  /** Result of the latest health check: `unknown` before the first one and while it is down. */
-  readonly health: 'ok' | 'failing' | 'unknown';
-  readonly pid: number | null;
-  readonly port: number;
-  readonly portName: string;
-  /** When the current process was spawned (epoch ms), or null while none runs. */
-  readonly startedAt: number | null;
-  /** How many times the supervisor restarted it. */
-  readonly restarts: number;
-  readonly lastExit: ServiceExit | null;
-  /** IPC messages refused by validation. */
-  readonly badMessages: number;
-  /** Failed health checks while it was running, in total. */
-  readonly healthCheckFailures: number;
-  /** Its stdout/stderr lines forwarded to the manager's log, dropped (rate limit), truncated. */
-  readonly logs: LogCounters;
-  /** @deprecated Use `lastExit.code`. */
-  readonly exitCode: number | null;
-  /** @deprecated Use `lastExit.signal`. */
-  readonly signal: string | null;
-}
-
-/** The identity of one spawned process, as registered in the session. */
-export interface ProcessIdentity {
-  readonly pid: number;
-  readonly processStartTime: string | null;
-}
-
-/** What a supervised service asks of the manager. */
-export interface SupervisorHooks {
-  /** A process was spawned (a restart passes the one it replaces): register it in the session. Must not throw. */
-  readonly onSpawned: (service: SupervisedService, replaced: ProcessIdentity | null) => Promise<void>;
-  /** A raw IPC message (untrusted). Must not throw. */
-  readonly onMessage: (service: SupervisedService, message: unknown) => void;
-  /** The service exhausted its restarts. */
-  readonly onFailed: (service: SupervisedService, reason: string) => void;
-}
-
-/** Settings shared by every service of a manager. */
-export type SupervisorSettings = Pick<SystemManagerConfig, 'logs' | 'intervals'> & {
-  readonly graceMs: number;
-};
+export type {
+  ProcessIdentity,
+  ServiceState,
+  ServiceStatus,
+  SupervisorHooks,
+  SupervisorSettings,
+} from './types.js';
 
 type WaitOutcome = 'healthy' | 'exited' | 'timeout' | 'aborted';
 
@@ -89,6 +47,9 @@ export class SupervisedService {
   /** Set while the supervisor itself stops a process to replace it, so its exit is not a crash. */
   private replacing = false;
   private probing = false;
+  private previousExit: ServiceExit | null = null;
+  /** A spawn in flight (a restart): stop() waits for it, so no process is left behind a stop. */
+  private spawning: Promise<void> | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   private backoffTimer: NodeJS.Timeout | undefined;
   /** Aborted by stop(): ends health waits and backoff at once. */
@@ -157,8 +118,6 @@ export class SupervisedService {
     };
   }
 
-  private previousExit: ServiceExit | null = null;
-
   /** First start: spawns the process and registers it (via the `onSpawned` hook). */
   async launch(): Promise<void> {
     await this.spawn(null);
@@ -210,6 +169,7 @@ export class SupervisedService {
     this.lifetime.abort(new Error(`service ${this.config.name} is stopping`));
     clearInterval(this.livenessTimer);
     clearTimeout(this.backoffTimer);
+    await this.spawning?.catch(() => {});
     const proc = this.proc;
     if (proc?.running) {
       this.state = 'stopping';
@@ -219,7 +179,15 @@ export class SupervisedService {
     this.health = 'unknown';
   }
 
-  private async spawn(replaced: ProcessIdentity | null): Promise<void> {
+  private spawn(replaced: ProcessIdentity | null): Promise<void> {
+    const spawning = this.spawnProcess(replaced);
+    this.spawning = spawning;
+    return spawning.finally(() => {
+      if (this.spawning === spawning) this.spawning = undefined;
+    });
+  }
+
+  private async spawnProcess(replaced: ProcessIdentity | null): Promise<void> {
     this.state = 'starting';
     this.health = 'unknown';
     this.consecutiveFailures = 0;
