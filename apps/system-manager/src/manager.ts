@@ -131,6 +131,7 @@ export class AsyncSystemManager extends ManagerPorts {
     }
     this.state = 'starting';
     this.teardownPromise = undefined;
+    this.storeHealth.reopen();
     this.startAbort = new AbortController();
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.startAbort.signal])
@@ -257,6 +258,7 @@ export class AsyncSystemManager extends ManagerPorts {
       : [];
     // The Redis connection would keep the process alive; a session left registered above keeps its
     // record, and its lease expires so that another manager's cleanup retries.
+    this.storeHealth.close();
     await this.sessionStore
       ?.close()
       .catch((error: unknown) => this.log.warn({ err: error }, 'closing the session store failed'));

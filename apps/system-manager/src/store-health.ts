@@ -30,6 +30,8 @@ export class StoreHealth {
   private outages = 0;
   private failures = 0;
   private readonly recoveredListeners: (() => void)[] = [];
+  /** Set while the manager closes the store itself: its connection going away is no outage. */
+  private closing = false;
 
   constructor(private readonly log: Logger) {}
 
@@ -63,8 +65,19 @@ export class StoreHealth {
     }
   }
 
+  /** The manager is about to close the store: stop reporting its state. */
+  close(): void {
+    this.closing = true;
+  }
+
+  /** The manager starts (again): report the store's state. */
+  reopen(): void {
+    this.closing = false;
+  }
+
   /** A store operation failed. */
   down(error: unknown, operation: string): void {
+    if (this.closing) return;
     const message = error instanceof Error ? error.message : String(error);
     this.lastError = `${operation}: ${message}`;
     if (!this.up) return;
