@@ -7,11 +7,11 @@ import {
   FIXTURES,
   isAlive,
   killTagged,
+  liveSessions,
   logLines,
   type ManagerUnderTest,
   misbehaving,
   run,
-  runToEnd,
   startManager,
   tempDir,
   waitUntil,
@@ -45,8 +45,7 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
     const msgs = logLines(m).map((e) => String(e['msg']));
     expect(msgs).toContain('start aborted; stopping what was started');
     expect(msgs).not.toContain('all services healthy');
-    const { stdout } = await runToEnd(['status', '--json'], m.env);
-    expect(JSON.parse(stdout).sessions).toEqual([]);
+    expect(await liveSessions(m.env)).toEqual([]);
   });
 
   // Needs reapAndCleanUp's `signal` option (helper "session-v2"): until the reaper ends its

@@ -287,3 +287,21 @@ export function logLines(r: Running): Record<string, unknown>[] {
       }
     });
 }
+
+/**
+ * `status --json` of the sessions in `env`'s registry, live ones only, as
+ * `{ pid, servicePids }` (works with the document listing dead sessions too,
+ * marked `liveness: "dead"`).
+ */
+export async function liveSessions(
+  env: Record<string, string>,
+): Promise<{ pid: number; servicePids: number[] }[]> {
+  const { code, stdout, stderr } = await runToEnd(['status', '--json'], env);
+  if (code !== 0) throw new Error(`status --json exited ${code}: ${stderr}`);
+  const doc = JSON.parse(stdout) as {
+    sessions: { pid: number; liveness?: string; services: { pid: number | null }[] }[];
+  };
+  return doc.sessions
+    .filter((s) => s.liveness !== 'dead')
+    .map((s) => ({ pid: s.pid, servicePids: s.services.map((x) => x.pid as number) }));
+}

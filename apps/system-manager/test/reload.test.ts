@@ -11,11 +11,11 @@ import {
   httpGet,
   isAlive,
   killTagged,
+  liveSessions,
   logLines,
   type ManagerUnderTest,
   misbehaving,
   NODE_TS,
-  runToEnd,
   startManager,
   tagEnv,
   taggedPids,
@@ -75,21 +75,13 @@ describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
     expect(isAlive(before['change']?.pid as number)).toBe(false);
     expect(m.child.exitCode).toBeNull();
     // The session lists exactly the running processes.
+    const expected = JSON.stringify(
+      Object.values(after)
+        .map((s) => s.pid)
+        .sort(),
+    );
     await waitUntil(
-      async () => {
-        const { stdout } = await runToEnd(['status', '--json'], m.env);
-        const pids = JSON.parse(stdout)
-          .sessions[0]?.services.map((s: { pid: number }) => s.pid)
-          .sort();
-        return (
-          JSON.stringify(pids) ===
-          JSON.stringify(
-            Object.values(after)
-              .map((s) => s.pid)
-              .sort(),
-          )
-        );
-      },
+      async () => JSON.stringify((await liveSessions(m.env))[0]?.servicePids.sort()) === expected,
       10_000,
       'the session to list the reloaded services',
     );

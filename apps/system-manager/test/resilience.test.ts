@@ -10,10 +10,10 @@ import type { ServiceStatus } from '../src/index.js';
 import {
   httpGet,
   killTagged,
+  liveSessions,
   logLines,
   type ManagerUnderTest,
   misbehaving,
-  runToEnd,
   startManager,
   tempDir,
   waitUntil,
@@ -108,11 +108,8 @@ describe('the manager never falls over (real processes)', { timeout: 60_000 }, (
     expect((await m.status())['store']).toMatchObject({ up: true, lastError: expect.any(String) });
     // The new process is registered (healed), the killed one is not.
     await waitUntil(
-      async () => {
-        const { stdout } = await runToEnd(['status', '--json'], m.env);
-        const pids = JSON.parse(stdout).sessions[0]?.services.map((s: { pid: number }) => s.pid);
-        return JSON.stringify(pids) === JSON.stringify([restarted.pid]);
-      },
+      async () =>
+        JSON.stringify((await liveSessions(m.env))[0]?.servicePids) === JSON.stringify([restarted.pid]),
       10_000,
       'the session to list the restarted pid only',
     );
@@ -153,11 +150,10 @@ describe('the manager never falls over (real processes)', { timeout: 60_000 }, (
       await m.waitForLog((e) => e['msg'] === 'session store available again', 20_000);
       // A fresh server lost everything: our session and its service are registered again.
       await waitUntil(
-        async () => {
-          const { stdout } = await runToEnd(['status', '--json'], m.env);
-          const listed = JSON.parse(stdout).sessions as { pid: number; services: { pid: number }[] }[];
-          return listed.some((s) => s.pid === m.child.pid && s.services.some((x) => x.pid === servicePid));
-        },
+        async () =>
+          (await liveSessions(m.env)).some(
+            (s) => s.pid === m.child.pid && s.servicePids.includes(servicePid),
+          ),
         20_000,
         'the session and its service back in the fleet registry',
       );

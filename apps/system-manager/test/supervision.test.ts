@@ -9,9 +9,9 @@ import {
   httpGet,
   isAlive,
   killTagged,
+  liveSessions,
   type ManagerUnderTest,
   misbehaving,
-  runToEnd,
   startManager,
   waitUntil,
 } from './helpers.js';
@@ -61,11 +61,7 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
 
     // The session holds the new pid only (registered before the old record was removed).
     await waitUntil(
-      async () => {
-        const { stdout } = await runToEnd(['status', '--json'], m.env);
-        const pids = JSON.parse(stdout).sessions[0]?.services.map((s: { pid: number }) => s.pid);
-        return JSON.stringify(pids) === JSON.stringify([after.pid]);
-      },
+      async () => JSON.stringify((await liveSessions(m.env))[0]?.servicePids) === JSON.stringify([after.pid]),
       10_000,
       'session to list only the new pid',
     );
@@ -94,8 +90,7 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
     expect(lines).toContain('restarting crashy in 100 ms');
     expect(lines).toContain('service crashy failed: 2 restarts within 60000 ms');
     expect(lines).toContain('crashing on purpose'); // its own output reached our log
-    const { stdout } = await runToEnd(['status', '--json'], m.env);
-    expect(JSON.parse(stdout).sessions).toEqual([]);
+    expect(await liveSessions(m.env)).toEqual([]);
   });
 
   it('with onServiceFailed "keep-running" a failed service shows as failed and the manager stays up', async () => {
