@@ -90,7 +90,8 @@ export class AsyncSystemManager extends ManagerPorts {
     this.messages = new ServiceMessages(this.stats, this.log.child({ component: 'ipc' }));
     // Back from an outage: make sure the store has our records again (the lease itself is renewed by the store).
     this.storeHealth.onRecovered(() => {
-      if (this.state === 'running') void this.validateAll();
+      if (this.state === 'running')
+        this.validateAll().catch((error: unknown) => this.log.error({ err: error }, 'validation failed'));
     });
   }
 
@@ -179,10 +180,9 @@ export class AsyncSystemManager extends ManagerPorts {
         controlPort,
       );
       // 7. Invariants on an interval; supervision from now on.
-      this.validateTimer = setInterval(
-        () => void this.validateAll(),
-        this.currentConfig.intervals.validateMs,
-      );
+      this.validateTimer = setInterval(() => {
+        this.validateAll().catch((error: unknown) => this.log.error({ err: error }, 'validation failed'));
+      }, this.currentConfig.intervals.validateMs);
       this.validateTimer.unref();
       for (const service of this.services) service.supervise();
       this.state = 'running';

@@ -111,6 +111,36 @@ describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
     expect(m.child.exitCode).toBeNull();
   });
 
+  it('a new definition that never becomes healthy stops the rollout and is left to its restart policy', async () => {
+    const config = { ...base, supervision: { onServiceFailed: 'keep-running' } };
+    const m = await startManager(config);
+    managers.push(m);
+    await m.ready();
+    const before = await byName(m);
+    m.writeConfig({
+      ...config,
+      services: [
+        misbehaving('keep', '', { port: 'main_api' }),
+        misbehaving('change', 'crash-after', {
+          port: 'frontend',
+          env: { CRASH_AFTER_MS: '0' },
+          maxRestarts: 1,
+          backoff: { initialMs: 50 },
+        }),
+        misbehaving('gone', '', { port: 'websocket_router', env: { SERVICE_VERSION: '2' } }),
+      ],
+    });
+    m.child.kill('SIGHUP');
+    const reloaded = await m.waitForLog((e) => e['msg'] === 'config reloaded');
+    expect(reloaded).toMatchObject({ unchanged: ['keep'], unhealthy: ['change'], restarted: [] });
+    // The rollout stopped at "change": "gone" still runs its old definition.
+    expect((await byName(m))['gone']?.pid).toBe(before['gone']?.pid);
+    await m.waitForLog((e) => e['msg'] === 'restarting change in 50 ms');
+    await m.waitForLog((e) => String(e['msg']).startsWith('service change failed'));
+    expect((await byName(m))['change']).toMatchObject({ state: 'failed', restarts: 1 });
+    expect(m.child.exitCode).toBeNull();
+  });
+
   it('attached to a terminal, SIGHUP stops the manager (exit 0) instead of reloading', async () => {
     const m = await startManager({ services: [misbehaving('svc', '')] });
     managers.push(m);

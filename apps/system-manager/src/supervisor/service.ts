@@ -161,6 +161,12 @@ export class SupervisedService {
       );
     }, this.settings.intervals.healthMs);
     this.livenessTimer.unref();
+    // Supervised after a start that did not succeed (a reload's new definition): the policy decides now.
+    if (this.state === 'exited' && this.proc?.exitInfo) this.afterFailure(this.proc.exitInfo);
+    else if (this.state === 'starting' && this.proc?.running)
+      this.replaceProcess().catch((error: unknown) =>
+        this.log.error({ err: error, service: this.config.name }, 'replacing an unhealthy start failed'),
+      );
   }
 
   /** Stops the service for good (no restart): SIGTERM, SIGKILL after the grace period. Idempotent. */
@@ -203,6 +209,15 @@ export class SupervisedService {
   }
 
   private onExit(proc: ServiceProcess, exit: ServiceExit): void {
+    try {
+      this.handleExit(proc, exit);
+    } catch (error) {
+      // An event handler of a child process: whatever went wrong is logged, never thrown into Node.
+      this.log.error({ err: error, service: this.config.name }, 'handling a service exit failed');
+    }
+  }
+
+  private handleExit(proc: ServiceProcess, exit: ServiceExit): void {
     this.output.flush();
     if (proc !== this.proc || this.stopping || this.replacing) return;
     this.health = 'unknown';
