@@ -16,6 +16,26 @@ function attachedToTerminal(): boolean {
 }
 
 /**
+ * After an aborted start everything of ours is stopped and unregistered, but
+ * work the abort could only abandon (a cleanup command of the reaping phase)
+ * may still hold the event loop. The exit must not wait for it beyond the
+ * shutdown grace period: systemd would SIGKILL us then anyway.
+ */
+function exitWithinGrace(graceMs: number, since: number, code: number, log: Logger): void {
+  const timer = setTimeout(
+    () => {
+      log.warn(
+        { graceMs },
+        'work abandoned by the aborted start still runs: exiting at the end of the grace period',
+      );
+      process.exit(code);
+    },
+    Math.max(0, graceMs - (Date.now() - since)),
+  );
+  timer.unref();
+}
+
+/**
  * `system-manager start`: starts the services and the control endpoint, then
  * supervises them until a signal. SIGINT/SIGTERM stop (aborting a start in
  * progress at once), exit 0; SIGHUP reloads the config (or stops, when
@@ -33,8 +53,10 @@ export async function startCommand(options: CommandOptions, log: Logger): Promis
   });
   let manager: AsyncSystemManager | undefined;
 
+  let signalledAt = Date.now();
   const shutdown = (why: Record<string, unknown>, message: string) => {
     if (stopping) return;
+    signalledAt = Date.now();
     log.info(why, message);
     notifier.stopping();
     aborter.abort(new SystemManagerError('E_ABORTED', `start aborted: ${message}`));
@@ -99,6 +121,7 @@ export async function startCommand(options: CommandOptions, log: Logger): Promis
       // Aborted by a signal: a clean stop, not a failure.
       if (aborter.signal.aborted) {
         await stopping;
+        exitWithinGrace(manager.config.shutdown.graceMs, signalledAt, exitCode, log);
         return exitCode;
       }
       throw error;
