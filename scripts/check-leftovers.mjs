@@ -35,8 +35,11 @@ if (leftovers.length === 0) {
   console.log('check-leftovers: no process of the test suite is still running');
   process.exit(0);
 }
-console.error(`check-leftovers: ${leftovers.length} process(es) started by the test suite are still running:`);
-for (const l of leftovers) console.error(`  pid ${l.pid} (parent ${l.ppid}) tag ${l.tag}: ${l.cmdline.slice(0, 200)}`);
+console.error(
+  `check-leftovers: ${leftovers.length} process(es) started by the test suite are still running:`,
+);
+for (const l of leftovers)
+  console.error(`  pid ${l.pid} (parent ${l.ppid}) tag ${l.tag}: ${l.cmdline.slice(0, 200)}`);
 if (kill) {
   for (const l of leftovers) {
     try {
