@@ -63,7 +63,7 @@ describe('the manager never falls over (real processes)', { timeout: 60_000 }, (
     expect((await m.exited).code).toBe(0);
   });
 
-  it('a full disk under the session directory: degraded, services keep running and restart, healed when space is back', async (ctx) => {
+  it('a full disk under the session directory plus bad messages: degraded, services keep running and restart, healed when space is back', async (ctx) => {
     const mount = tempDir('sm-fulldisk-');
     undo.push(() => mount.remove());
     try {
@@ -78,7 +78,8 @@ describe('the manager never falls over (real processes)', { timeout: 60_000 }, (
     const m = await startManager(
       {
         intervals: { validateMs: 300 },
-        services: [misbehaving('api', '', { backoff: { initialMs: 50 } })],
+        // It also sends malformed IPC messages on every start: a full disk, restarts and garbage at once.
+        services: [misbehaving('api', 'bad-messages', { backoff: { initialMs: 50 } })],
       },
       { CORE_SESSION_DIR: sessions },
     );
@@ -115,6 +116,11 @@ describe('the manager never falls over (real processes)', { timeout: 60_000 }, (
     );
     const outages = logLines(m).filter((e) => String(e['msg']).startsWith('session store unavailable'));
     expect(outages).toHaveLength(1);
+    await waitUntil(
+      async () => (await m.status()).services[0]?.badMessages === 12,
+      5_000,
+      '6 bad messages per start',
+    );
     expect(m.child.exitCode).toBeNull();
     m.child.kill('SIGTERM');
     expect((await m.exited).code).toBe(0);
