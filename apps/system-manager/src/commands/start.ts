@@ -77,8 +77,10 @@ export async function startCommand(options: CommandOptions, log: Logger): Promis
     shutdown({ signal }, 'shutting down');
   };
   const reload = async () => {
-    if (manager?.status().state !== 'running') {
-      log.warn('SIGHUP during start: reload ignored (the config just read is the one starting)');
+    const state = manager?.status().state ?? 'starting';
+    if (manager === undefined || state !== 'running') {
+      // During start the config just read is the one starting; during shutdown there is nothing to reload.
+      log.warn({ state }, `SIGHUP ignored: the manager is ${state}`);
       return;
     }
     notifier.reloading();
