@@ -219,7 +219,7 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
           command: '{node}',
           args: ['-e', "console.log('warming up'); setInterval(() => {}, 1000)"],
           port: 'main_api',
-          startTimeoutMs: 1_500,
+          startTimeoutMs: 3_000, // room for the service to print "warming up" on a loaded machine
         },
       ],
     });
