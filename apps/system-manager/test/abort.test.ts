@@ -39,8 +39,8 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
     const signalledAt = Date.now();
     m.child.kill('SIGINT');
     const { code } = await m.exited;
-    expect(code).toBe(0);
-    expect(Date.now() - signalledAt).toBeLessThan(3_000);
+    expect(code, m.stderr()).toBe(0);
+    expect(Date.now() - signalledAt, m.stderr()).toBeLessThan(3_000);
     expect(isAlive(servicePid)).toBe(false);
     const msgs = logLines(m).map((e) => String(e['msg']));
     expect(msgs).toContain('start aborted; stopping what was started');
@@ -78,12 +78,12 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
     m.child.kill('SIGTERM');
     // The manager's own part is prompt: services never started, session handled, "stopped" logged.
     const stopped = await m.waitForLog((e) => e['msg'] === 'stopped');
-    expect(Number(stopped['time']) - signalledAt).toBeLessThan(3_000);
+    expect(Number(stopped['time']) - signalledAt, m.stderr()).toBeLessThan(3_000);
     const { code } = await m.exited;
-    expect(code).toBe(0);
-    expect(Date.now() - signalledAt).toBeLessThan(3_000);
+    expect(code, m.stderr()).toBe(0);
+    expect(Date.now() - signalledAt, m.stderr()).toBeLessThan(3_000);
     const msgs = logLines(m).map((e) => String(e['msg']));
-    expect(msgs).toContain('start aborted; stopping what was started');
-    expect(msgs).not.toContain('service started');
+    expect(msgs, m.stderr()).toContain('start aborted; stopping what was started');
+    expect(msgs, m.stderr()).not.toContain('service started');
   });
 });
