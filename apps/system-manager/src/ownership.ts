@@ -25,6 +25,8 @@ export function serviceResource(service: SupervisedService): ResourceInput | nul
       service: service.config.name,
       port: service.port,
       portName: service.config.port,
+      // So `status --json`, which reads the registry, shows restarts without asking the manager.
+      restarts: service.status().restarts,
       tty: currentTerminal(),
     },
   };

@@ -3,6 +3,8 @@
 // `failed` and the manager exits non-zero so systemd's own Restart= takes
 // over; a service that stops answering is restarted after `unhealthyAfter`
 // failed checks; restart "never" leaves it down while the manager stays up.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/index.js';
 import {
@@ -65,6 +67,18 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
       10_000,
       'session to list only the new pid',
     );
+
+    // The registry record carries the restart count too (metadata.restarts, for `status --json`).
+    const records = readdirSync(m.env['CORE_SESSION_DIR'] as string, { recursive: true, withFileTypes: true })
+      .filter((f) => f.isFile() && f.name.endsWith('.json'))
+      .map((f) => readFileSync(path.join(f.parentPath, f.name), 'utf8'));
+    const restartsOnRecord = records.flatMap((text) => {
+      const record = JSON.parse(text) as { resources?: { id: string; metadata?: { restarts?: number } }[] };
+      return (record.resources ?? [])
+        .filter((r) => r.id === `api@${after.pid}`)
+        .map((r) => r.metadata?.restarts);
+    });
+    expect(restartsOnRecord, records.join('\n')).toEqual([1]);
 
     m.child.kill('SIGTERM');
     expect((await m.exited).code).toBe(0);
