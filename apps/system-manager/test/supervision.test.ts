@@ -3,7 +3,8 @@
 // `failed` and the manager exits non-zero so systemd's own Restart= takes
 // over; a service that stops answering is restarted after `unhealthyAfter`
 // failed checks; restart "never" leaves it down while the manager stays up.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/index.js';
@@ -15,6 +16,7 @@ import {
   type ManagerUnderTest,
   misbehaving,
   startManager,
+  taggedPids,
   waitUntil,
 } from './helpers.js';
 
@@ -149,6 +151,46 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
     expect(second.restarts).toBeGreaterThanOrEqual(1);
     expect(second.healthCheckFailures).toBeGreaterThanOrEqual(2);
     await waitUntil(() => !isAlive(first.pid as number), 5_000, 'the hung process to be stopped');
+  });
+
+  it('SIGTERM while a service waits out its backoff: exit 0 at once, nothing left', async () => {
+    const m = await manager({
+      services: [
+        misbehaving('flaky', 'crash-after', {
+          env: { CRASH_AFTER_MS: '100' },
+          backoff: { initialMs: 5_000 },
+        }),
+      ],
+    });
+    await m.ready();
+    await m.waitForLog((e) => e['msg'] === 'restarting flaky in 5000 ms');
+    const signalledAt = Date.now();
+    m.child.kill('SIGTERM');
+    expect((await m.exited).code, m.stderr()).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(3_000);
+    await waitUntil(() => taggedPids().length === 0, 5_000, 'no process left');
+  });
+
+  it('SIGTERM while a restarted service is still starting: exit 0, the new process is stopped too', async () => {
+    const slowFlag = path.join(os.tmpdir(), `sm-slow-${process.pid}-${Date.now()}`);
+    const m = await manager({
+      services: [misbehaving('api', '', { env: { SLOW_START_FILE: slowFlag }, backoff: { initialMs: 10 } })],
+    });
+    try {
+      await m.ready();
+      const first = ((await m.status()).services[0] as Svc).pid as number;
+      writeFileSync(slowFlag, ''); // the restart will take 30 s to listen
+      process.kill(first, 'SIGKILL');
+      const restarted = await m.waitForLog(
+        (e) => e['msg'] === 'service started' && Number(e['servicePid']) !== first,
+      );
+      m.child.kill('SIGTERM');
+      expect((await m.exited).code, m.stderr()).toBe(0);
+      expect(isAlive(Number(restarted['servicePid']))).toBe(false);
+      await waitUntil(() => taggedPids().length === 0, 5_000, 'no process left');
+    } finally {
+      rmSync(slowFlag, { force: true });
+    }
   });
 
   it('restart "never": a crashed service stays down, /health says so, the manager keeps running', async () => {
