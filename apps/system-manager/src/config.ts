@@ -15,6 +15,55 @@ const httpHealth = z.object({
 });
 const tcpHealth = z.object({ type: z.literal('tcp') });
 
+// ---- supervision (issue 12): restart policy, liveness, log limits -------------------
+// One self-contained block so the rest of this file can change independently.
+// (Unions of literals rather than z.enum: the enum's object type would need TSDoc per value.)
+
+/** Per-service supervision fields (merged into `services[]`). */
+export const supervisionFields = {
+  /** When an exited service is restarted: "on-failure" (non-zero exit or signal), "always", or "never". */
+  restart: z.union([z.literal('on-failure'), z.literal('always'), z.literal('never')]).default('on-failure'),
+  /** Restarts allowed within `restartWindowMs`; one more and the service is `failed`. */
+  maxRestarts: z.number().int().min(0).default(5),
+  restartWindowMs: z.number().int().positive().default(60_000),
+  /** Delay before restart n: `initialMs * 2^(n-1)` capped at `maxMs`; back to `initialMs` once healthy for `resetAfterMs`. */
+  backoff: z
+    .object({
+      initialMs: z.number().int().min(0).default(100),
+      maxMs: z.number().int().min(0).default(30_000),
+      resetAfterMs: z.number().int().positive().default(10_000),
+    })
+    .strict()
+    .prefault({}),
+  /** Consecutive failed liveness checks (every `intervals.healthMs`) after which a running service is restarted. */
+  unhealthyAfter: z.number().int().positive().default(3),
+};
+
+/** `supervision` (top level): what the manager itself does when a service is `failed`. */
+export const supervisionSchema = z
+  .object({
+    /** "exit": stop everything and exit with `failedExitCode`, so systemd's own `Restart=` takes over. */
+    onServiceFailed: z.union([z.literal('exit'), z.literal('keep-running')]).default('exit'),
+    failedExitCode: z.number().int().min(1).max(125).default(70),
+  })
+  .strict()
+  .prefault({});
+
+/** `logs` (top level): bounds on forwarding each service's stdout/stderr into the manager's log. */
+export const logsSchema = z
+  .object({
+    /** Longer lines are cut to this many characters (and marked `truncated`). */
+    maxLineLength: z.number().int().min(64).default(8_192),
+    /** Lines per second forwarded per service (burst: one second's worth); the rest are counted as dropped. */
+    maxLinesPerSecond: z.number().int().positive().default(1_000),
+  })
+  .strict()
+  .prefault({});
+
+/** Liveness probe interval added to `intervals`. */
+export const healthIntervalMs = z.number().int().positive().default(5_000);
+// ---- end of supervision block -------------------------------------------------------
+
 /** Schema of one service (`services[]` in a config file). */
 export const serviceSchema = z.object({
   name: z
@@ -31,6 +80,7 @@ export const serviceSchema = z.object({
   health: z.discriminatedUnion('type', [httpHealth, tcpHealth]).default({ type: 'http', path: '/health' }),
   /** How long the service may take to become healthy. */
   startTimeoutMs: z.number().int().positive().default(10_000),
+  ...supervisionFields,
 });
 
 /** Schema of one resource kind's cleanup command (`cleanup.<kind>` in a config file). */
@@ -58,9 +108,13 @@ export const configSchema = z
       .object({
         validateMs: z.number().int().positive().default(30_000),
         healthPollMs: z.number().int().positive().default(25),
+        /** Liveness checks of running services (see `unhealthyAfter`). */
+        healthMs: healthIntervalMs,
       })
       .prefault({}),
     shutdown: z.object({ graceMs: z.number().int().positive().default(5_000) }).prefault({}),
+    supervision: supervisionSchema,
+    logs: logsSchema,
     /**
      * Where sessions are registered. Without `redisUrl` (and without the env
      * var CORE_SESSION_REDIS_URL): the file registry of this machine. With it:

@@ -6,6 +6,7 @@ export type SystemManagerErrorCode =
   | 'E_SERVICE_UNHEALTHY'
   | 'E_ALREADY_STARTED'
   | 'E_UNIT'
+  | 'E_ABORTED'
   | 'E_USAGE';
 
 /** An expected failure of the app: printed as one line to the user, never as a stack trace. */

@@ -23,7 +23,12 @@ export {
   userConfigFile,
 } from './config-discovery.js';
 export { CONFIG_SCHEMA_FILE, configJsonSchema } from './config-json-schema.js';
-export { type ControlSource, startControlServer } from './control.js';
+export {
+  type ControlServerOptions,
+  type ControlSource,
+  isLoopbackHost,
+  startControlServer,
+} from './control.js';
 export {
   ConfigError,
   EX_CONFIG,
@@ -38,13 +43,22 @@ export {
   DEFAULT_CONTROL_PORT,
   type ManagerStatus,
   PORT_ENV_PREFIX,
+  type ReloadReport,
   type SessionStoreStatus,
+  type StartOptions,
   type StartReport,
   type StopReport,
   type ValidationSummary,
 } from './manager.js';
 export { createNotifier, type Notifier, type NotifierLogger, watchdogIntervalMs } from './notify.js';
-export { isServiceMessage, type ServiceMessage } from './protocol.js';
+export {
+  type BadServiceMessage,
+  isServiceMessage,
+  type ParsedServiceMessage,
+  parseServiceMessage,
+  type ServiceMessage,
+  serviceMessageSchema,
+} from './protocol.js';
 export {
   type CleanupAction,
   type CleanupOutcome,
@@ -53,7 +67,6 @@ export {
   renderCommand,
   runCleanupCommand,
 } from './reaper.js';
-export type { ServiceState, ServiceStatus } from './services.js';
 export { createSessionStore, REDIS_URL_ENV } from './session-store.js';
 export {
   packageCacheOf,
@@ -66,3 +79,8 @@ export {
   UnitError,
   type UnitInputs,
 } from './unit/unit-file.js';
+export type { AppMetricsInput, ManagerState } from './status.js';
+export type { StoreHealthStatus } from './store-health.js';
+export type { LogCounters } from './supervisor/log-forwarder.js';
+export type { ServiceExit } from './supervisor/restart-policy.js';
+export type { ServiceState, ServiceStatus } from './supervisor/service.js';

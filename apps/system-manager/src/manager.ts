@@ -1,23 +1,34 @@
 import type http from 'node:http';
 import os from 'node:os';
-import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
 import { type GlobalSessionManager, getSessionManager, type SessionManagerOptions } from '@core/session';
-import type { LeaseRenewal, RedisRegistryStore } from '@core/session-redis';
+import type { RedisRegistryStore } from '@core/session-redis';
 import { StatsRegistry } from '@core/stats';
-import {
-  loadConfig,
-  parseConfig,
-  type SystemManagerConfig,
-  type SystemManagerConfigInput,
-} from './config.js';
+import { raceAbort } from './abort.js';
+import { loadConfig, parseConfig, type SystemManagerConfig } from './config.js';
 import { startControlServer } from './control.js';
 import { SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
-import type { ServiceMessage } from './protocol.js';
-import { type CleanupAction, cleanupResource, reapAndCleanUp } from './reaper.js';
-import { ManagedService, type ServiceStatus } from './services.js';
+import { ManagerPorts, servicePortEnv } from './manager-ports.js';
+import type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport } from './manager-types.js';
+import { forgetProcess, registerProcess, releaseSession } from './ownership.js';
+import { type CleanupAction, reapAndCleanUp } from './reaper.js';
 import { createSessionStore } from './session-store.js';
-import { currentTerminal } from './terminal.js';
+import {
+  type AppMetricsInput,
+  appMetricsFrom,
+  type ManagerState,
+  type ManagerStatus,
+  sessionStoreStatusOf,
+  type ValidationSummary,
+} from './status.js';
+import { StoreHealth } from './store-health.js';
+import { ServiceMessages } from './supervisor/messages.js';
+import { type ReloadReport, reloadServices } from './supervisor/reload.js';
+import { SupervisedService } from './supervisor/service.js';
+import { validateInvariants } from './validation.js';
+
+export { DEFAULT_CONTROL_PORT, PORT_ENV_PREFIX } from './manager-ports.js';
+export type { ManagerStatus, SessionStoreStatus, ValidationSummary } from './status.js';
 
 /** How long the synchronous exit path waits for services after SIGTERM before SIGKILL. */
 const EXIT_GRACE_MS = 1_500;
@@ -26,185 +37,74 @@ function sleepSync(ms: number): void {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
 
-/** Default port of the control endpoint (GET /health, /status, /metrics). */
-export const DEFAULT_CONTROL_PORT = 8099;
-/** Prefix of the env vars that override a named port, e.g. `SYSTEM_MANAGER_PORT_MAIN_API=9000`. */
-export const PORT_ENV_PREFIX = 'SYSTEM_MANAGER_PORT_';
-
-/** Options of {@link AsyncSystemManager}. */
-export interface AsyncSystemManagerOptions {
-  /** A config object, or the path of a JSON config file. Default: the built-in config. */
-  readonly config?: SystemManagerConfigInput | string | undefined;
-  /** Environment read for port overrides and `CORE_SESSION_REDIS_URL` (default `process.env`). */
-  readonly env?: NodeJS.ProcessEnv | undefined;
-  /** Logger (default: pino to stderr). */
-  readonly logger?: Logger | undefined;
-  /** Session directory (default: `CORE_SESSION_DIR` or the per-user temp folder). */
-  readonly sessionDir?: string | undefined;
-}
-
-/** What `status()` returns and `GET /status` serves. */
-export interface ManagerStatus {
-  readonly state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
-  readonly sessionId: string | null;
-  readonly pid: number;
-  readonly hostname: string;
-  readonly startedAt: number | null;
-  readonly uptimeSeconds: number;
-  readonly ports: Readonly<Record<string, number>>;
-  readonly aliases: Readonly<Record<string, number>>;
-  readonly services: readonly ServiceStatus[];
-  readonly lastValidation: ValidationSummary | null;
-  /** Where the session is registered: this machine's file registry, or the fleet's Redis registry with this session's lease. */
-  readonly sessionStore: SessionStoreStatus;
-}
-
-/** The session registry in use, as `status()` reports it. */
-export type SessionStoreStatus =
-  | { readonly kind: 'file'; readonly location: string | null }
-  | {
-      readonly kind: 'redis';
-      readonly location: string;
-      readonly connected: boolean;
-      /** This session's lease (null while it owns nothing). */
-      readonly leaseId: string | null;
-      readonly leaseTtlMs: number;
-      /** Times the lease had expired (e.g. a Redis outage longer than the TTL) and the session was re-registered. */
-      readonly leaseRenewals: readonly LeaseRenewal[];
-    };
-
-/** Summary of one periodic invariant check. */
-export interface ValidationSummary {
-  readonly at: number;
-  readonly consistent: boolean;
-  readonly healed: readonly string[];
-}
-
-/** What `start()` did. */
-export interface StartReport {
-  readonly sessionId: string;
-  readonly reaped: readonly CleanupAction[];
-  readonly ports: Readonly<Record<string, number>>;
-  readonly services: readonly ServiceStatus[];
-  readonly controlPort: number;
-  readonly elapsedMs: number;
-}
-
-/** What `stop()` did. */
-export interface StopReport {
-  readonly stoppedServices: readonly string[];
-  readonly cleanup: readonly CleanupAction[];
-}
-
-function buildPortRegistry(config: SystemManagerConfig, env: NodeJS.ProcessEnv) {
-  return createPortRegistry(
-    { ...DEFAULT_PORTS, control: DEFAULT_CONTROL_PORT, ...config.ports },
-    {
-      env,
-      envPrefix: PORT_ENV_PREFIX,
-      aliases: DEFAULT_ALIASES,
-      fallbacks: config.fallbacks,
-      dynamicRange: config.dynamicRange,
-      host: '127.0.0.1',
-    },
-  );
-}
-
-type PortRegistryOf = ReturnType<typeof buildPortRegistry>;
+export type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport } from './manager-types.js';
+export type { ReloadReport } from './supervisor/reload.js';
 
 /**
  * The boot orchestrator, as the original `AsyncSystemManager`: session first,
  * reap what dead sessions left, resolve and reserve ports, start services,
- * wait for health, serve the control endpoint, validate invariants.
+ * wait for health, serve the control endpoint, validate invariants — and from
+ * then on supervise: restart services by policy, forward their logs, survive
+ * bad messages and store outages, reload on request.
  *
  * Construction reads config and env only; nothing starts until `start()`.
  */
-export class AsyncSystemManager {
-  /** The validated config in force. */
-  readonly config: SystemManagerConfig;
+export class AsyncSystemManager extends ManagerPorts {
   /** Per-service cache statistics reported by the services, served at GET /metrics. */
   readonly stats = new StatsRegistry();
-  /** The named-port registry (live aliases, discovery, reservation). */
-  readonly portRegistry: PortRegistryOf;
+  private currentConfig: SystemManagerConfig;
   private readonly log: Logger;
   private readonly sessionDir: string | undefined;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly onServiceFailed: AsyncSystemManagerOptions['onServiceFailed'];
+  private readonly storeHealth: StoreHealth;
+  private readonly messages: ServiceMessages;
   private session: GlobalSessionManager | undefined;
   private sessionStore: RedisRegistryStore | undefined;
-  private services: ManagedService[] = [];
+  private services: SupervisedService[] = [];
   private controlServer: http.Server | undefined;
   private validateTimer: NodeJS.Timeout | undefined;
-  private state: ManagerStatus['state'] = 'idle';
+  private state: ManagerState = 'idle';
   private startedAt: number | null = null;
   private lastValidation: ValidationSummary | null = null;
+  private startAbort: AbortController | undefined;
+  private starting: Promise<StartReport> | undefined;
+  private teardownPromise: Promise<StopReport> | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
   private readonly exitHandler = () => this.stopSync();
 
   constructor(options: AsyncSystemManagerOptions = {}) {
-    this.config =
+    const config =
       typeof options.config === 'string'
         ? loadConfig(options.config)
         : options.config === undefined
           ? loadConfig()
           : parseConfig(options.config, 'config object');
+    super(config, options.env ?? process.env);
+    this.currentConfig = config;
     this.log = options.logger ?? createLogger();
     this.sessionDir = options.sessionDir;
     this.env = options.env ?? process.env;
-    this.portRegistry = buildPortRegistry(this.config, this.env);
+    this.onServiceFailed = options.onServiceFailed;
+    this.storeHealth = new StoreHealth(this.log.child({ component: 'session-store' }));
+    this.messages = new ServiceMessages(this.stats, this.log.child({ component: 'ipc' }));
+    // Back from an outage: make sure the store has our records again (the lease itself is renewed by the store).
+    this.storeHealth.onRecovered(() => {
+      if (this.state === 'running')
+        this.validateAll().catch((error: unknown) => this.log.error({ err: error }, 'validation failed'));
+    });
   }
 
-  /** The live port record: `m.ports.main_api` always equals `m.backendPort`. */
-  get ports(): PortRegistryOf['ports'] {
-    return this.portRegistry.ports;
-  }
-
-  /** Live alias of `ports.main_api`. */
-  get backendPort(): number {
-    return this.portRegistry.backendPort;
-  }
-  set backendPort(port: number) {
-    this.portRegistry.backendPort = port;
-  }
-  /** Live alias of `ports.frontend`. */
-  get frontendPort(): number {
-    return this.portRegistry.frontendPort;
-  }
-  set frontendPort(port: number) {
-    this.portRegistry.frontendPort = port;
-  }
-  /** Live alias of `ports.websocket_router`. */
-  get websocketPort(): number {
-    return this.portRegistry.websocketPort;
-  }
-  set websocketPort(port: number) {
-    this.portRegistry.websocketPort = port;
-  }
-  /** @deprecated Use `backendPort`. */
-  get backend_port(): number {
-    return this.portRegistry.backendPort;
-  }
-  set backend_port(port: number) {
-    this.portRegistry.backendPort = port;
-  }
-  /** @deprecated Use `frontendPort`. */
-  get frontend_port(): number {
-    return this.portRegistry.frontendPort;
-  }
-  set frontend_port(port: number) {
-    this.portRegistry.frontendPort = port;
-  }
-  /** @deprecated Use `websocketPort`. */
-  get websocket_port(): number {
-    return this.portRegistry.websocketPort;
-  }
-  set websocket_port(port: number) {
-    this.portRegistry.websocketPort = port;
+  /** The validated config in force (replaced by a successful reload). */
+  get config(): SystemManagerConfig {
+    return this.currentConfig;
   }
 
   /** This process's session (created on first use, so every cleanup path can reach it). */
   sessionManager(): GlobalSessionManager {
     if (this.session) return this.session;
     // With a Redis URL (config `session.redisUrl` or CORE_SESSION_REDIS_URL) the session is a lease in the fleet's registry.
-    const store = createSessionStore(this.config, this.env, this.log);
+    const store = createSessionStore(this.currentConfig, this.env, this.log);
     const options: SessionManagerOptions = {
       ...(this.sessionDir === undefined ? {} : { dir: this.sessionDir }),
       ...(store === undefined ? {} : { store }),
@@ -212,62 +112,79 @@ export class AsyncSystemManager {
     try {
       this.session = getSessionManager(Object.keys(options).length > 0 ? options : undefined);
     } catch (error) {
-      void store?.close();
+      void store?.close().catch(() => {});
       throw error;
     }
     this.sessionStore = store;
+    this.storeHealth.follow(store);
     return this.session;
   }
 
   /**
-   * Starts everything, in the original's order. On failure, stops what it
-   * started, unregisters, and throws a SystemManagerError carrying the failed
-   * service's output tail.
+   * Starts everything, in the original's order. On failure (or when
+   * `options.signal` aborts), stops what it started, unregisters, and throws:
+   * a SystemManagerError carrying the failed service's output tail, or the
+   * signal's reason.
    */
-  async start(): Promise<StartReport> {
+  async start(options: StartOptions = {}): Promise<StartReport> {
     if (this.state !== 'idle' && this.state !== 'stopped') {
       throw new SystemManagerError('E_ALREADY_STARTED', `start() called while the manager is ${this.state}`);
     }
-    const began = Date.now();
     this.state = 'starting';
+    this.teardownPromise = undefined;
+    this.storeHealth.reopen();
+    this.startAbort = new AbortController();
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.startAbort.signal])
+      : this.startAbort.signal;
+    this.starting = this.runStart(signal, options.onPhase ?? (() => {}));
+    try {
+      return await this.starting;
+    } finally {
+      this.starting = undefined;
+    }
+  }
+
+  private async runStart(signal: AbortSignal, phase: (name: string) => void): Promise<StartReport> {
+    const began = Date.now();
     // 1. Session first: from here on, every exit path can find what we own.
     const session = this.sessionManager();
     process.on('exit', this.exitHandler);
     this.log.info({ sessionId: session.sessionId }, 'session ready');
     try {
       // 2. Reap what dead sessions left behind (never a live session's).
-      const reaped = await this.reapStale();
+      phase('reaping stale sessions');
+      const reaped = await raceAbort(this.reapStale(signal), signal);
       // 3. Resolve and reserve ports.
-      const resolution = await this.portRegistry.resolve({ reserve: true });
+      phase('resolving ports');
+      const resolution = await raceAbort(this.portRegistry.resolve({ reserve: true }), signal);
       this.log.info({ ports: { ...this.ports }, resolution }, 'ports resolved');
       // 4. Start services, each owned by this session.
-      await this.startServices(session);
+      phase('starting services');
+      for (const config of this.currentConfig.services) {
+        signal.throwIfAborted();
+        const service = this.createService(config);
+        this.services.push(service);
+        await service.launch();
+      }
       // 5. Wait for health, with progress.
+      phase('waiting for services to become healthy');
       await Promise.all(
-        this.services.map((service) =>
-          service.waitHealthy({
-            pollMs: this.config.intervals.healthPollMs,
-            onProgress: (elapsed) =>
-              this.log.info(
-                {
-                  service: service.config.name,
-                  elapsedMs: elapsed,
-                  timeoutMs: service.config.startTimeoutMs,
-                },
-                `waiting for ${service.config.name} to become healthy (${(elapsed / 1000).toFixed(1)} s)`,
-              ),
-          }),
-        ),
+        this.services.map((service) => service.awaitHealthy({ signal, onProgress: this.progress(service) })),
       );
+      signal.throwIfAborted();
       // 6. Control endpoint on the reserved `control` port.
       const controlPort = (this.ports as Record<string, number>)['control'] as number;
       this.controlServer = await startControlServer(
         { healthy: () => this.healthy(), status: () => this.status(), metrics: () => this.stats.metrics() },
         controlPort,
       );
-      // 7. Invariants on an interval.
-      this.validateTimer = setInterval(() => void this.validateAll(), this.config.intervals.validateMs);
+      // 7. Invariants on an interval; supervision from now on.
+      this.validateTimer = setInterval(() => {
+        this.validateAll().catch((error: unknown) => this.log.error({ err: error }, 'validation failed'));
+      }, this.currentConfig.intervals.validateMs);
       this.validateTimer.unref();
+      for (const service of this.services) service.supervise();
       this.state = 'running';
       this.startedAt = Date.now();
       const report: StartReport = {
@@ -288,52 +205,67 @@ export class AsyncSystemManager {
       );
       return report;
     } catch (error) {
-      this.log.error({ err: error }, 'start failed; cleaning up what was started');
-      await this.stop();
+      if (signal.aborted)
+        this.log.warn({ reason: String(signal.reason) }, 'start aborted; stopping what was started');
+      else this.log.error({ err: error }, 'start failed; cleaning up what was started');
+      await this.teardown({ aborted: signal.aborted });
       throw error;
     }
   }
 
-  /** Stops its own services, cleans up its other resources, unregisters the session. Idempotent. */
+  private progress(service: SupervisedService): (elapsedMs: number) => void {
+    return (elapsed) =>
+      this.log.info(
+        { service: service.config.name, elapsedMs: elapsed, timeoutMs: service.config.startTimeoutMs },
+        `waiting for ${service.config.name} to become healthy (${(elapsed / 1000).toFixed(1)} s)`,
+      );
+  }
+
+  /** Stops its own services, cleans up its other resources, unregisters the session. Idempotent; during `start`, aborts it first. */
   async stop(): Promise<StopReport> {
-    if (this.state === 'stopped' || this.state === 'idle' || this.state === 'stopping') {
-      return { stoppedServices: [], cleanup: [] };
+    if (this.state === 'idle') return { stoppedServices: [], cleanup: [] };
+    if (this.starting) {
+      this.startAbort?.abort(new SystemManagerError('E_ABORTED', 'stop() called during start'));
+      await this.starting.catch(() => {});
     }
+    return this.teardown();
+  }
+
+  private teardown(options: { aborted?: boolean } = {}): Promise<StopReport> {
+    this.teardownPromise ??= this.runTeardown(options.aborted === true);
+    return this.teardownPromise;
+  }
+
+  /** `aborted`: a signal cut the start short; slow cleanup commands (VMs) are then left registered for the next cleanup instead of holding up the exit. */
+  private async runTeardown(aborted: boolean): Promise<StopReport> {
     this.state = 'stopping';
-    if (this.validateTimer) clearInterval(this.validateTimer);
+    clearInterval(this.validateTimer);
     const control = this.controlServer;
     this.controlServer = undefined;
     if (control) {
       control.closeAllConnections();
       await new Promise((resolve) => control.close(resolve));
     }
-    const graceMs = this.config.shutdown.graceMs;
-    const running = this.services.filter((s) => s.isRunning);
-    await Promise.all(running.map((s) => s.stop(graceMs)));
-    const session = this.session;
-    const cleanup: CleanupAction[] = [];
-    if (session) {
-      const mine = await session.getMyResources();
-      for (const resource of mine) {
-        // Our own processes were stopped above; what remains (VMs…) gets its cleanup command.
-        if (resource.kind === 'process' || resource.kind === 'port') continue;
-        cleanup.push(await cleanupResource(resource, this.config.cleanup, { graceMs, log: this.log }));
-      }
-      const failed = cleanup.filter((a) => a.outcome === 'failed');
-      if (failed.length === 0) await session.unregisterSession();
-      else
-        this.log.error(
-          { failed },
-          'some resources could not be cleaned up; the session stays registered so a later cleanup retries',
-        );
-    }
+    const graceMs = this.currentConfig.shutdown.graceMs;
+    const running = this.services.filter((s) => s.isRunning).map((s) => s.config.name);
+    await Promise.all(this.services.map((s) => s.stop(graceMs)));
+    const cleanup = this.session
+      ? await releaseSession(this.session, this.storeHealth, this.currentConfig.cleanup, {
+          graceMs,
+          log: this.log,
+          aborted,
+        })
+      : [];
     // The Redis connection would keep the process alive; a session left registered above keeps its
     // record, and its lease expires so that another manager's cleanup retries.
-    await this.sessionStore?.close();
+    this.storeHealth.close();
+    await this.sessionStore
+      ?.close()
+      .catch((error: unknown) => this.log.warn({ err: error }, 'closing the session store failed'));
     process.off('exit', this.exitHandler);
     this.state = 'stopped';
-    this.log.info({ services: running.map((s) => s.config.name) }, 'stopped');
-    return { stoppedServices: running.map((s) => s.config.name), cleanup };
+    this.log.info({ services: running }, 'stopped');
+    return { stoppedServices: running, cleanup };
   }
 
   /**
@@ -344,10 +276,10 @@ export class AsyncSystemManager {
    */
   stopSync(): void {
     if (this.state === 'stopped' || this.state === 'idle') return;
-    const signalled = this.services.filter((s) => s.killSync());
-    const deadline = Date.now() + Math.min(this.config.shutdown.graceMs, EXIT_GRACE_MS);
-    while (signalled.some((s) => !s.isGoneSync()) && Date.now() < deadline) sleepSync(10);
-    for (const service of signalled) service.forceKillSync();
+    const signalled = this.services.map((s) => s.process).filter((p) => p?.killSync() === true);
+    const deadline = Date.now() + Math.min(this.currentConfig.shutdown.graceMs, EXIT_GRACE_MS);
+    while (signalled.some((p) => !p?.isGoneSync()) && Date.now() < deadline) sleepSync(10);
+    for (const proc of signalled) proc?.forceKillSync();
     try {
       this.session?.unregisterSessionSync();
     } catch {
@@ -356,19 +288,57 @@ export class AsyncSystemManager {
     this.state = 'stopped';
   }
 
+  /**
+   * Applies a new config to the running services, like `pm2 reload`: services
+   * whose definition changed are restarted one at a time (each health-checked
+   * before the next), removed ones stopped, new ones started; unchanged ones
+   * are not touched. Settings that need a restart of the manager (ports,
+   * session store) are reported, not applied.
+   * @throws SystemManagerError E_CONFIG_INVALID when a service names an unknown port (nothing is changed then).
+   */
+  reload(next: SystemManagerConfig): Promise<ReloadReport> {
+    const run = this.reloading.then(() => this.runReload(next));
+    this.reloading = run.catch(() => {});
+    return run;
+  }
+
+  private async runReload(next: SystemManagerConfig): Promise<ReloadReport> {
+    if (this.state !== 'running') {
+      throw new SystemManagerError(
+        'E_ALREADY_STARTED',
+        `reload needs a running manager (it is ${this.state})`,
+      );
+    }
+    const report = await reloadServices({
+      current: this.currentConfig,
+      next,
+      services: this.services,
+      ports: { ...this.ports } as Record<string, number>,
+      create: (config) => this.createService(config),
+      forget: (service) => forgetProcess(this.session, this.storeHealth, service),
+      setServices: (services) => {
+        this.services = services;
+      },
+      progress: (service) => this.progress(service),
+      stopping: () => this.state !== 'running',
+      log: this.log,
+    });
+    // Bound at start (reserved ports, the connected store): kept until the next start.
+    const { ports, fallbacks, dynamicRange, session } = this.currentConfig;
+    this.currentConfig = { ...next, ports, fallbacks, dynamicRange, session };
+    return report;
+  }
+
   /** Whether every service is healthy. */
   healthy(): boolean {
     return this.services.length > 0
-      ? this.services.every((s) => s.status().state === 'healthy')
+      ? this.services.every((s) => s.currentState === 'healthy')
       : this.state === 'running';
   }
 
-  /** A JSON-friendly snapshot: session, ports, aliases, services, last invariant check. */
+  /** A JSON-friendly snapshot: session, ports, aliases, services, store health, last invariant check. */
   status(): ManagerStatus {
-    const aliases: Record<string, number> = {};
-    for (const alias of Object.keys(DEFAULT_ALIASES)) {
-      aliases[alias] = (this.portRegistry as unknown as Record<string, number>)[alias] as number;
-    }
+    const aliases = this.aliasValues();
     return {
       state: this.state,
       sessionId: this.session?.sessionId ?? null,
@@ -380,123 +350,69 @@ export class AsyncSystemManager {
       aliases,
       services: this.services.map((s) => s.status()),
       lastValidation: this.lastValidation,
-      sessionStore: this.sessionStoreStatus(),
+      sessionStore: sessionStoreStatusOf(this.sessionStore, this.session),
+      store: this.storeHealth.status(),
     };
   }
 
-  private sessionStoreStatus(): SessionStoreStatus {
-    const store = this.sessionStore;
-    if (!store) return { kind: 'file', location: this.session?.registryFile ?? null };
-    return {
-      kind: 'redis',
-      location: store.location,
-      connected: store.connected,
-      leaseId: store.leaseId,
-      leaseTtlMs: store.leaseTtlMs,
-      leaseRenewals: store.leaseRenewals,
-    };
+  /** Real counts for the app's `/metrics` (services up, restarts, health-check failures, bad messages; store health). */
+  appMetricsInput(): AppMetricsInput {
+    return appMetricsFrom(this.services, this.sessionStore, this.storeHealth);
   }
 
-  /** Runs every invariant (stats, ports, session ownership) with healing, and logs any heal. */
+  /** Runs every invariant (stats, ports, session ownership) with healing, and logs any heal. Never throws. */
   async validateAll(): Promise<ValidationSummary> {
-    const healed: string[] = [];
-    let consistent = true;
-    for (const [name, result] of Object.entries(await this.stats.validateAll({ autoHeal: true }))) {
-      if (!result.consistent) consistent = false;
-      for (const change of result.healed) healed.push(`stats[${name}] ${String(change)}`);
-    }
-    const ports = this.portRegistry.validate({ autoHeal: true });
-    if (!ports.consistent) consistent = false;
-    for (const change of ports.healed) healed.push(`ports ${String(change)}`);
-    healed.push(...(await this.healSessionOwnership()));
-    if (healed.length > 0) consistent = false;
-    const summary = { at: Date.now(), consistent, healed };
+    const summary = await validateInvariants({
+      stats: this.stats,
+      ports: this.portRegistry,
+      session: this.state === 'running' ? this.session : undefined,
+      services: this.services,
+      store: this.storeHealth,
+      log: this.log,
+    });
     this.lastValidation = summary;
-    if (!consistent) this.log.warn({ healed }, 'invariants healed');
     return summary;
   }
 
-  private async healSessionOwnership(): Promise<string[]> {
-    // Invariant: every running service is registered as a resource of this session.
-    const session = this.session;
-    if (!session || this.state !== 'running') return [];
-    // The age limit of sessions counts from the last heartbeat: a manager up
-    // for days must not look "too old" to another terminal's cleanup.
-    await session.heartbeat();
-    const registered = new Set((await session.getMyResources()).map((r) => `${r.kind}:${r.id}`));
-    const healed: string[] = [];
-    for (const service of this.services) {
-      if (!service.isRunning || registered.has(`process:${serviceResourceId(service)}`)) continue;
-      await session.registerResource(serviceResource(service));
-      healed.push(`session process:${serviceResourceId(service)}: missing → registered`);
-    }
-    return healed;
+  private async reapStale(signal: AbortSignal): Promise<CleanupAction[]> {
+    // `signal` is honoured by reapers that accept it; the phase itself is raced against it by the caller.
+    const options = { graceMs: this.currentConfig.shutdown.graceMs, log: this.log, signal };
+    const reaped = await this.storeHealth.attempt('reap stale sessions', () =>
+      reapAndCleanUp(this.sessionManager(), this.currentConfig.cleanup, options),
+    );
+    return reaped.ok ? [...reaped.value.actions] : [];
   }
 
-  private async reapStale(): Promise<CleanupAction[]> {
-    const report = await reapAndCleanUp(this.sessionManager(), this.config.cleanup, {
-      graceMs: this.config.shutdown.graceMs,
-      log: this.log,
-    });
-    return [...report.actions];
-  }
-
-  private async startServices(session: GlobalSessionManager): Promise<void> {
+  private createService(config: SystemManagerConfig['services'][number]): SupervisedService {
     const portMap = { ...this.ports } as Record<string, number>;
-    const portEnv: Record<string, string> = { CORE_PORTS: JSON.stringify(portMap) };
-    for (const [name, port] of Object.entries(portMap))
-      portEnv[`${PORT_ENV_PREFIX}${name.toUpperCase()}`] = String(port);
-    for (const config of this.config.services) {
-      const port = portMap[config.port];
-      if (port === undefined) {
-        throw new SystemManagerError(
-          'E_CONFIG_INVALID',
-          `services.${config.name}.port: no port named "${config.port}" (known: ${Object.keys(portMap).join(', ')})`,
-        );
-      }
-      const service = new ManagedService(
-        config,
-        port,
-        { ...portEnv, PORT: String(port), SERVICE_NAME: config.name },
-        this.log.child({ component: 'service', service: config.name }),
-        (name, message) => void this.recordServiceMessage(name, message),
+    const port = portMap[config.port];
+    if (port === undefined) {
+      throw new SystemManagerError(
+        'E_CONFIG_INVALID',
+        `services.${config.name}.port: no port named "${config.port}" (known: ${Object.keys(portMap).join(', ')})`,
       );
-      this.services.push(service);
-      await service.start();
-      await session.registerResource(serviceResource(service));
-      this.log.info({ service: config.name, servicePid: service.pid, port }, 'service started');
     }
+    return new SupervisedService(
+      config,
+      port,
+      { ...servicePortEnv(portMap), PORT: String(port), SERVICE_NAME: config.name },
+      {
+        logs: this.currentConfig.logs,
+        intervals: this.currentConfig.intervals,
+        graceMs: this.currentConfig.shutdown.graceMs,
+      },
+      this.log.child({ component: 'service', service: config.name }),
+      {
+        onSpawned: (service, replaced) => registerProcess(this.session, this.storeHealth, service, replaced),
+        onMessage: (service, message) => this.messages.handle(service, message),
+        onFailed: (service, reason) => {
+          try {
+            this.onServiceFailed?.(service.config.name, reason);
+          } catch (error) {
+            this.log.error({ err: error }, 'onServiceFailed handler failed');
+          }
+        },
+      },
+    );
   }
-
-  private async recordServiceMessage(service: string, message: ServiceMessage): Promise<void> {
-    const tracker = this.stats.tracker(service);
-    if (message.event === 'hit') await tracker.recordHit({ addCostSavings: message.addCostSavings ?? true });
-    else if (message.event === 'miss') {
-      // Both flags at once would be a TypeError in the tracker: an expired entry wins.
-      await tracker.recordMiss({
-        isExpired: message.expired === true,
-        isUninitialized: message.expired !== true && message.uninitialized === true,
-      });
-    } else await tracker.recordCleanup(message.entriesCleaned, { success: message.success ?? true });
-  }
-}
-
-function serviceResourceId(service: ManagedService): string {
-  return `${service.config.name}@${service.pid}`;
-}
-
-function serviceResource(service: ManagedService) {
-  return {
-    kind: 'process',
-    id: serviceResourceId(service),
-    pid: service.pid ?? undefined,
-    processStartTime: service.processStartTime ?? undefined,
-    components: [service.config.name],
-    metadata: {
-      service: service.config.name,
-      port: service.port,
-      portName: service.config.port,
-      tty: currentTerminal(),
-    },
-  } as const;
 }

@@ -7,6 +7,7 @@ import {
   FIXTURES,
   httpGet,
   isAlive,
+  killTagged,
   portEnv,
   type Running,
   run,
@@ -27,7 +28,9 @@ interface StatusJson {
 }
 
 const cleanups: (() => void)[] = [];
-afterEach(() => {
+afterEach(async () => {
+  // Every process this file started (managers and the services they spawned, orphaned or not).
+  await killTagged();
   for (const c of cleanups.splice(0)) c();
 });
 
@@ -231,7 +234,7 @@ describe('system-manager start (real processes)', { timeout: 60_000 }, () => {
           command: '{node}',
           args: ['-e', "console.log('warming up'); setInterval(() => {}, 1000)"],
           port: 'main_api',
-          startTimeoutMs: 1_500,
+          startTimeoutMs: 3_000, // room for the service to print "warming up" on a loaded machine
         },
       ],
     });

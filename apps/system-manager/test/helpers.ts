@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ManagerStatus } from '../src/index.js';
 
 export const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI = path.join(APP_DIR, 'src', 'cli.ts');
@@ -18,6 +20,55 @@ export const PORT_NAMES = [
   'event_ui',
   'control',
 ] as const;
+
+/**
+ * Every process a test starts carries this tag in its environment (and so do
+ * their children: services inherit the manager's env). `killTagged()` ends
+ * them all in afterEach/afterAll, whatever their parent did, and
+ * scripts/check-leftovers.mjs fails CI when any tagged process outlives the suite.
+ */
+export const TEST_TAG_VAR = 'CORE_TEST_RUN_TAG';
+/** This test file's tag value. */
+export const RUN_TAG = `system-manager-${process.pid}-${randomUUID().slice(0, 8)}`;
+
+/** Env entries that tag a child as this test file's. */
+export function tagEnv(): Record<string, string> {
+  return { [TEST_TAG_VAR]: RUN_TAG };
+}
+
+/** Pids of live (not zombie) processes whose environment carries `tag`. */
+export function taggedPids(tag = RUN_TAG): number[] {
+  const needle = `${TEST_TAG_VAR}=${tag}\0`;
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'latin1');
+      if (!`${environ}\0`.includes(needle)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (state !== 'Z' && state !== 'X') pids.push(Number(entry));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return pids;
+}
+
+/** SIGKILLs every process tagged with `tag` (managers, services, helpers) and waits until they are gone. */
+export async function killTagged(tag = RUN_TAG, timeoutMs = 5_000): Promise<number[]> {
+  const killed = taggedPids(tag);
+  for (const pid of killed) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (taggedPids(tag).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return killed;
+}
 
 export interface Running {
   child: ChildProcess;
@@ -58,7 +109,7 @@ export async function portEnv(): Promise<Record<string, string>> {
 export function run(args: string[], env: Record<string, string>, script = CLI): Running {
   const child = spawn(process.execPath, [...NODE_TS, script, ...args], {
     cwd: APP_DIR,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, LOG_LEVEL: 'info', ...env, ...tagEnv() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -159,4 +210,98 @@ export async function waitUntil(
 export async function httpGet(port: number, pathname: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://127.0.0.1:${port}${pathname}`);
   return { status: res.status, body: await res.text() };
+}
+
+export const MISBEHAVING = path.join(FIXTURES, 'misbehaving-service.mjs');
+
+/** A service entry running the misbehaving fixture in `mode` (see test/fixtures/misbehaving-service.mjs). */
+export function misbehaving(
+  name: string,
+  mode: string,
+  extra: Record<string, unknown> & { env?: Record<string, string> } = {},
+): Record<string, unknown> {
+  const { env, ...rest } = extra;
+  return {
+    name,
+    command: process.execPath,
+    args: [MISBEHAVING],
+    port: 'main_api',
+    env: { MODE: mode, ...env },
+    ...rest,
+  };
+}
+
+/** A manager started from a config written to a fresh temp dir, with its own session dir and free ports. */
+export interface ManagerUnderTest extends Running {
+  readonly dir: string;
+  readonly configFile: string;
+  readonly env: Record<string, string>;
+  /** Resolves with the control port once "all services healthy" was logged. */
+  readonly ready: () => Promise<number>;
+  /** GET /status of the running manager. */
+  readonly status: () => Promise<ManagerStatus>;
+  /** Rewrites the config file (for SIGHUP reloads). */
+  readonly writeConfig: (config: unknown) => void;
+  readonly remove: () => void;
+}
+
+export async function startManager(
+  config: Record<string, unknown>,
+  extraEnv: Record<string, string> = {},
+): Promise<ManagerUnderTest> {
+  const tmp = tempDir('sm-test-');
+  const configFile = path.join(tmp.dir, 'config.json');
+  const writeConfig = (c: unknown) => writeFileSync(configFile, JSON.stringify(c));
+  writeConfig(config);
+  const env = { CORE_SESSION_DIR: path.join(tmp.dir, 'sessions'), ...(await portEnv()), ...extraEnv };
+  const running = run(['start', '--config', configFile], env);
+  let control: number | undefined;
+  const ready = async () => {
+    if (control !== undefined) return control;
+    const line = await running.waitForLog((e) => e['msg'] === 'all services healthy');
+    control = Number(String(line['control']).split(':').pop());
+    return control;
+  };
+  return {
+    ...running,
+    dir: tmp.dir,
+    configFile,
+    env,
+    ready,
+    status: async () => JSON.parse((await httpGet(await ready(), '/status')).body) as ManagerStatus,
+    writeConfig,
+    remove: tmp.remove,
+  };
+}
+
+/** Parsed JSON log lines of a run's stderr. */
+export function logLines(r: Running): Record<string, unknown>[] {
+  return r
+    .stderr()
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * `status --json` of the sessions in `env`'s registry, live ones only, as
+ * `{ pid, servicePids }` (works with the document listing dead sessions too,
+ * marked `liveness: "dead"`).
+ */
+export async function liveSessions(
+  env: Record<string, string>,
+): Promise<{ pid: number; servicePids: number[] }[]> {
+  const { code, stdout, stderr } = await runToEnd(['status', '--json'], env);
+  if (code !== 0) throw new Error(`status --json exited ${code}: ${stderr}`);
+  const doc = JSON.parse(stdout) as {
+    sessions: { pid: number; liveness?: string; services: { pid: number | null }[] }[];
+  };
+  return doc.sessions
+    .filter((s) => s.liveness !== 'dead')
+    .map((s) => ({ pid: s.pid, servicePids: s.services.map((x) => x.pid as number) }));
 }

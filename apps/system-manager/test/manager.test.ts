@@ -4,11 +4,16 @@ import { isSessionManagerAvailable } from '@core/session';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AsyncSystemManager } from '../src/index.js';
-import { FIXTURES, httpGet, portEnv, tempDir } from './helpers.js';
+import { FIXTURES, httpGet, killTagged, portEnv, RUN_TAG, TEST_TAG_VAR, tempDir } from './helpers.js';
 
 const silent = pino({ level: 'silent' });
+// Services spawned from this worker inherit its env: tag them so afterAll (and CI) find every one.
+process.env[TEST_TAG_VAR] = RUN_TAG;
 const tmp = tempDir('sm-manager-');
-afterAll(() => tmp.remove());
+afterAll(async () => {
+  await killTagged();
+  tmp.remove();
+});
 
 describe('AsyncSystemManager (embedded)', () => {
   it('reads config and env without side effects', () => {

@@ -1,9 +1,11 @@
 // A real redis-server for the fleet tests (loopback, free port, no
-// persistence), stopped by its PID; the suite skips only without the binary.
+// persistence), stopped by its PID. Without the binary the suites skip with a
+// message — except under CI=true, where they fail (a missing server must not
+// pass as green).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { freePort, tempDir } from './helpers.js';
+import { freePort, tagEnv, tempDir } from './helpers.js';
 
 /** Path of redis-server, or null. */
 export const REDIS_SERVER_BIN: string | null =
@@ -11,15 +13,24 @@ export const REDIS_SERVER_BIN: string | null =
     (file): file is string => typeof file === 'string' && existsSync(file),
   ) ?? null;
 
+/** Whether the Redis suites may skip: only outside CI, and only without the binary. */
+export const SKIP_REDIS = REDIS_SERVER_BIN === null && process.env['CI'] !== 'true';
+if (REDIS_SERVER_BIN === null && !SKIP_REDIS)
+  console.error(
+    'system-manager: CI=true but no redis-server binary: the Redis tests fail instead of skipping',
+  );
+
 /** Starts redis-server; resolves when it accepts connections. */
-export async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startRedis(
+  fixedPort?: number,
+): Promise<{ url: string; port: number; pid: number; stop: () => Promise<void> }> {
   if (REDIS_SERVER_BIN === null) throw new Error('no redis-server binary');
   const tmp = tempDir('sm-redis-');
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child: ChildProcess = spawn(
     REDIS_SERVER_BIN,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp.dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...tagEnv() } },
   );
   await new Promise<void>((resolve, reject) => {
     let output = '';
@@ -33,6 +44,8 @@ export async function startRedis(): Promise<{ url: string; stop: () => Promise<v
   });
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
+    pid: child.pid as number,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -1,0 +1,401 @@
+import { abortableDelay } from '../abort.js';
+import type { ServiceConfig } from '../config.js';
+import { SystemManagerError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { ServiceProcess } from '../services.js';
+import { probeService } from './health.js';
+import { LogForwarder } from './log-forwarder.js';
+import { RestartPolicy, type ServiceExit } from './restart-policy.js';
+import type {
+  ProcessIdentity,
+  ServiceState,
+  ServiceStatus,
+  SupervisorHooks,
+  SupervisorSettings,
+} from './types.js';
+
+export type {
+  ProcessIdentity,
+  ServiceState,
+  ServiceStatus,
+  SupervisorHooks,
+  SupervisorSettings,
+} from './types.js';
+
+type WaitOutcome = 'healthy' | 'exited' | 'timeout' | 'aborted';
+
+/**
+ * One configured service under supervision: spawn, wait until healthy, then
+ * keep checking its health every `intervals.healthMs`, restart it by its
+ * policy (with backoff) when it exits or fails `unhealthyAfter` checks in a
+ * row, and mark it `failed` after `maxRestarts` within the window. Its port
+ * stays the same across restarts.
+ */
+export class SupervisedService {
+  readonly output: LogForwarder;
+  private readonly policy: RestartPolicy;
+  private proc: ServiceProcess | undefined;
+  private state: ServiceState = 'stopped';
+  private health: ServiceStatus['health'] = 'unknown';
+  private startedAt: number | null = null;
+  private restarts = 0;
+  private badMessageCount = 0;
+  private healthFailures = 0;
+  private consecutiveFailures = 0;
+  private supervising = false;
+  private stopping = false;
+  /** Set while the supervisor itself stops a process to replace it, so its exit is not a crash. */
+  private replacing = false;
+  private probing = false;
+  private previousExit: ServiceExit | null = null;
+  /** A spawn in flight (a restart): stop() waits for it, so no process is left behind a stop. */
+  private spawning: Promise<void> | undefined;
+  private livenessTimer: NodeJS.Timeout | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  /** Aborted by stop(): ends health waits and backoff at once. */
+  private readonly lifetime = new AbortController();
+
+  constructor(
+    readonly config: ServiceConfig,
+    readonly port: number,
+    private readonly env: Record<string, string>,
+    private readonly settings: SupervisorSettings,
+    private readonly log: Logger,
+    private readonly hooks: SupervisorHooks,
+  ) {
+    this.output = new LogForwarder(config.name, log, settings.logs);
+    this.policy = new RestartPolicy(config);
+  }
+
+  /** The current process's pid. */
+  get pid(): number | null {
+    return this.proc?.running ? this.proc.pid : null;
+  }
+
+  /** The current process (running or not). */
+  get process(): ServiceProcess | undefined {
+    return this.proc;
+  }
+
+  /** The current process's identity, while one runs. */
+  identity(): ProcessIdentity | null {
+    const pid = this.pid;
+    return pid === null ? null : { pid, processStartTime: this.proc?.processStartTime ?? null };
+  }
+
+  /** Whether a process of this service runs. */
+  get isRunning(): boolean {
+    return this.proc?.running === true;
+  }
+
+  /** The current state. */
+  get currentState(): ServiceState {
+    return this.state;
+  }
+
+  /** Counts one refused IPC message. */
+  noteBadMessage(): void {
+    this.badMessageCount += 1;
+  }
+
+  status(): ServiceStatus {
+    const lastExit = this.proc?.exitInfo ?? this.previousExit;
+    return {
+      name: this.config.name,
+      state: this.state,
+      health: this.health,
+      pid: this.pid,
+      port: this.port,
+      portName: this.config.port,
+      startedAt: this.isRunning ? this.startedAt : null,
+      restarts: this.restarts,
+      lastExit,
+      badMessages: this.badMessageCount,
+      healthCheckFailures: this.healthFailures,
+      logs: this.output.counters(),
+      exitCode: lastExit?.code ?? null,
+      signal: lastExit?.signal ?? null,
+    };
+  }
+
+  /** First start: spawns the process and registers it (via the `onSpawned` hook). */
+  async launch(): Promise<void> {
+    await this.spawn(null);
+  }
+
+  /**
+   * Waits for the first healthy check after {@link launch}. Fails fast (no
+   * restart: supervision starts with {@link supervise}) when the service exits
+   * or times out first, with its last output lines; `signal` aborts the wait
+   * at once (rejecting with its reason).
+   */
+  async awaitHealthy(
+    options: { signal?: AbortSignal; onProgress?: (elapsedMs: number) => void } = {},
+  ): Promise<void> {
+    const outcome = await this.waitHealthy(options.signal, options.onProgress);
+    if (outcome === 'healthy') return;
+    if (outcome === 'aborted')
+      throw options.signal?.reason ?? new Error(`service ${this.config.name} is stopping`);
+    if (outcome === 'exited') {
+      const exit = this.proc?.exitInfo;
+      throw new SystemManagerError(
+        'E_SERVICE_FAILED',
+        `service ${this.config.name} exited before it became healthy (code ${exit?.code ?? null}, signal ${exit?.signal ?? null})`,
+        { details: this.output.lastLines() },
+      );
+    }
+    throw new SystemManagerError(
+      'E_SERVICE_UNHEALTHY',
+      `service ${this.config.name} did not become healthy on port ${this.port} within ${this.config.startTimeoutMs} ms`,
+      { details: this.output.lastLines() },
+    );
+  }
+
+  /** From now on: liveness checks, and restarts by policy. */
+  supervise(): void {
+    if (this.supervising || this.stopping) return;
+    this.supervising = true;
+    this.livenessTimer = setInterval(() => {
+      this.checkLiveness().catch((error: unknown) =>
+        this.log.error({ err: error, service: this.config.name }, 'liveness check failed unexpectedly'),
+      );
+    }, this.settings.intervals.healthMs);
+    this.livenessTimer.unref();
+    // Supervised after a start that did not succeed (a reload's new definition): the policy decides now.
+    if (this.state === 'exited' && this.proc?.exitInfo) this.afterFailure(this.proc.exitInfo);
+    else if (this.state === 'starting' && this.proc?.running)
+      this.replaceProcess().catch((error: unknown) =>
+        this.log.error({ err: error, service: this.config.name }, 'replacing an unhealthy start failed'),
+      );
+  }
+
+  /** Stops the service for good (no restart): SIGTERM, SIGKILL after the grace period. Idempotent. */
+  async stop(graceMs = this.settings.graceMs): Promise<void> {
+    this.stopping = true;
+    this.lifetime.abort(new Error(`service ${this.config.name} is stopping`));
+    clearInterval(this.livenessTimer);
+    clearTimeout(this.backoffTimer);
+    await this.spawning?.catch(() => {});
+    const proc = this.proc;
+    if (proc?.running) {
+      this.state = 'stopping';
+      await proc.stop(graceMs);
+    }
+    this.state = 'stopped';
+    this.health = 'unknown';
+  }
+
+  private spawn(replaced: ProcessIdentity | null): Promise<void> {
+    const spawning = this.spawnProcess(replaced);
+    this.spawning = spawning;
+    return spawning.finally(() => {
+      if (this.spawning === spawning) this.spawning = undefined;
+    });
+  }
+
+  private async spawnProcess(replaced: ProcessIdentity | null): Promise<void> {
+    this.state = 'starting';
+    this.health = 'unknown';
+    this.consecutiveFailures = 0;
+    if (this.proc?.exitInfo) this.previousExit = this.proc.exitInfo;
+    const proc = await ServiceProcess.spawn(this.config, this.env, this.output, this.log, {
+      onMessage: (message) => this.hooks.onMessage(this, message),
+      onExit: (exit) => this.onExit(proc, exit),
+    });
+    this.proc = proc;
+    this.startedAt = Date.now();
+    this.log.info({ service: this.config.name, servicePid: proc.pid, port: this.port }, 'service started');
+    await this.hooks.onSpawned(this, replaced);
+  }
+
+  private onExit(proc: ServiceProcess, exit: ServiceExit): void {
+    try {
+      this.handleExit(proc, exit);
+    } catch (error) {
+      // An event handler of a child process: whatever went wrong is logged, never thrown into Node.
+      this.log.error({ err: error, service: this.config.name }, 'handling a service exit failed');
+    }
+  }
+
+  private handleExit(proc: ServiceProcess, exit: ServiceExit): void {
+    this.output.flush();
+    if (proc !== this.proc || this.stopping || this.replacing) return;
+    this.health = 'unknown';
+    this.log.error(
+      {
+        service: this.config.name,
+        code: exit.code,
+        signal: exit.signal,
+        output: this.output.lastLines().slice(-5),
+      },
+      'service exited',
+    );
+    if (!this.supervising) {
+      this.state = 'exited';
+      return;
+    }
+    this.afterFailure(exit);
+  }
+
+  /** Applies the restart policy after an exit (or, with `exit` undefined, a liveness failure). */
+  private afterFailure(exit: ServiceExit | undefined): void {
+    if (this.stopping) return;
+    const decision = this.policy.decide(exit);
+    if (decision.action === 'stay-down') {
+      this.state = exit === undefined ? 'unhealthy' : 'exited';
+      this.log.warn(
+        { service: this.config.name },
+        `service ${this.config.name} not restarted: ${decision.reason}`,
+      );
+      return;
+    }
+    if (decision.action === 'fail') {
+      this.state = 'failed';
+      this.log.error(
+        { service: this.config.name, reason: decision.reason },
+        `service ${this.config.name} failed: ${decision.reason}`,
+      );
+      const proc = this.proc;
+      // A failed service that still runs (unhealthy) is stopped: it is not ours to keep half-alive.
+      if (proc?.running) {
+        this.replacing = true;
+        void proc.stop(this.settings.graceMs).finally(() => {
+          this.replacing = false;
+        });
+      }
+      this.hooks.onFailed(this, decision.reason);
+      return;
+    }
+    this.state = 'backoff';
+    this.log.warn(
+      { service: this.config.name, delayMs: decision.delayMs, attempt: decision.attempt },
+      `restarting ${this.config.name} in ${decision.delayMs} ms`,
+    );
+    this.backoffTimer = setTimeout(() => {
+      this.restart().catch((error: unknown) => {
+        this.log.error({ err: error, service: this.config.name }, `restart of ${this.config.name} failed`);
+        this.afterFailure({ code: null, signal: null, at: Date.now() });
+      });
+    }, decision.delayMs);
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopping) return;
+    const replaced = this.proc
+      ? { pid: this.proc.pid ?? 0, processStartTime: this.proc.processStartTime }
+      : null;
+    this.restarts += 1;
+    await this.spawn(replaced);
+    const outcome = await this.waitHealthy(this.lifetime.signal);
+    if (outcome === 'healthy') {
+      this.log.info(
+        { service: this.config.name, restarts: this.restarts },
+        `service ${this.config.name} answering again`,
+      );
+    } else if (outcome === 'timeout') {
+      this.log.error(
+        {
+          service: this.config.name,
+          timeoutMs: this.config.startTimeoutMs,
+          output: this.output.lastLines().slice(-5),
+        },
+        `restarted ${this.config.name} did not become healthy`,
+      );
+      await this.replaceProcess();
+    }
+    // 'exited': onExit applied the policy already; 'aborted': we are stopping.
+  }
+
+  /** Stops the running process on purpose and applies the restart policy to it. */
+  private async replaceProcess(): Promise<void> {
+    const proc = this.proc;
+    if (proc?.running) {
+      this.replacing = true;
+      try {
+        await proc.stop(this.settings.graceMs);
+      } finally {
+        this.replacing = false;
+      }
+    }
+    this.afterFailure(undefined);
+  }
+
+  private async waitHealthy(
+    signal: AbortSignal | undefined,
+    onProgress?: (elapsedMs: number) => void,
+  ): Promise<WaitOutcome> {
+    const started = Date.now();
+    const deadline = started + this.config.startTimeoutMs;
+    const proc = this.proc;
+    let lastProgress = started;
+    const signals = [this.lifetime.signal, ...(signal ? [signal] : [])];
+    const aborted = AbortSignal.any(signals);
+    for (;;) {
+      if (aborted.aborted) return 'aborted';
+      if (!proc?.running || proc !== this.proc) return 'exited';
+      if (await probeService(this.config.health, this.port)) {
+        if (aborted.aborted) return 'aborted';
+        if (proc !== this.proc || !proc.running) return 'exited';
+        this.markHealthy();
+        return 'healthy';
+      }
+      const now = Date.now();
+      if (now >= deadline) return 'timeout';
+      if (onProgress && now - lastProgress >= 1_000) {
+        lastProgress = now;
+        onProgress(now - started);
+      }
+      await abortableDelay(this.settings.intervals.healthPollMs, aborted);
+    }
+  }
+
+  private markHealthy(): void {
+    this.state = 'healthy';
+    this.health = 'ok';
+    this.consecutiveFailures = 0;
+    this.policy.markHealthy();
+  }
+
+  private async checkLiveness(): Promise<void> {
+    if (this.probing || this.stopping || (this.state !== 'healthy' && this.state !== 'unhealthy')) return;
+    const proc = this.proc;
+    if (!proc?.running) return;
+    this.probing = true;
+    let ok: boolean;
+    try {
+      ok = await probeService(this.config.health, this.port);
+    } finally {
+      this.probing = false;
+    }
+    if (proc !== this.proc || !proc.running || this.stopping) return;
+    if (this.state !== 'healthy' && this.state !== 'unhealthy') return;
+    if (ok) {
+      if (this.state === 'unhealthy')
+        this.log.info({ service: this.config.name }, `service ${this.config.name} healthy again`);
+      this.markHealthy();
+      return;
+    }
+    this.healthFailures += 1;
+    this.consecutiveFailures += 1;
+    this.health = 'failing';
+    this.log.warn(
+      {
+        service: this.config.name,
+        consecutiveFailures: this.consecutiveFailures,
+        unhealthyAfter: this.config.unhealthyAfter,
+      },
+      `health check of ${this.config.name} failed`,
+    );
+    if (this.consecutiveFailures < this.config.unhealthyAfter || this.state === 'unhealthy') return;
+    this.state = 'unhealthy';
+    if (this.config.restart === 'never') {
+      this.log.error(
+        { service: this.config.name },
+        `service ${this.config.name} is unhealthy (restart policy "never": left running)`,
+      );
+      return;
+    }
+    this.log.error({ service: this.config.name }, `service ${this.config.name} is unhealthy: restarting it`);
+    await this.replaceProcess();
+  }
+}

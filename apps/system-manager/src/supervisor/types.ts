@@ -1,0 +1,62 @@
+import type { SystemManagerConfig } from '../config.js';
+import type { LogCounters } from './log-forwarder.js';
+import type { ServiceExit } from './restart-policy.js';
+import type { SupervisedService } from './service.js';
+
+/** Lifecycle of a supervised service. */
+export type ServiceState =
+  | 'starting'
+  | 'healthy'
+  | 'unhealthy'
+  | 'backoff'
+  | 'failed'
+  | 'stopping'
+  | 'stopped'
+  | 'exited';
+
+/** What `/status` shows of a service. */
+export interface ServiceStatus {
+  readonly name: string;
+  readonly state: ServiceState;
+  /** Result of the latest health check: `unknown` before the first one and while it is down. */
+  readonly health: 'ok' | 'failing' | 'unknown';
+  readonly pid: number | null;
+  readonly port: number;
+  readonly portName: string;
+  /** When the current process was spawned (epoch ms), or null while none runs. */
+  readonly startedAt: number | null;
+  /** How many times the supervisor restarted it. */
+  readonly restarts: number;
+  readonly lastExit: ServiceExit | null;
+  /** IPC messages refused by validation. */
+  readonly badMessages: number;
+  /** Failed health checks while it was running, in total. */
+  readonly healthCheckFailures: number;
+  /** Its stdout/stderr lines forwarded to the manager's log, dropped (rate limit), truncated. */
+  readonly logs: LogCounters;
+  /** @deprecated Use `lastExit.code`. */
+  readonly exitCode: number | null;
+  /** @deprecated Use `lastExit.signal`. */
+  readonly signal: string | null;
+}
+
+/** The identity of one spawned process, as registered in the session. */
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly processStartTime: string | null;
+}
+
+/** What a supervised service asks of the manager. */
+export interface SupervisorHooks {
+  /** A process was spawned (a restart passes the one it replaces): register it in the session. Must not throw. */
+  readonly onSpawned: (service: SupervisedService, replaced: ProcessIdentity | null) => Promise<void>;
+  /** A raw IPC message (untrusted). Must not throw. */
+  readonly onMessage: (service: SupervisedService, message: unknown) => void;
+  /** The service exhausted its restarts. */
+  readonly onFailed: (service: SupervisedService, reason: string) => void;
+}
+
+/** Settings shared by every service of a manager. */
+export type SupervisorSettings = Pick<SystemManagerConfig, 'logs' | 'intervals'> & {
+  readonly graceMs: number;
+};

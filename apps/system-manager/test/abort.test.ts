@@ -1,0 +1,89 @@
+// A signal during a start phase aborts that phase at once: the manager stops
+// what it started, unregisters and exits 0 well within the shutdown grace
+// period — not after the start timeout, and without starting anything more.
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  FIXTURES,
+  isAlive,
+  killTagged,
+  liveSessions,
+  logLines,
+  type ManagerUnderTest,
+  misbehaving,
+  run,
+  startManager,
+  tempDir,
+  waitUntil,
+} from './helpers.js';
+
+const managers: ManagerUnderTest[] = [];
+const dirs: (() => void)[] = [];
+afterEach(async () => {
+  await killTagged();
+  for (const m of managers.splice(0)) m.remove();
+  for (const d of dirs.splice(0)) d();
+});
+
+describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, () => {
+  it('SIGINT while waiting for health: exits 0 at once, not after the 20 s start timeout; the service is stopped', async () => {
+    const m = await startManager({
+      shutdown: { graceMs: 3_000 },
+      services: [
+        misbehaving('slow', 'slow-start', { env: { START_DELAY_MS: '30000' }, startTimeoutMs: 20_000 }),
+      ],
+    });
+    managers.push(m);
+    const started = await m.waitForLog((e) => e['msg'] === 'service started');
+    const servicePid = Number(started['servicePid']);
+    const signalledAt = Date.now();
+    m.child.kill('SIGINT');
+    const { code } = await m.exited;
+    expect(code, m.stderr()).toBe(0);
+    expect(Date.now() - signalledAt, m.stderr()).toBeLessThan(3_000);
+    expect(isAlive(servicePid)).toBe(false);
+    const msgs = logLines(m).map((e) => String(e['msg']));
+    expect(msgs).toContain('start aborted; stopping what was started');
+    expect(msgs).not.toContain('all services healthy');
+    expect(await liveSessions(m.env)).toEqual([]);
+  });
+
+  // The reaper's cleanup command (8 s) may outlive the abort (until reapAndCleanUp honours its
+  // `signal` option and ends it): the manager still exits within its shutdown grace period.
+  it('SIGTERM during a slow reap (a VM cleanup command that hangs): exits 0 within the grace period and starts no service', async () => {
+    const tmp = tempDir('sm-abort-');
+    dirs.push(tmp.remove);
+    const sessionDir = path.join(tmp.dir, 'sessions');
+    // A dead session that owned a VM: reaping it runs the (slow) cleanup command.
+    const owner = run(
+      ['vm-slow-1', 'zone-a'],
+      { CORE_SESSION_DIR: sessionDir },
+      path.join(FIXTURES, 'own-vm.ts'),
+    );
+    await waitUntil(() => owner.stdout().includes('sessionId'), 15_000, 'VM registration');
+    owner.child.kill('SIGKILL');
+    await owner.exited;
+
+    const m = await startManager(
+      {
+        shutdown: { graceMs: 2_000 },
+        cleanup: { vm: { command: [process.execPath, '-e', 'setTimeout(() => {}, 8000)', '{id}'] } },
+        services: [misbehaving('never-started', '')],
+      },
+      { CORE_SESSION_DIR: sessionDir },
+    );
+    managers.push(m);
+    await m.waitForLog((e) => e['msg'] === 'reaping stale session');
+    const signalledAt = Date.now();
+    m.child.kill('SIGTERM');
+    // The manager's own part is prompt: services never started, session handled, "stopped" logged.
+    const stopped = await m.waitForLog((e) => e['msg'] === 'stopped');
+    expect(Number(stopped['time']) - signalledAt, m.stderr()).toBeLessThan(3_000);
+    const { code } = await m.exited;
+    expect(code, m.stderr()).toBe(0);
+    expect(Date.now() - signalledAt, m.stderr()).toBeLessThan(3_000);
+    const msgs = logLines(m).map((e) => String(e['msg']));
+    expect(msgs, m.stderr()).toContain('start aborted; stopping what was started');
+    expect(msgs, m.stderr()).not.toContain('service started');
+  });
+});

@@ -1,0 +1,124 @@
+// The control endpoint against real sockets: DNS rebinding (a foreign Host)
+// is refused, HEAD answers like GET, and 200 slow clients neither exhaust
+// descriptors nor outlive the header timeout.
+import http from 'node:http';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isLoopbackHost, startControlServer } from '../src/control.js';
+
+const source = {
+  healthy: () => true,
+  status: () => ({ state: 'running' }),
+  metrics: () => 'system_manager_up 1\n',
+};
+
+let server: http.Server | undefined;
+const sockets: net.Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  if (server) {
+    server.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+  }
+  server = undefined;
+});
+
+async function start(options = {}): Promise<number> {
+  server = await startControlServer(source, 0, options);
+  return (server.address() as net.AddressInfo).port;
+}
+
+function request(
+  port: number,
+  options: { method?: string; path?: string; host?: string },
+): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/health',
+        headers: { host: options.host ?? `127.0.0.1:${port}` },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('control endpoint hardening', () => {
+  it('answers loopback Host names and addresses only (DNS rebinding)', async () => {
+    const port = await start();
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost', `[::1]:${port}`, '127.1.2.3'])
+      expect((await request(port, { host })).status, host).toBe(200);
+    for (const host of [
+      `evil.example:${port}`,
+      'rebind.attacker.test',
+      `10.0.0.1:${port}`,
+      `[::2]:${port}`,
+    ]) {
+      const res = await request(port, { host });
+      expect(res.status, host).toBe(403);
+      expect(res.body).toContain('loopback');
+    }
+    expect(isLoopbackHost(undefined)).toBe(false);
+    expect(isLoopbackHost('LOCALHOST:80')).toBe(true);
+    expect(isLoopbackHost('localhost.evil.example')).toBe(false);
+  });
+
+  it('HEAD answers like GET without a body; other methods get 405 with Allow', async () => {
+    const port = await start();
+    const get = await request(port, { path: '/status' });
+    const head = await request(port, { method: 'HEAD', path: '/status' });
+    expect(head.status).toBe(200);
+    expect(head.body).toBe('');
+    expect(head.headers['content-length']).toBe(get.headers['content-length']);
+    expect((await request(port, { method: 'HEAD', path: '/metrics' })).headers['content-type']).toMatch(
+      /^text\/plain/,
+    );
+    const post = await request(port, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers['allow']).toBe('GET, HEAD');
+  });
+
+  it('200 clients sending half a request line: at most maxConnections are held, all are dropped after the header timeout, and it still answers', async () => {
+    const port = await start({ headersTimeoutMs: 1_000, maxConnections: 32 });
+    const closedAt: number[] = [];
+    const began = Date.now();
+    await Promise.all(
+      Array.from(
+        { length: 200 },
+        () =>
+          new Promise<void>((resolve) => {
+            const s = net.connect(port, '127.0.0.1', () => {
+              s.write('GET /status HT');
+              resolve();
+            });
+            s.resume(); // read the server's 408 and FIN, so 'close' fires
+            s.on('error', () => resolve());
+            s.on('close', () => closedAt.push(Date.now() - began));
+            sockets.push(s);
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const held = await new Promise<number>((resolve) => server?.getConnections((_e, n) => resolve(n)));
+    expect(held).toBeLessThanOrEqual(32);
+    // Every socket is closed by the server: refused at once, or at the header timeout (checked every second).
+    const deadline = Date.now() + 6_000;
+    while (closedAt.length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(closedAt).toHaveLength(200);
+    expect(Math.max(...closedAt)).toBeLessThan(5_000);
+    expect(await new Promise<number>((resolve) => server?.getConnections((_e, n) => resolve(n)))).toBe(0);
+    expect((await request(port, {})).status).toBe(200);
+  });
+});

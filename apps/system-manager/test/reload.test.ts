@@ -1,0 +1,171 @@
+// SIGHUP reloads the config like `pm2 reload`: changed services restarted one
+// at a time, removed ones stopped, new ones started, unchanged ones untouched;
+// an invalid file is refused naming the field and the running config stays.
+// Attached to a terminal, SIGHUP (the terminal closing) still stops the manager.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServiceStatus } from '../src/index.js';
+import {
+  CLI,
+  httpGet,
+  isAlive,
+  killTagged,
+  liveSessions,
+  logLines,
+  type ManagerUnderTest,
+  misbehaving,
+  NODE_TS,
+  startManager,
+  tagEnv,
+  taggedPids,
+  waitUntil,
+} from './helpers.js';
+
+const managers: ManagerUnderTest[] = [];
+afterEach(async () => {
+  await killTagged();
+  for (const m of managers.splice(0)) m.remove();
+});
+
+type Svc = ServiceStatus;
+const byName = async (m: ManagerUnderTest) =>
+  Object.fromEntries(((await m.status()).services as Svc[]).map((s) => [s.name, s])) as Record<string, Svc>;
+
+const base = {
+  shutdown: { graceMs: 2_000 },
+  services: [
+    misbehaving('keep', '', { port: 'main_api' }),
+    misbehaving('change', '', { port: 'frontend', env: { SERVICE_VERSION: '1' } }),
+    misbehaving('gone', '', { port: 'websocket_router' }),
+  ],
+};
+
+describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
+  it('restarts changed services, stops removed ones, starts new ones, leaves unchanged ones alone', async () => {
+    const m = await startManager(base);
+    managers.push(m);
+    await m.ready();
+    const before = await byName(m);
+
+    m.writeConfig({
+      ...base,
+      services: [
+        misbehaving('keep', '', { port: 'main_api' }),
+        misbehaving('change', '', { port: 'frontend', env: { SERVICE_VERSION: '2' } }),
+        misbehaving('added', '', { port: 'llama_cpp' }),
+      ],
+    });
+    m.child.kill('SIGHUP');
+    const reloaded = await m.waitForLog((e) => e['msg'] === 'config reloaded');
+    expect(reloaded).toMatchObject({
+      unchanged: ['keep'],
+      restarted: ['change'],
+      stopped: ['gone'],
+      started: ['added'],
+      unhealthy: [],
+    });
+    const after = await byName(m);
+    expect(Object.keys(after).sort()).toEqual(['added', 'change', 'keep']);
+    expect(after['keep']?.pid).toBe(before['keep']?.pid);
+    expect(after['change']?.pid).not.toBe(before['change']?.pid);
+    expect(JSON.parse((await httpGet(after['change']?.port as number, '/health')).body).version).toBe('2');
+    expect(after['added']).toMatchObject({ state: 'healthy' });
+    expect(isAlive(before['gone']?.pid as number)).toBe(false);
+    expect(isAlive(before['change']?.pid as number)).toBe(false);
+    expect(m.child.exitCode).toBeNull();
+    // The session lists exactly the running processes.
+    const expected = JSON.stringify(
+      Object.values(after)
+        .map((s) => s.pid)
+        .sort(),
+    );
+    await waitUntil(
+      async () => JSON.stringify((await liveSessions(m.env))[0]?.servicePids.sort()) === expected,
+      10_000,
+      'the session to list the reloaded services',
+    );
+  });
+
+  it('an invalid config is refused with the field named; nothing is touched and the manager keeps running', async () => {
+    const m = await startManager(base);
+    managers.push(m);
+    await m.ready();
+    const before = await byName(m);
+
+    m.writeConfig({ ...base, services: [{ ...base.services[0], startTimeoutMs: 'soon' }] });
+    m.child.kill('SIGHUP');
+    const refused = await m.waitForLog((e) => e['msg'] === 'reload refused: the running config stays');
+    expect(String(refused['err'])).toContain('services.0.startTimeoutMs');
+
+    m.writeConfig({ ...base, services: [misbehaving('keep', '', { port: 'no_such_port' })] });
+    m.child.kill('SIGHUP');
+    await waitUntil(
+      () => logLines(m).filter((e) => e['msg'] === 'reload refused: the running config stays').length === 2,
+      10_000,
+      'the second refusal',
+    );
+    expect(m.stderr()).toContain('services.0.port: no port named \\"no_such_port\\"');
+    const after = await byName(m);
+    for (const name of ['keep', 'change', 'gone']) expect(after[name]?.pid, name).toBe(before[name]?.pid);
+    expect(m.child.exitCode).toBeNull();
+  });
+
+  it('a new definition that never becomes healthy stops the rollout and is left to its restart policy', async () => {
+    const config = { ...base, supervision: { onServiceFailed: 'keep-running' } };
+    const m = await startManager(config);
+    managers.push(m);
+    await m.ready();
+    const before = await byName(m);
+    m.writeConfig({
+      ...config,
+      services: [
+        misbehaving('keep', '', { port: 'main_api' }),
+        misbehaving('change', 'exit-at-once', {
+          port: 'frontend',
+          maxRestarts: 1,
+          backoff: { initialMs: 50 },
+        }),
+        misbehaving('gone', '', { port: 'websocket_router', env: { SERVICE_VERSION: '2' } }),
+      ],
+    });
+    m.child.kill('SIGHUP');
+    const reloaded = await m.waitForLog((e) => e['msg'] === 'config reloaded');
+    expect(reloaded).toMatchObject({ unchanged: ['keep'], unhealthy: ['change'], restarted: [] });
+    // The rollout stopped at "change": "gone" still runs its old definition.
+    expect((await byName(m))['gone']?.pid).toBe(before['gone']?.pid);
+    await m.waitForLog((e) => e['msg'] === 'restarting change in 50 ms');
+    await m.waitForLog((e) => String(e['msg']).startsWith('service change failed'));
+    expect((await byName(m))['change']).toMatchObject({ state: 'failed', restarts: 1 });
+    expect(m.child.exitCode).toBeNull();
+  });
+
+  it('attached to a terminal, SIGHUP stops the manager (exit 0) instead of reloading', async () => {
+    const m = await startManager({ services: [misbehaving('svc', '')] });
+    managers.push(m);
+    m.child.kill('SIGKILL'); // only its config, env and dir are used: run it again under a pseudo-terminal
+    await m.exited;
+    const command = [process.execPath, ...NODE_TS, CLI, 'start', '--config', m.configFile]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const inTerminal = spawn('script', ['-qefc', command, '/dev/null'], {
+      env: { ...process.env, ...m.env, ...tagEnv() },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let output = '';
+    inTerminal.stdout?.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => inTerminal.once('exit', (code) => resolve(code)));
+    await waitUntil(() => output.includes('all services healthy'), 20_000, 'start under a terminal');
+    const managerPid = taggedPids().find((pid) => {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      return cmdline.includes('cli.ts') && cmdline.includes('start') && !cmdline.includes('script');
+    });
+    expect(managerPid).toBeDefined();
+    process.kill(managerPid as number, 'SIGHUP');
+    expect(await exited).toBe(0);
+    expect(output).toContain('shutting down');
+    expect(output).not.toContain('reloading');
+  });
+});
