@@ -34,6 +34,10 @@ export function definePackageProject(name, overrides = {}) {
           include: ['src/**/*.test-d.ts', 'test/**/*.test-d.ts'],
           tsconfig: './tsconfig.json',
         },
+        // Every process a test starts inherits this tag through its environment
+        // (unless the test sets its own value), so scripts/check-leftovers.mjs
+        // can tell CI about any process a suite left running.
+        env: { CORE_TEST_RUN_TAG: `vitest-${name}` },
         testTimeout: 10_000,
         hookTimeout: 20_000,
         // Flaky-on-purpose retries hide bugs; multi-process suites set their own timeouts.

@@ -8,6 +8,7 @@ import { loadConfig, parseConfig, type SystemManagerConfig } from './config.js';
 import { startControlServer } from './control.js';
 import { SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
+import { createProcessMetrics, type ProcessMetrics, renderAppMetrics } from './metrics/index.js';
 import { ManagerPorts, servicePortEnv } from './manager-ports.js';
 import type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport } from './manager-types.js';
 import { forgetProcess, registerProcess, releaseSession } from './ownership.js';
@@ -63,6 +64,8 @@ export class AsyncSystemManager extends ManagerPorts {
   private sessionStore: RedisRegistryStore | undefined;
   private services: SupervisedService[] = [];
   private controlServer: http.Server | undefined;
+  /** Process metrics (memory, CPU, fds, event-loop lag) sampled while the control endpoint serves them. */
+  private processMetrics: ProcessMetrics | undefined;
   private validateTimer: NodeJS.Timeout | undefined;
   private state: ManagerState = 'idle';
   private startedAt: number | null = null;
@@ -175,8 +178,9 @@ export class AsyncSystemManager extends ManagerPorts {
       signal.throwIfAborted();
       // 6. Control endpoint on the reserved `control` port.
       const controlPort = (this.ports as Record<string, number>)['control'] as number;
+      this.processMetrics ??= createProcessMetrics();
       this.controlServer = await startControlServer(
-        { healthy: () => this.healthy(), status: () => this.status(), metrics: () => this.stats.metrics() },
+        { healthy: () => this.healthy(), status: () => this.status(), metrics: () => this.metrics() },
         controlPort,
       );
       // 7. Invariants on an interval; supervision from now on.
@@ -246,6 +250,8 @@ export class AsyncSystemManager extends ManagerPorts {
       control.closeAllConnections();
       await new Promise((resolve) => control.close(resolve));
     }
+    this.processMetrics?.stop();
+    this.processMetrics = undefined;
     const graceMs = this.currentConfig.shutdown.graceMs;
     const running = this.services.filter((s) => s.isRunning).map((s) => s.config.name);
     await Promise.all(this.services.map((s) => s.stop(graceMs)));
@@ -353,6 +359,18 @@ export class AsyncSystemManager extends ManagerPorts {
       sessionStore: sessionStoreStatusOf(this.sessionStore, this.session),
       store: this.storeHealth.status(),
     };
+  }
+
+  /**
+   * What `GET /metrics` serves (Prometheus text 0.0.4): the services' cache
+   * statistics, then the app's own families (services up, restarts,
+   * health-check failures, bad messages; session store state), then process
+   * metrics while the control endpoint runs.
+   */
+  metrics(): string {
+    return (
+      this.stats.metrics() + renderAppMetrics(this.appMetricsInput()) + (this.processMetrics?.render() ?? '')
+    );
   }
 
   /** Real counts for the app's `/metrics` (services up, restarts, health-check failures, bad messages; store health). */
