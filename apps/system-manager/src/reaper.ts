@@ -214,11 +214,20 @@ export async function reapAndCleanUp(
 ): Promise<ReapReport> {
   const actions: ReapAction[] = [];
   const byResource = new Map<string, ReapAction>();
+  const announced = new Set<string>();
   const key = (sessionId: string, r: ResourceRecord) => `${sessionId}\0${r.kind}\0${r.id}`;
   const report = await session.reapDeadSessions({
     concurrency: options.concurrency ?? REAP_CONCURRENCY,
     signal: options.signal,
     cleanup: async (resource: ResourceRecord, owner: SessionRecord) => {
+      // One progress line per dead session, when its first cleanup starts (a VM delete can take a minute).
+      if (!announced.has(owner.sessionId)) {
+        announced.add(owner.sessionId);
+        options.log.info(
+          { sessionId: owner.sessionId, sessionPid: owner.pid, resources: owner.resources.length },
+          'reaping stale session',
+        );
+      }
       const action: ReapAction = {
         ...(await cleanupResource(resource, cleanup, { ...options, ownerHostname: owner.hostname })),
         sessionId: owner.sessionId,

@@ -101,8 +101,25 @@ export function freePort(): Promise<number> {
 
 /** Env that gives every named port its own free port. */
 export async function portEnv(): Promise<Record<string, string>> {
+  // All listeners stay open until every port is chosen: one at a time, the OS
+  // may hand the same just-closed port out twice.
+  const servers = await Promise.all(
+    PORT_NAMES.map(
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const server = net.createServer();
+          server.once('error', reject);
+          server.listen({ host: '127.0.0.1', port: 0 }, () => resolve(server));
+        }),
+    ),
+  );
   const env: Record<string, string> = {};
-  for (const name of PORT_NAMES) env[`SYSTEM_MANAGER_PORT_${name.toUpperCase()}`] = String(await freePort());
+  PORT_NAMES.forEach((name, i) => {
+    env[`SYSTEM_MANAGER_PORT_${name.toUpperCase()}`] = String(
+      (servers[i]?.address() as net.AddressInfo).port,
+    );
+  });
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   return env;
 }
 
