@@ -114,11 +114,10 @@ export async function portEnv(): Promise<Record<string, string>> {
     ),
   );
   const env: Record<string, string> = {};
-  PORT_NAMES.forEach((name, i) => {
-    env[`SYSTEM_MANAGER_PORT_${name.toUpperCase()}`] = String(
-      (servers[i]?.address() as net.AddressInfo).port,
-    );
-  });
+  for (const [i, server] of servers.entries()) {
+    const name = PORT_NAMES[i] as string;
+    env[`SYSTEM_MANAGER_PORT_${name.toUpperCase()}`] = String((server.address() as net.AddressInfo).port);
+  }
   await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   return env;
 }

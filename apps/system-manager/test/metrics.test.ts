@@ -21,7 +21,12 @@ describe.skipIf(!hasPromtool())('GET /metrics of a running manager', { timeout: 
   it('passes promtool and counts a real restart, the store and the process', async () => {
     const manager = await startManager({
       services: [
-        { name: 'cache-service', command: '{node}', args: ['{builtin:example/cache-service}'], port: 'main_api' },
+        {
+          name: 'cache-service',
+          command: '{node}',
+          args: ['{builtin:example/cache-service}'],
+          port: 'main_api',
+        },
       ],
     });
     managers.push(manager);
