@@ -68,6 +68,11 @@ export {
   runCleanupCommand,
 } from './reaper.js';
 export { createSessionStore, REDIS_URL_ENV } from './session-store.js';
+export type { AppMetricsInput, ManagerState } from './status.js';
+export type { StoreHealthStatus } from './store-health.js';
+export type { LogCounters } from './supervisor/log-forwarder.js';
+export type { ServiceExit } from './supervisor/restart-policy.js';
+export type { ServiceState, ServiceStatus } from './supervisor/service.js';
 export {
   packageCacheOf,
   RUNTIME_DIRECTORY,
@@ -79,8 +84,3 @@ export {
   UnitError,
   type UnitInputs,
 } from './unit/unit-file.js';
-export type { AppMetricsInput, ManagerState } from './status.js';
-export type { StoreHealthStatus } from './store-health.js';
-export type { LogCounters } from './supervisor/log-forwarder.js';
-export type { ServiceExit } from './supervisor/restart-policy.js';
-export type { ServiceState, ServiceStatus } from './supervisor/service.js';
