@@ -1,6 +1,7 @@
 // A real redis-server for the tests: a free loopback port, no persistence, a
-// private directory; stopped by its PID. Tests skip (with a message) only when
-// no redis-server binary exists.
+// private directory; stopped by its PID. Without a redis-server binary the
+// tests skip with a message — except under CI=true, where a missing server is
+// a broken CI setup and the suite fails instead.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -18,10 +19,15 @@ export function findRedisServer(): string | null {
   return candidates.find((file): file is string => typeof file === 'string' && existsSync(file)) ?? null;
 }
 
+const MISSING =
+  'no redis-server binary found (install the Debian package redis-server, as .ci/run does, or set REDIS_SERVER_BIN)';
+
+/** Under CI=true a missing redis-server fails the suite (a skipped suite would pass CI silently). */
+if (findRedisServer() === null && process.env['CI'] === 'true')
+  throw new Error(`@core/session-redis tests: ${MISSING}; CI=true, so this fails instead of skipping`);
+
 /** Why the suite is skipped, or null when it can run. */
-export const SKIP_REASON: string | null = findRedisServer()
-  ? null
-  : 'no redis-server binary found (install the Debian package redis-server, as .ci/run does, or set REDIS_SERVER_BIN)';
+export const SKIP_REASON: string | null = findRedisServer() ? null : MISSING;
 
 /** A free TCP port on 127.0.0.1 (bound and released; the server binds it right after). */
 export function freePort(): Promise<number> {

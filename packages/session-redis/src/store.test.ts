@@ -1,0 +1,320 @@
+import {
+  createSessionManager,
+  listSessions,
+  SessionError,
+  type SessionOwner,
+  type SessionRecord,
+} from '@core/session';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDir, freshPrefix, rawClient, until } from '../test/helpers.js';
+import { type RedisServer, SKIP_REASON, startRedisServer } from '../test/redis-server.js';
+import {
+  RedisRegistryStore,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+  RedisStoreError,
+  RedisStoreUnavailableError,
+} from './index.js';
+
+if (SKIP_REASON) console.warn(`@core/session-redis: skipping the Redis tests: ${SKIP_REASON}`);
+
+/** A session of another host: judged by its lease alone. */
+function remoteOwner(tag: string): SessionOwner {
+  return {
+    sessionId: `remote-${tag}-${Date.now()}`,
+    pid: 4_000_000,
+    hostname: 'another-host',
+    hostId: 'another-host-identity',
+    processStartTime: '1',
+    createdAt: Date.now(),
+  };
+}
+
+function recordOf(owner: SessionOwner, ids: readonly string[]): SessionRecord {
+  return {
+    ...owner,
+    hostId: owner.hostId ?? undefined,
+    registeredAt: Date.now(),
+    status: 'active',
+    vmId: null,
+    zone: null,
+    components: [],
+    metadata: {},
+    resources: ids.map((id) => ({ kind: 'vm', id, registeredAt: Date.now() })),
+  };
+}
+
+describe('RedisSessionStore options', () => {
+  it('rejects bad options naming the field and value, before connecting', () => {
+    expect(() => new RedisSessionStore({ url: 'http://x' })).toThrow(/"url".*redis:\/\/host.*"http:\/\/x"/);
+    expect(() => new RedisSessionStore({ url: 'redis://h', leaseTtlMs: 1000, heartbeatMs: 1000 })).toThrow(
+      RangeError,
+    );
+    expect(() => new RedisSessionStore({ url: 'redis://h', leaseTtlMs: 5 })).toThrow(/"leaseTtlMs".*got 5/);
+    // Scripts touch several keys: without a hash tag they would land in different Cluster slots.
+    expect(() => new RedisSessionStore({ url: 'redis://h', keyPrefix: 'core-session:' })).toThrow(
+      /"keyPrefix".*hash tag.*"core-session:"/,
+    );
+    expect(RedisRegistryStore).toBe(RedisSessionStore);
+  });
+
+  it('its errors are SessionErrors with stable codes', () => {
+    const error = new RedisStoreUnavailableError('redis://h', 10);
+    expect(error).toBeInstanceOf(RedisStoreError);
+    expect(error).toBeInstanceOf(SessionError);
+    expect(error.code).toBe('E_SESSION_STORE_UNAVAILABLE');
+  });
+});
+
+describe.skipIf(SKIP_REASON !== null)('RedisSessionStore on a real redis-server', () => {
+  let server: RedisServer;
+  let raw: Redis;
+  const stores: RedisSessionStore[] = [];
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    raw = rawClient(server.url);
+  });
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+    raw?.disconnect();
+    await server?.dispose();
+  });
+
+  function store(prefix: string, options: Partial<RedisSessionStoreOptions> = {}) {
+    const s = new RedisSessionStore({
+      url: server.url,
+      keyPrefix: prefix,
+      leaseTtlMs: 600,
+      heartbeatMs: 150,
+      settleMs: 0,
+      ...options,
+    });
+    stores.push(s);
+    return s;
+  }
+
+  it('keeps one hash and one lease per session; unregistering removes the record, index entry and claims', async () => {
+    const prefix = freshPrefix();
+    const s = store(prefix);
+    const manager = createSessionManager({ dir: freshDir(), store: s });
+    await manager.registerVm('vm-1', 'europe-west4-a', ['api']);
+    await manager.claimResources('port', () => [{ kind: 'port', id: '127.0.0.1:8010' }]);
+    const hash = await raw.hgetall(`${prefix}s:${manager.sessionId}`);
+    expect(hash['ver']).toMatch(/^[0-9a-f-]{36}:[0-9a-f-]{36}:2$/); // epoch : incarnation : n
+    expect(JSON.parse(hash['rec'] as string).vmId).toBe('vm-1');
+    expect(await raw.get(`${prefix}l:${manager.sessionId}`)).toBe(s.leaseId);
+    expect(await raw.pttl(`${prefix}l:${manager.sessionId}`)).toBeGreaterThan(0);
+    expect(await raw.smembers(`${prefix}sessions`)).toEqual([manager.sessionId]);
+    expect(await raw.keys(`${prefix}c:port:*`)).toHaveLength(1);
+    // No fleet-wide version key: every change touched only this session's keys.
+    expect((await raw.keys(`${prefix}*`)).sort()).toEqual(
+      [
+        `${prefix}epoch`,
+        `${prefix}sessions`,
+        `${prefix}s:${manager.sessionId}`,
+        `${prefix}l:${manager.sessionId}`,
+        `${prefix}claims:port`,
+        `${prefix}c:port:${manager.host.id}:127.0.0.1:8010`,
+      ].sort(),
+    );
+    expect(await manager.unregisterSession()).toBe(true);
+    expect(
+      await raw.exists(
+        `${prefix}s:${manager.sessionId}`,
+        `${prefix}c:port:${manager.host.id}:127.0.0.1:8010`,
+      ),
+    ).toBe(0);
+    expect(await raw.scard(`${prefix}sessions`)).toBe(0);
+  });
+
+  it('a corrupt or foreign entry is warned about once, skipped and left in place; the store keeps working', async () => {
+    const prefix = freshPrefix();
+    const warnings: string[] = [];
+    const s = store(prefix, { logger: { warn: (_o, m) => warnings.push(m ?? '') } });
+    await raw.sadd(`${prefix}sessions`, 'planted', 'bad id with spaces');
+    await raw.hset(`${prefix}s:planted`, 'ver', 'x', 'rec', '{"not":"a record"}');
+    await raw.set(`${prefix}c:vm:fleet:vm-9`, '--project=other');
+    await raw.sadd(`${prefix}claims:vm`, 'fleet:vm-9');
+    const manager = createSessionManager({ dir: freshDir(), store: s });
+    await manager.registerResource({ kind: 'vm', id: 'vm-ok' });
+    expect((await s.listSessions()).map((x) => x.record.sessionId)).toEqual([manager.sessionId]);
+    expect((await s.listSessions()).length).toBe(1);
+    expect(await s.listClaims('vm')).toEqual([]);
+    expect(warnings.filter((w) => w.includes('planted'))).toHaveLength(1);
+    expect(warnings.some((w) => w.includes('not a session id'))).toBe(true);
+    expect(await raw.hget(`${prefix}s:planted`, 'rec')).toBe('{"not":"a record"}'); // kept for inspection
+    // A claim value no store wrote cannot be held by anyone: it is taken over (compare-and-set), with a warning.
+    const [claimed] = await manager.claimResources('vm', () => [{ kind: 'vm', id: 'vm-9' }]);
+    expect(claimed?.id).toBe('vm-9');
+    expect(warnings.some((w) => w.includes('c:vm:fleet:vm-9'))).toBe(true);
+    await manager.unregisterSession();
+  });
+
+  it('two reapers over one listing: exactly one takes the dead session over', async () => {
+    const prefix = freshPrefix();
+    const dead = store(prefix);
+    const owner = remoteOwner('dead');
+    dead.attach(owner);
+    await dead.writeRecord(recordOf(owner, ['vm-a', 'vm-b']));
+    await dead.close(); // stops its heartbeat: the lease expires
+    await until(async () => (await raw.exists(`${prefix}l:${owner.sessionId}`)) === 0, 'the lease to expire');
+    const [a, b] = [
+      createSessionManager({ dir: freshDir(), store: store(prefix) }),
+      createSessionManager({ dir: freshDir(), store: store(prefix) }),
+    ];
+    const [listedA, listedB] = await Promise.all([a.store.listSessions(), b.store.listSessions()]);
+    expect(listedA[0]?.lease).toBe('expired');
+    const holds = await Promise.all([
+      a.store.takeOver(listedA[0] as never, { ...owner, sessionId: a.sessionId, hostId: a.host.id }),
+      b.store.takeOver(listedB[0] as never, { ...owner, sessionId: b.sessionId, hostId: b.host.id }),
+    ]);
+    expect(holds.filter((h) => h !== null)).toHaveLength(1);
+    const winner = holds.find((h) => h !== null);
+    await winner?.finish(null);
+    expect(await raw.exists(`${prefix}s:${owner.sessionId}`)).toBe(0);
+  });
+
+  it('a reaper reaps a lease-expired session of another host, once; a session with a held lease is left alone', async () => {
+    const prefix = freshPrefix();
+    const alive = store(prefix);
+    const aliveOwner = remoteOwner('alive');
+    alive.attach(aliveOwner);
+    await alive.writeRecord(recordOf(aliveOwner, ['vm-alive']));
+    const gone = store(prefix);
+    const goneOwner = remoteOwner('gone');
+    gone.attach(goneOwner);
+    await gone.writeRecord(recordOf(goneOwner, ['vm-gone-1', 'vm-gone-2']));
+    await gone.close();
+    await until(
+      async () => (await raw.exists(`${prefix}l:${goneOwner.sessionId}`)) === 0,
+      'the lease to expire',
+    );
+    const reaper = createSessionManager({ dir: freshDir(), store: store(prefix) });
+    const cleaned: string[] = [];
+    const report = await reaper.reapDeadSessions({
+      cleanup: async (resource) => {
+        cleaned.push(resource.id);
+        return { ok: true };
+      },
+    });
+    expect(cleaned.sort()).toEqual(['vm-gone-1', 'vm-gone-2']);
+    expect(report.removed).toEqual([goneOwner.sessionId]);
+    const listing = await listSessions({ store: reaper.store });
+    expect(listing.map((l) => [l.record.sessionId, l.liveness])).toEqual([[aliveOwner.sessionId, 'live']]);
+    expect((await reaper.reapDeadSessions({ cleanup: async () => ({ ok: true }) })).cleaned).toEqual([]);
+  });
+
+  it('two claimants of one port: exactly one wins; once the winner is dead (lease expired), exactly one of two new claimants takes it over', async () => {
+    const prefix = freshPrefix();
+    const host = { hostId: 'another-host-identity' };
+    const claimant = (tag: string) => {
+      const s = store(prefix);
+      const owner = { ...remoteOwner(tag), ...host };
+      s.attach(owner);
+      return { s, owner };
+    };
+    const dead = () => false;
+    const first = [claimant('a'), claimant('b')];
+    const outcomes = await Promise.all(
+      first.map(({ s, owner }) => s.claim({ kind: 'port', id: '127.0.0.1:8010', owner, holderIsDead: dead })),
+    );
+    expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
+    const loser = outcomes.find((o) => !o.ok);
+    expect(loser && !loser.ok && loser.holder.sessionId).toBe(
+      first[outcomes.findIndex((o) => o.ok)]?.owner.sessionId,
+    );
+    await Promise.all(first.map(({ s }) => s.close())); // both stop heartbeating: the winner's lease expires
+    await until(async () => (await raw.keys(`${prefix}l:*`)).length === 0, 'the leases to expire');
+    const second = [claimant('c'), claimant('d')];
+    const expired = (_h: unknown, lease: string) => lease === 'expired';
+    const again = await Promise.all(
+      second.map(({ s, owner }) =>
+        s.claim({ kind: 'port', id: '127.0.0.1:8010', owner, holderIsDead: expired }),
+      ),
+    );
+    expect(again.filter((o) => o.ok)).toHaveLength(1);
+    expect(again.find((o) => o.ok && o.takenOverFrom)).toBeTruthy();
+    const claims = await second[0]?.s.listClaims('port');
+    expect(claims?.map((c) => c.holder.sessionId)).toEqual([
+      second[again.findIndex((o) => o.ok)]?.owner.sessionId,
+    ]);
+  });
+
+  it('an owner whose lease expired but who was not reaped gets it back (kept); one that was taken over writes nothing back', async () => {
+    const prefix = freshPrefix();
+    const renewals: string[] = [];
+    const s = store(prefix);
+    s.on('leaseRenewed', (r) => renewals.push(r.outcome));
+    const owner = remoteOwner('owner');
+    s.attach(owner);
+    await s.writeRecord(recordOf(owner, ['vm-1']));
+    // The lease vanishes (as after a long pause); the record is untouched: the heartbeat re-establishes it.
+    await raw.del(`${prefix}l:${owner.sessionId}`);
+    await until(() => renewals.includes('kept'), 'the lease to be re-established');
+    expect(await raw.get(`${prefix}l:${owner.sessionId}`)).toBe(s.leaseId);
+
+    // Now a reaper takes the record over while the lease is gone.
+    await raw.del(`${prefix}l:${owner.sessionId}`);
+    const reaperStore = store(prefix);
+    const reaper = remoteOwner('reaper');
+    reaperStore.attach(reaper);
+    const [listed] = await reaperStore.listSessions();
+    const hold = await reaperStore.takeOver(listed as never, reaper);
+    expect(hold).not.toBeNull();
+    await until(() => renewals.includes('taken-over'), 'the owner to notice the take-over');
+    await expect(s.writeRecord(recordOf(owner, ['vm-1', 'vm-2']))).rejects.toMatchObject({
+      code: 'E_SESSION_TAKEN_OVER',
+    });
+    await hold?.finish(null); // cleaned up: the record is gone
+    await expect(s.writeRecord(recordOf(owner, ['vm-1']))).rejects.toMatchObject({
+      code: 'E_SESSION_TAKEN_OVER',
+    });
+    expect(await raw.exists(`${prefix}s:${owner.sessionId}`, `${prefix}l:${owner.sessionId}`)).toBe(0);
+    expect(s.leaseId).toBeNull();
+    expect(s.takenOver).toBe(true);
+  });
+
+  it('the sync methods refuse with a warning naming the lease TTL, never throw', () => {
+    const warnings: string[] = [];
+    const s = store(freshPrefix(), { logger: { warn: (_o, m) => warnings.push(m ?? '') } });
+    expect(s.writeRecordSync(recordOf(remoteOwner('x'), []))).toBe(false);
+    expect(s.removeRecordSync('x')).toBe(false);
+    expect(s.releaseClaimSync('port', 'p', 'x')).toBe(false);
+    expect(s.readRecordSync('x')).toBeUndefined();
+    expect(warnings).toHaveLength(3);
+    expect(warnings[0]).toMatch(/lease expires within 600 ms/);
+  });
+
+  it('warns on connect when maxmemory-policy could evict leases', async () => {
+    await raw.config('SET', 'maxmemory-policy', 'volatile-lru');
+    try {
+      const warnings: string[] = [];
+      const s = store(freshPrefix(), { logger: { warn: (_o, m) => warnings.push(m ?? '') } });
+      await until(() => warnings.some((w) => w.includes('volatile-lru')), 'the eviction warning');
+      expect(warnings.filter((w) => w.includes('maxmemory-policy'))).toHaveLength(1);
+      expect(s.connected).toBe(true);
+    } finally {
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+    }
+  });
+
+  it('right after connecting, an absent lease reads as settling (nothing is reaped on it) until one TTL passed', async () => {
+    const prefix = freshPrefix();
+    const dead = store(prefix);
+    const owner = remoteOwner('settle');
+    dead.attach(owner);
+    await dead.writeRecord(recordOf(owner, ['vm-s']));
+    await dead.close();
+    await until(async () => (await raw.exists(`${prefix}l:${owner.sessionId}`)) === 0, 'the lease to expire');
+    const fresh = store(prefix, { settleMs: 800 });
+    const reaper = createSessionManager({ dir: freshDir(), store: fresh });
+    const early = await reaper.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+    expect(early.cleaned).toEqual([]);
+    expect(early.skipped[0]?.reason).toMatch(/reconnected less than one lease TTL ago/);
+    await fresh.whenSettled();
+    const later = await reaper.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+    expect(later.cleaned.map((c) => c.resource.id)).toEqual(['vm-s']);
+  });
+});
