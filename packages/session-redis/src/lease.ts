@@ -55,7 +55,6 @@ export class OwnLease {
 
   private sessionId: string | null = null;
   private readonly leaseId = randomUUID();
-  private readonly incarnation = randomUUID();
   private leaseActive = false;
   private knownEpoch: string | null = null;
   /** Version of the record this store last wrote, and the epoch it was written in. */
@@ -211,7 +210,7 @@ export class OwnLease {
             this.leaseId,
             options.leaseTtlMs,
             record.sessionId,
-            this.incarnation,
+            randomUUID(),
           ],
         ),
       started,

@@ -20,27 +20,33 @@ return redis.call('GET', KEYS[1])
 `;
 
 /**
- * The owner writes its whole record (create or replace).
+ * The owner writes its whole record (create or replace). Hot path: the record
+ * is still the version this owner last wrote (no reaper, nobody changed it) —
+ * one read, the write, the lease refresh. The epoch is consulted only when
+ * that does not hold (creating, or the record changed or vanished), which is
+ * when a lost dataset must be told apart from a take-over.
  * KEYS: epoch, record, own lease, sessions index.
- * ARGV: epoch, expected version ('' = create), record JSON, lease id, TTL ms, sessionId, incarnation.
+ * ARGV: epoch, expected version ('' = create), record JSON, lease id, TTL ms, sessionId,
+ *       incarnation (a fresh random id per create, so a re-created record never repeats a version).
  * Replies: {'ok', version} | {'epoch', current} | {'reaped', reaper} | {'changed', version}
  *          | {'lease-conflict', lease} | {'corrupt', version}.
  */
 export const PUT_RECORD = `${NEXT_VERSION}
-local epoch = redis.call('GET', KEYS[1])
-if epoch ~= ARGV[1] then return { 'epoch', epoch or '' } end
 local h = redis.call('HMGET', KEYS[2], 'ver', 'reaper')
 if h[2] then return { 'reaped', h[2] } end
+if h[1] and h[1] == ARGV[2] then
+  local nv = nextver(h[1])
+  if not nv then return { 'corrupt', h[1] } end
+  redis.call('HSET', KEYS[2], 'ver', nv, 'rec', ARGV[3])
+  redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
+  return { 'ok', nv }
+end
+local epoch = redis.call('GET', KEYS[1])
+if epoch ~= ARGV[1] then return { 'epoch', epoch or '' } end
 if (h[1] or '') ~= ARGV[2] then return { 'changed', h[1] or '' } end
 local lease = redis.call('GET', KEYS[3])
 if lease and lease ~= ARGV[4] then return { 'lease-conflict', lease } end
-local nv
-if h[1] then
-  nv = nextver(h[1])
-  if not nv then return { 'corrupt', h[1] } end
-else
-  nv = ARGV[1] .. ':' .. ARGV[7] .. ':1'
-end
+local nv = ARGV[1] .. ':' .. ARGV[7] .. ':1'
 redis.call('HSET', KEYS[2], 'ver', nv, 'rec', ARGV[3])
 redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])
 redis.call('SADD', KEYS[4], ARGV[6])
@@ -53,18 +59,20 @@ return { 'ok', nv }
  * Replies: {'ok'} | {'missing'} | {'epoch', current} | {'reaped', reaper} | {'changed', version}.
  */
 export const REMOVE_RECORD = `
-local epoch = redis.call('GET', KEYS[1])
-if epoch ~= ARGV[1] then return { 'epoch', epoch or '' } end
 local h = redis.call('HMGET', KEYS[2], 'ver', 'reaper')
 if h[2] then return { 'reaped', h[2] } end
+if h[1] and h[1] == ARGV[2] then
+  redis.call('DEL', KEYS[2])
+  redis.call('SREM', KEYS[3], ARGV[3])
+  return { 'ok' }
+end
+local epoch = redis.call('GET', KEYS[1])
+if epoch ~= ARGV[1] then return { 'epoch', epoch or '' } end
 if not h[1] then
   if ARGV[2] == '' then return { 'missing' } end
   return { 'changed', '' }
 end
-if h[1] ~= ARGV[2] then return { 'changed', h[1] } end
-redis.call('DEL', KEYS[2])
-redis.call('SREM', KEYS[3], ARGV[3])
-return { 'ok' }
+return { 'changed', h[1] }
 `;
 
 /**
