@@ -12,6 +12,7 @@ import {
   ENSURE_EPOCH,
   HEARTBEAT,
   PUT_RECORD,
+  PUT_RECORD_FAST,
   REAP_WRITE,
   RELEASE_CLAIM,
   REMOVE_RECORD,
@@ -21,6 +22,7 @@ import {
 const SCRIPTS = {
   coreEnsureEpoch: ENSURE_EPOCH,
   corePutRecord: PUT_RECORD,
+  corePutRecordFast: PUT_RECORD_FAST,
   coreRemoveRecord: REMOVE_RECORD,
   coreHeartbeat: HEARTBEAT,
   coreClaim: CLAIM,

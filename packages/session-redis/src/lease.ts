@@ -198,20 +198,31 @@ export class OwnLease {
 
   private async put(record: SessionRecord, epoch: string, started = Date.now()): Promise<Reply> {
     const { connection, keys, options } = this.context;
+    const text = JSON.stringify(record);
+    const next = this.version === null ? null : nextVersion(this.version);
+    if (next !== null) {
+      const done = await connection.call(
+        () =>
+          connection.script(
+            'corePutRecordFast',
+            [keys.record(record.sessionId), keys.lease(record.sessionId)],
+            [this.version as string, next, text, this.leaseId, options.leaseTtlMs],
+          ),
+        started,
+      );
+      if (done === 1) {
+        this.version = next;
+        this.lastRecord = record;
+        this.leaseSet();
+        return ['ok', next];
+      }
+    }
     const reply = (await connection.call(
       () =>
         connection.script(
           'corePutRecord',
           [keys.epoch, keys.record(record.sessionId), keys.lease(record.sessionId), keys.sessions],
-          [
-            epoch,
-            this.version ?? '',
-            JSON.stringify(record),
-            this.leaseId,
-            options.leaseTtlMs,
-            record.sessionId,
-            randomUUID(),
-          ],
+          [epoch, this.version ?? '', text, this.leaseId, options.leaseTtlMs, record.sessionId, randomUUID()],
         ),
       started,
     )) as Reply;
@@ -373,4 +384,11 @@ export class OwnLease {
       `session store background step failed: ${(error as Error).message}`,
     );
   }
+}
+
+/** The version after `version` ("<epoch>:<incarnation>:<n>" → n + 1), as the scripts count. */
+function nextVersion(version: string): string | null {
+  const at = version.lastIndexOf(':');
+  const n = Number(version.slice(at + 1));
+  return at > 0 && Number.isSafeInteger(n) ? `${version.slice(0, at)}:${n + 1}` : null;
 }
