@@ -132,7 +132,7 @@ export class OwnLease {
       this.refuseIfTakenOver();
       const started = Date.now();
       for (let attempt = 0; attempt < 4; attempt++) {
-        const epoch = await this.epoch();
+        const epoch = this.knownEpoch ?? (await this.epoch()); // no extra await on the hot path
         if (this.version !== null && this.versionEpoch !== epoch) await this.forgetLostVersion();
         const reply = await this.put(record, epoch, started);
         if (reply[0] === 'ok') return;

@@ -10,6 +10,8 @@ import { delimiter, join } from 'node:path';
 
 /** Path of redis-server, or null when it is not installed. */
 export function findRedisServer(): string | null {
+  const chosen = process.env['REDIS_SERVER_BIN'];
+  if (chosen !== undefined && chosen !== '') return existsSync(chosen) ? chosen : null; // set: only that one
   const candidates = [
     process.env['REDIS_SERVER_BIN'],
     ...(process.env['PATH'] ?? '').split(delimiter).map((dir) => join(dir, 'redis-server')),
