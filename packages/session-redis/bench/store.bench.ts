@@ -28,7 +28,7 @@ const fmt = (n: number, digits = 0) =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 /** `count` live sessions of another host, in the store's own layout (record hash, lease, index). */
-async function seed(prefix: string, count: number): Promise<void> {
+async function seed(prefix: string, count: number, leased = true): Promise<void> {
   await raw.set(`${prefix}epoch`, randomUUID(), 'NX');
   const epoch = (await raw.get(`${prefix}epoch`)) as string;
   for (let from = 0; from < count; from += 500) {
@@ -42,7 +42,7 @@ async function seed(prefix: string, count: number): Promise<void> {
         'rec',
         JSON.stringify(benchRecord(id)),
       );
-      pipe.set(`${prefix}l:${id}`, randomUUID(), 'PX', 600_000);
+      if (leased) pipe.set(`${prefix}l:${id}`, randomUUID(), 'PX', 600_000);
       pipe.sadd(`${prefix}sessions`, id);
     }
     await pipe.exec();
@@ -177,6 +177,15 @@ try {
   const listStarted = process.hrtime.bigint();
   const listed = await many.store.listSessions();
   const listMs = Number(process.hrtime.bigint() - listStarted) / 1e6;
+  process.stderr.write('  reaping 1,000 dead sessions with a VM each …\n');
+  const reapPrefix = `{reap-${randomUUID().slice(0, 8)}}:`;
+  await seed(reapPrefix, 1_000, false); // another host's sessions whose leases expired
+  const reaperStore = new RedisSessionStore({ url: server.url, keyPrefix: reapPrefix, settleMs: 0 });
+  const reaper = createSessionManager({ dir: freshDir(), store: reaperStore });
+  const reapStarted = process.hrtime.bigint();
+  const reaped = await reaper.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+  const reapMs = Number(process.hrtime.bigint() - reapStarted) / 1e6;
+  await reaperStore.close();
   const fewMs = median(perCycle.few);
   const manyMs = median(perCycle.many);
   for (const { manager, store } of [few, many]) {
@@ -208,6 +217,9 @@ try {
   );
   console.log(
     `| listSessions() of ${fmt(listed.length)} sessions (status, reaping) | ${listMs.toFixed(1)} (one call) | — |`,
+  );
+  console.log(
+    `| reapDeadSessions: ${fmt(reaped.removed.length)} dead sessions, ${fmt(reaped.cleaned.length)} resources, cleanup \`{ ok: true }\` | ${fmt(reapMs)} (one call) | — |`,
   );
   console.log('');
   console.log('| goal | measured | met |');

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
   createSessionManager,
   listSessions,
@@ -57,6 +59,20 @@ describe('RedisSessionStore options', () => {
       /"keyPrefix".*hash tag.*"core-session:"/,
     );
     expect(RedisRegistryStore).toBe(RedisSessionStore);
+  });
+
+  it('under CI=true a missing redis-server fails the suite instead of skipping it', () => {
+    const loaded = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', "await import('./test/redis-server.ts')"],
+      {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        env: { ...process.env, CI: 'true', REDIS_SERVER_BIN: '/nonexistent/redis-server' },
+        encoding: 'utf8',
+      },
+    );
+    expect(loaded.status).not.toBe(0);
+    expect(loaded.stderr).toMatch(/no redis-server binary found.*CI=true, so this fails instead of skipping/);
   });
 
   it('its errors are SessionErrors with stable codes', () => {
