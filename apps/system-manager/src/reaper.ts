@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
 import {
-  type ResourceInput,
+  type GlobalSessionManager,
   type ResourceRecord,
   readProcessStartTime,
   type SessionRecord,
+  unsafeCommandValue,
 } from '@core/session';
 import type { CleanupConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -20,6 +21,7 @@ export type CleanupOutcome =
   | 'deleted' // cleanup command exited 0
   | 'already-gone' // cleanup command said "not found"
   | 'released' // nothing to do (e.g. a port reservation)
+  | 'refused' // a value for the command template is unsafe (leading "-", control characters): never run
   | 'failed'; // cleanup command failed: the resource may still exist
 
 /** One cleanup action, for logs and `--json` output. */
@@ -34,15 +36,46 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Substitutes `{id}`, `{zone}`, `{kind}` and `{metadata.<key>}` in a command template. */
+/** A value read from the session store that would change a cleanup command's meaning. */
+export class UnsafeCommandValueError extends Error {
+  /** Stable code. */
+  readonly code = 'E_CLEANUP_VALUE_UNSAFE';
+  /** The placeholder (`id`, `zone`, `metadata.project`, …). */
+  readonly placeholder: string;
+
+  /**
+   * @param placeholder - the template placeholder
+   * @param problem - what is wrong with its value
+   */
+  constructor(placeholder: string, problem: string) {
+    super(`refused to run the cleanup command: {${placeholder}} = ${problem}`);
+    this.name = 'UnsafeCommandValueError';
+    this.placeholder = placeholder;
+  }
+}
+
+/**
+ * Substitutes `{id}`, `{zone}`, `{kind}` and `{metadata.<key>}` in a command
+ * template. Values come from session records, i.e. from untrusted files or a
+ * shared store: a value starting with `-` (it would become an option, e.g.
+ * `{id}` = `--project=other`) or containing control characters is refused.
+ *
+ * @throws UnsafeCommandValueError naming the placeholder.
+ */
 export function renderCommand(template: readonly string[], resource: ResourceRecord): string[] {
   return template.map((part) =>
     part.replace(/\{(id|zone|kind|metadata\.[A-Za-z0-9_]+)\}/g, (_, key: string) => {
-      if (key === 'id') return resource.id;
-      if (key === 'zone') return resource.zone ?? '';
-      if (key === 'kind') return resource.kind;
-      const value = resource.metadata?.[key.slice('metadata.'.length)];
-      return value === undefined ? '' : String(value);
+      let value: string;
+      if (key === 'id') value = resource.id;
+      else if (key === 'zone') value = resource.zone ?? '';
+      else if (key === 'kind') value = resource.kind;
+      else {
+        const raw = resource.metadata?.[key.slice('metadata.'.length)];
+        value = raw === undefined ? '' : String(raw);
+      }
+      const problem = unsafeCommandValue(value);
+      if (problem !== null) throw new UnsafeCommandValueError(key, problem);
+      return value;
     }),
   );
 }
@@ -74,8 +107,16 @@ export async function reapProcess(resource: ResourceRecord, graceMs: number): Pr
 
 /** Runs the configured cleanup command of a resource kind (e.g. a VM delete); "not found" counts as done. */
 export function runCleanupCommand(resource: ResourceRecord, cleanup: CleanupConfig): Promise<CleanupAction> {
-  const [command, ...args] = renderCommand(cleanup.command, resource);
   const base = { kind: resource.kind, id: resource.id };
+  let rendered: string[];
+  try {
+    rendered = renderCommand(cleanup.command, resource);
+  } catch (error) {
+    if (error instanceof UnsafeCommandValueError)
+      return Promise.resolve({ ...base, outcome: 'refused', detail: error.message });
+    throw error;
+  }
+  const [command, ...args] = rendered;
   return new Promise((resolve) => {
     execFile(
       command as string,
@@ -115,7 +156,7 @@ export async function cleanupResource(
   else if (cleanup[resource.kind])
     action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig);
   else action = { kind: resource.kind, id: resource.id, outcome: 'released' };
-  const level = action.outcome === 'failed' ? 'error' : 'info';
+  const level = action.outcome === 'failed' || action.outcome === 'refused' ? 'error' : 'info';
   options.log[level]({ ...action }, `cleanup ${resource.kind} ${resource.id}: ${action.outcome}`);
   return action;
 }
@@ -128,65 +169,94 @@ export interface ReapAction extends CleanupAction {
 
 /** What {@link reapAndCleanUp} did. */
 export interface ReapReport {
-  /** How many stale sessions were removed from the registry. */
+  /** How many dead sessions were removed entirely (everything they owned is gone). */
   readonly removed: number;
-  /** Their ids. */
+  /** The dead sessions taken over (removed, or put back with what is left). */
   readonly sessions: readonly string[];
-  /** One action per resource they owned. */
+  /** One action per resource handed to a cleanup, plus one `refused` per resource never handed over. */
   readonly actions: readonly ReapAction[];
   /** Resources whose cleanup failed, now owned by this session so they are retried (never forgotten). */
   readonly adopted: readonly ReapAction[];
+  /** Resources refused (unsafe id or zone): still recorded in their dead session, reported each time. */
+  readonly refused?: readonly ReapAction[];
+  /** Resources left recorded in their dead session for a later cleanup (not started because of `signal`). */
+  readonly left?: readonly ReapAction[];
+  /** Dead-looking sessions not reaped, with why (unknown liveness, another reaper holds it). */
+  readonly skipped?: readonly { readonly sessionId: string; readonly reason: string }[];
 }
 
 /** The slice of a session manager that reaping needs. */
-export interface ReapingSession {
-  reapStaleSessions(): Promise<{ removed: number; reapable: readonly SessionRecord[] }>;
-  registerResource(input: ResourceInput): Promise<unknown>;
-}
+export type ReapingSession = Pick<GlobalSessionManager, 'reapDeadSessions'>;
+
+/** How many cleanups run at once. */
+export const REAP_CONCURRENCY = 8;
 
 /**
- * Removes stale sessions and cleans up everything they owned: orphaned
- * processes by verified kill, VMs (and other kinds) by their cleanup command.
- * A resource whose cleanup failed may still exist, so it is not dropped with
- * its dead session: this session adopts it (`metadata.adoptedFrom`). It then
- * shows in `status`, this session's shutdown retries it, and if this process
- * ends first, its own session turns stale and the next cleanup retries it.
+ * Reaps dead sessions through @core/session's take-over reaping: each dead
+ * session is taken over by exactly one reaper, its orphaned processes are
+ * stopped by verified kill and its VMs (and other kinds) get their cleanup
+ * command, at most {@link REAP_CONCURRENCY} at once. A resource is removed
+ * only after its cleanup succeeded; one whose cleanup failed is adopted by
+ * this session in one write (`metadata.adoptedFrom`): it shows in `status`,
+ * this session's shutdown retries it, and if this process dies first, its own
+ * session is reaped later. Unsafe ids/zones are refused, never run. If this
+ * process is killed mid-way, everything stays reapable.
  */
 export async function reapAndCleanUp(
   session: ReapingSession,
   cleanup: Readonly<Record<string, CleanupConfig>>,
-  options: { graceMs: number; log: Logger },
+  options: {
+    graceMs: number;
+    log: Logger;
+    signal?: AbortSignal | undefined;
+    concurrency?: number | undefined;
+  },
 ): Promise<ReapReport> {
-  const { removed, reapable } = await session.reapStaleSessions();
   const actions: ReapAction[] = [];
-  const adopted: ReapAction[] = [];
-  for (const stale of reapable) {
-    options.log.info(
-      { sessionId: stale.sessionId, sessionPid: stale.pid, resources: stale.resources.length },
-      'reaping stale session',
-    );
-    for (const resource of stale.resources) {
-      const action = {
-        ...(await cleanupResource(resource, cleanup, { ...options, ownerHostname: stale.hostname })),
-        sessionId: stale.sessionId,
+  const byResource = new Map<string, ReapAction>();
+  const key = (sessionId: string, r: ResourceRecord) => `${sessionId}\0${r.kind}\0${r.id}`;
+  const report = await session.reapDeadSessions({
+    concurrency: options.concurrency ?? REAP_CONCURRENCY,
+    signal: options.signal,
+    cleanup: async (resource: ResourceRecord, owner: SessionRecord) => {
+      const action: ReapAction = {
+        ...(await cleanupResource(resource, cleanup, { ...options, ownerHostname: owner.hostname })),
+        sessionId: owner.sessionId,
       };
       actions.push(action);
-      if (action.outcome !== 'failed') continue;
-      const { registeredAt: _registeredAt, ...input } = resource;
-      await session.registerResource({
-        ...input,
-        metadata: {
-          ...resource.metadata,
-          adoptedFrom: stale.sessionId,
-          lastCleanupError: action.detail ?? 'failed',
-        },
-      });
-      adopted.push(action);
-      options.log.warn(
-        { kind: resource.kind, id: resource.id },
-        `adopted ${resource.kind} ${resource.id}: its cleanup will be retried`,
-      );
-    }
-  }
-  return { removed, sessions: reapable.map((s) => s.sessionId), actions, adopted };
+      byResource.set(key(owner.sessionId, resource), action);
+      const ok = action.outcome !== 'failed' && action.outcome !== 'refused';
+      return { ok, detail: action.detail ?? action.outcome };
+    },
+  });
+  const toAction = (
+    item: { sessionId: string; resource: ResourceRecord; detail?: string | undefined },
+    outcome: CleanupOutcome,
+  ): ReapAction =>
+    byResource.get(key(item.sessionId, item.resource)) ?? {
+      kind: item.resource.kind,
+      id: item.resource.id,
+      outcome,
+      sessionId: item.sessionId,
+      ...(item.detail === undefined ? {} : { detail: item.detail }),
+    };
+  const refused = report.refused.map((item) => toAction(item, 'refused'));
+  for (const action of refused)
+    options.log.error(
+      { ...action },
+      `cleanup ${action.kind} of ${action.sessionId}: refused (${action.detail})`,
+    );
+  const adopted = report.adopted.map((item) => toAction(item, 'failed'));
+  for (const a of adopted)
+    options.log.warn({ kind: a.kind, id: a.id }, `adopted ${a.kind} ${a.id}: its cleanup will be retried`);
+  for (const s of report.sessions) options.log.info({ sessionId: s }, 'reaped dead session');
+  return {
+    removed: report.removed.length,
+    sessions: report.sessions,
+    actions: [...actions, ...refused],
+    adopted,
+    refused,
+    left: report.left.filter((l) => !report.adopted.includes(l)).map((item) => toAction(item, 'failed')),
+    skipped: report.skipped,
+  };
 }

@@ -1,8 +1,12 @@
-// One of 8 processes hammering the same registry with N register+unregister
-// cycles, started together on a barrier file.
-import { existsSync } from 'node:fs';
+// One of 8 processes doing N register+unregister cycles at once, started on a
+// barrier file. Modes: `store` (this package: registerResource +
+// unregisterResource on its own session), `floor` (the physical floor: two
+// bare durable atomic writes of a record-sized file per cycle: temp + write +
+// fsync + rename + directory fsync), `naive` (the original: read-modify-write
+// of one shared file in place, no lock).
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileRegistryStore, type SessionRecord } from '../src/index.js';
+import { createSessionManager } from '../src/index.js';
 import { naiveUpdate } from './naive.js';
 import { entry } from './shared.js';
 
@@ -15,46 +19,47 @@ const [mode, dir, tag, countText, barrier] = process.argv.slice(2) as [
 ];
 const count = Number(countText);
 const cell = new Int32Array(new SharedArrayBuffer(4));
-const store =
-  mode === 'store'
-    ? new FileRegistryStore({ dir, lockTimeoutMs: 60_000, fsync: process.env['SESSION_BENCH_FSYNC'] !== '0' })
-    : null;
-const naiveFile = join(dir, 'naive.json');
+const session = mode === 'store' ? createSessionManager({ dir }) : null;
+if (session) await session.registerResource({ kind: 'process', id: 'base', pid: process.pid });
+const record = JSON.stringify(entry(tag));
+
+function durableWrite(path: string, text: string): void {
+  const temp = `${path}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
+  writeSync(fd, text);
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(temp, path);
+  const dirFd = openSync(dir, 'r');
+  fsyncSync(dirFd);
+  closeSync(dirFd);
+}
+
 process.stdout.write('ready\n');
 while (!existsSync(barrier)) Atomics.wait(cell, 0, 0, 1);
-// Each cycle registers a scratch resource and bumps this process's counter in the
-// same update, then unregisters the scratch resource. The registry stays small
-// (one entry per process); an update another process overwrites shows up as a
-// counter that ends below `count`.
-function bump(current: SessionRecord | undefined, i: number): SessionRecord {
-  const base = current ?? entry(tag);
-  const scratch = { kind: 'process', id: `scratch-${i}`, pid: 1, registeredAt: Date.now() };
-  return {
-    ...base,
-    metadata: { count: Number(base.metadata['count'] ?? 0) + 1 },
-    resources: [...base.resources, scratch],
-  };
-}
-function drop(current: SessionRecord | undefined, i: number): SessionRecord | undefined {
-  return current && { ...current, resources: current.resources.filter((r) => r.id !== `scratch-${i}`) };
-}
+let done = 0;
 for (let i = 0; i < count; i++) {
-  if (store) {
-    await store.update((draft) => {
-      draft.sessions[tag] = bump(draft.sessions[tag], i);
-    });
-    await store.update((draft) => {
-      const next = drop(draft.sessions[tag], i);
-      if (next) draft.sessions[tag] = next;
-    });
+  if (session) {
+    await session.registerResource({ kind: 'item', id: `scratch-${i}`, metadata: { i } });
+    await session.unregisterResource('item', `scratch-${i}`);
+  } else if (mode === 'floor') {
+    durableWrite(join(dir, `${tag}.json`), record);
+    durableWrite(join(dir, `${tag}.json`), record);
   } else {
-    await naiveUpdate(naiveFile, (r) => {
-      r[tag] = bump(r[tag] as SessionRecord | undefined, i);
+    await naiveUpdate(join(dir, 'naive.json'), (r) => {
+      const current = (r[tag] as { count?: number } | undefined) ?? {};
+      r[tag] = { ...current, count: (current.count ?? 0) + 1 };
     });
-    await naiveUpdate(naiveFile, (r) => {
-      const next = drop(r[tag] as SessionRecord | undefined, i);
-      if (next) r[tag] = next;
-    });
+    await naiveUpdate(join(dir, 'naive.json'), () => {});
   }
+  done++;
 }
+// The count goes into the process's own record: the parent sums what it finds.
+if (session)
+  await session.registerResource({
+    kind: 'process',
+    id: 'base',
+    pid: process.pid,
+    metadata: { count: done },
+  });
 process.stdout.write('done\n');

@@ -26,8 +26,11 @@ describe('the session directory', () => {
     const dir = freshDir();
     const manager = createSessionManager({ dir });
     await manager.registerVm('vm-1', 'z', []);
-    expect(statSync(dir).mode & 0o777).toBe(0o700);
-    for (const file of [manager.registryFile, manager.sessionFile, manager.globalTrackerFile]) {
+    await manager.claimResources('port', () => [{ kind: 'port', id: '1' }]);
+    for (const sub of ['', 'sessions', 'claims']) expect(statSync(join(dir, sub)).mode & 0o777).toBe(0o700);
+    const { readdirSync } = await import('node:fs');
+    const claim = join(dir, 'claims', readdirSync(join(dir, 'claims'))[0] as string);
+    for (const file of [manager.sessionFile, manager.globalTrackerFile, claim]) {
       expect(statSync(file).mode & 0o777).toBe(0o600);
     }
   });

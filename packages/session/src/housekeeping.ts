@@ -1,7 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readPrivateFileSync, removeDeadTempFiles, removeFileSync } from './files.js';
-import { parseWith, TrackerFileSchema } from './schema.js';
+import type { SessionLogger } from './contract.js';
+import type { FileSessionStore } from './file-store/store.js';
+import { readPrivateFileSync, removeDeadTempFiles, removeFileSync, writePrivateFileSync } from './files.js';
+import { parseWith, type TrackerFile, TrackerFileSchema } from './schema.js';
 import { judgeSession } from './staleness.js';
 
 const IDENTITY = TrackerFileSchema.pick({
@@ -37,4 +39,40 @@ export function removeLeftoverFiles(dir: string, hostname: string): number {
     if (removeFileSync(path)) removed++;
   }
   return removed + removeDeadTempFiles(dir, 10_000);
+}
+
+/** Writes this session's tracker file (best effort: a full disk is warned about, never thrown). */
+export function writeTrackerFile(file: string, tracker: TrackerFile, logger: SessionLogger): void {
+  try {
+    writePrivateFileSync(file, `${JSON.stringify(tracker)}\n`, { fsync: false });
+  } catch (error) {
+    logger.warn({ err: error, file }, `could not write the session tracker: ${(error as Error).message}`);
+  }
+}
+
+/** Removes this session's own files (tracker, process identity). */
+export function removeOwnFiles(files: readonly (string | null)[], logger: SessionLogger): void {
+  for (const file of files) {
+    if (file === null) continue;
+    try {
+      removeFileSync(file);
+    } catch (error) {
+      logger.warn({ err: error, file }, `could not remove session file ${file}`);
+    }
+  }
+}
+
+/** Temp files of writers that died mid-write, tracker and process files of dead sessions (file store only). */
+export function tidyDirectory(
+  store: FileSessionStore,
+  dir: string,
+  hostname: string,
+  logger: SessionLogger,
+): void {
+  try {
+    store.tidy();
+    removeLeftoverFiles(dir, hostname);
+  } catch (error) {
+    logger.warn({ err: error, dir }, `could not tidy the session directory: ${(error as Error).message}`);
+  }
 }

@@ -36,13 +36,15 @@ export {
   SessionVersionConflictError,
   SessionWriteError,
 } from './errors.js';
+export type { StoreLayout } from './file-store/layout.js';
 export { FileSessionStore, type FileSessionStoreOptions } from './file-store/store.js';
+export { hostIdOf, readHostIdentity } from './host.js';
 export { type ListSessionsOptions, listSessions } from './listing.js';
 export { GlobalSessionManager, type SessionIdentitySeed, type SessionStatistics } from './manager.js';
 export { resolveSessionDir, type SessionManagerOptions } from './options.js';
 export { isProcessAlive, readProcessStartTime } from './process.js';
-export { parseSessionRecord } from './schema.js';
 export { refusalReason, unsafeCommandValue } from './resources.js';
+export { parseSessionRecord } from './schema.js';
 export {
   compatibleVersions,
   createSessionManager,
@@ -50,7 +52,6 @@ export {
   isSessionManagerAvailable,
   sessionPackageVersion,
 } from './singleton.js';
-export { hostIdOf, readHostIdentity } from './host.js';
 export {
   isOnThisHost,
   judgeLiveness,

@@ -1,8 +1,8 @@
 // The read-only view of every session: what `status` shows. Creates no files
 // or directories, moves nothing aside, removes nothing.
 import type { HostIdentity, SessionListing, SessionStore, StoredSession } from './contract.js';
-import { FileSessionStore } from './file-store/store.js';
 import { readLegacySessions } from './file-store/migration.js';
+import { FileSessionStore } from './file-store/store.js';
 import { readHostIdentity } from './host.js';
 import { resolveSessionDir } from './options.js';
 import { judgeLiveness } from './staleness.js';

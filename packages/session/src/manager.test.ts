@@ -1,24 +1,34 @@
-import { existsSync, lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { freshDir } from '../test/helpers.js';
-import type { SessionRecord } from './contract.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { freshDir, plantRecord, recordOf } from '../test/helpers.js';
 import { SessionClaimConflictError } from './errors.js';
+import { FileSessionStore } from './file-store/store.js';
+import { readProcessStartTime } from './process.js';
 import { createSessionManager } from './singleton.js';
-import { FileRegistryStore, type RegistryData, type RegistryStore, type UpdateContext } from './store.js';
 
 function recordingLogger() {
   const warnings: { obj: object; msg: string | undefined }[] = [];
   return { warnings, logger: { warn: (obj: object, msg?: string) => void warnings.push({ obj, msg }) } };
 }
 
-function corruptFiles(dir: string, base = 'registry.json'): string[] {
-  return readdirSync(dir).filter((name) => name.startsWith(`${base}.corrupt-`));
+function stored(dir: string, sessionId: string) {
+  return new FileSessionStore({ dir, create: false }).readRecordSync(sessionId)?.record ?? null;
 }
 
 describe('the VM API of the original', () => {
   it("registers, reads and unregisters this session's VM, and counts it", async () => {
-    const manager = createSessionManager({ dir: freshDir() });
+    const dir = freshDir();
+    const manager = createSessionManager({ dir });
     expect(await manager.getMyVm()).toBeNull();
     expect(await manager.registerVm('vm-1', 'zone-a', ['api', 'db'], { size: 'large' })).toBe(true);
     const vm = await manager.getMyVm();
@@ -26,6 +36,7 @@ describe('the VM API of the original', () => {
       sessionId: manager.sessionId,
       pid: process.pid,
       hostname: manager.hostname,
+      hostId: manager.host.id,
       vmId: 'vm-1',
       zone: 'zone-a',
       components: ['api', 'db'],
@@ -34,7 +45,7 @@ describe('the VM API of the original', () => {
       createdAt: manager.createdAt,
     });
     expect(manager.getMyVmSync()).toEqual(vm);
-    expect((await manager.getMyResources()).map((r) => `${r.kind}:${r.id}`)).toEqual(['vm:vm-1']);
+    expect(stored(dir, manager.sessionId)).toEqual(vm);
     expect(manager.getStatistics()).toMatchObject({
       hasVm: true,
       vmId: 'vm-1',
@@ -44,11 +55,25 @@ describe('the VM API of the original', () => {
     expect(await manager.unregisterVm()).toBe(true);
     expect(await manager.unregisterVm()).toBe(false);
     expect(manager.getMyVmSync()).toBeNull();
+    // Owning nothing, the session has no record at all.
     expect(existsSync(manager.sessionFile)).toBe(false);
-    const stats = manager.getStatistics();
-    expect(stats).toMatchObject({ hasVm: false, vmId: null, vmsRegistered: 1, vmsUnregistered: 1 });
-    expect(stats.uptimeSeconds).toBeGreaterThanOrEqual(0);
-    expect(stats.globalTrackerFile).toBe(manager.globalTrackerFile);
+    expect(manager.getStatistics()).toMatchObject({
+      hasVm: false,
+      vmId: null,
+      vmsRegistered: 1,
+      vmsUnregistered: 1,
+    });
+  });
+
+  it('answers getMyVm()/getMyVmSync() from memory when someone removed the session file, and writes it again', async () => {
+    const dir = freshDir();
+    const manager = createSessionManager({ dir });
+    await manager.registerVm('vm-1', 'z', []);
+    unlinkSync(manager.sessionFile);
+    expect(manager.getMyVmSync()?.vmId).toBe('vm-1');
+    expect((await manager.getMyVm())?.vmId).toBe('vm-1');
+    await manager.registerResource({ kind: 'process', id: 'api', pid: 1 });
+    expect(stored(dir, manager.sessionId)?.resources.map((r) => r.id)).toEqual(['vm-1', 'api']);
   });
 
   it('rejects bad arguments with TypeError naming the field', async () => {
@@ -80,14 +105,24 @@ describe('resources', () => {
     expect(await manager.getMyResources()).toEqual([]);
   });
 
-  it('claimResources refuses an id another live session owns, and a throwing chooser registers nothing', async () => {
+  it('keeps concurrent async registrations of one session (none overwrites another)', async () => {
+    const dir = freshDir();
+    const manager = createSessionManager({ dir });
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => manager.registerResource({ kind: 'item', id: `i${i}` })),
+    );
+    expect(stored(dir, manager.sessionId)?.resources).toHaveLength(50);
+  });
+
+  it('claimResources refuses an id another live session holds, and a throwing chooser registers nothing', async () => {
     const dir = freshDir();
     const a = createSessionManager({ dir });
     const b = createSessionManager({ dir });
-    await a.claimResources('port', (taken) => {
+    const got = await a.claimResources('port', (taken) => {
       expect([...taken]).toEqual([]);
       return [{ kind: 'port', id: 'p1' }];
     });
+    expect(got[0]).toMatchObject({ kind: 'port', id: 'p1', claimed: true });
     const seen: string[] = [];
     await expect(
       b.claimResources('port', (taken) => {
@@ -97,67 +132,77 @@ describe('resources', () => {
     ).rejects.toBeInstanceOf(SessionClaimConflictError);
     expect(seen).toEqual(['p1']);
     await expect(
-      b.claimResources('port', async () => {
-        throw new Error('probe failed');
-      }),
+      b.claimResources('port', async () => Promise.reject(new Error('probe failed'))),
     ).rejects.toThrow('probe failed');
     expect(await b.getMyResources()).toEqual([]);
-    // The lock was released: the next claim goes through.
-    const got = await b.claimResources('port', (taken) => [
+    const next = await b.claimResources('port', (taken) => [
       { kind: 'port', id: taken.has('p1') ? 'p2' : 'p1' },
     ]);
-    expect(got.map((r) => r.id)).toEqual(['p2']);
+    expect(next.map((r) => r.id)).toEqual(['p2']);
+    // Unregistering releases the claim: another session can have it now.
+    expect(await a.unregisterResource('port', 'p1')).toBe(true);
+    expect((await b.claimResources('port', () => [{ kind: 'port', id: 'p1' }])).map((r) => r.id)).toEqual([
+      'p1',
+    ]);
+  });
+
+  it("takes over a dead session's claim, and runs the chooser again when it loses a race", async () => {
+    const dir = freshDir();
+    const dead = createSessionManager({ dir });
+    await dead.claimResources('port', () => [{ kind: 'port', id: '8080' }]);
+    // Make the holder dead: rewrite its claim file with a pid that is gone.
+    const store = new FileSessionStore({ dir });
+    const [claim] = await store.listClaims('port');
+    expect(claim?.holder.sessionId).toBe(dead.sessionId);
+    const claimsDir = store.layout.claimsDir;
+    const name = readdirSync(claimsDir).find((n) => n.startsWith('port~')) as string;
+    const file = JSON.parse(readFileSync(join(claimsDir, name), 'utf8'));
+    file.holder.pid = recordOf({ sessionId: 'x' }).pid;
+    writeFileSync(join(claimsDir, name), JSON.stringify(file));
+    const live = createSessionManager({ dir });
+    let calls = 0;
+    const got = await live.claimResources('port', (taken) => {
+      calls++;
+      expect(taken.has('8080')).toBe(false);
+      return [{ kind: 'port', id: '8080' }];
+    });
+    expect(got.map((r) => r.id)).toEqual(['8080']);
+    expect(calls).toBe(1);
+    expect((await store.listClaims('port')).map((c) => c.holder.sessionId)).toEqual([live.sessionId]);
   });
 });
 
-describe('corrupt and foreign files', () => {
-  it('moves a corrupt registry aside intact, warns once, and keeps working with its own live state', async () => {
+describe('taken over', () => {
+  it('an owner whose record a reaper took over never writes it back (E_SESSION_TAKEN_OVER)', async () => {
     const dir = freshDir();
-    const { warnings, logger } = recordingLogger();
-    const manager = createSessionManager({ dir, logger });
-    await manager.registerVm('vm-live', 'z', []);
-    const garbage = '{"sessions": {"torn';
-    writeFileSync(manager.registryFile, garbage);
-    await manager.registerResource({ kind: 'process', id: 'p' });
-    const aside = corruptFiles(dir);
-    expect(aside).toHaveLength(1);
-    expect(aside[0]).toMatch(/^registry\.json\.corrupt-\d+$/);
-    expect(readFileSync(join(dir, aside[0]!), 'utf8')).toBe(garbage);
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]!.msg).toContain('registry.json');
-    const stored = new FileRegistryStore({ dir }).loadSync().sessions[manager.sessionId];
-    expect(stored?.resources.map((r) => r.id)).toEqual(['vm-live', 'p']);
-    expect(stored?.vmId).toBe('vm-live');
-    await manager.cleanupStaleSessions();
-    expect(warnings).toHaveLength(1);
+    const owner = createSessionManager({ dir });
+    await owner.registerVm('vm-1', 'z', []);
+    const store = new FileSessionStore({ dir });
+    const [target] = await store.listSessions();
+    const reaper = createSessionManager({ dir });
+    const hold = await store.takeOver(target!, {
+      sessionId: reaper.sessionId,
+      pid: reaper.pid,
+      hostname: reaper.hostname,
+      hostId: reaper.host.id,
+      processStartTime: reaper.processStartTime,
+      createdAt: reaper.createdAt,
+    });
+    expect(hold?.record.vmId).toBe('vm-1');
+    await expect(owner.registerResource({ kind: 'item', id: 'late' })).rejects.toMatchObject({
+      code: 'E_SESSION_TAKEN_OVER',
+      by: reaper.sessionId,
+    });
+    expect(existsSync(owner.sessionFile)).toBe(false);
+    expect(owner.getMyResourcesSync().map((r) => r.id)).toEqual(['vm-1']);
   });
+});
 
-  it('treats valid JSON of another shape as foreign', async () => {
-    const dir = freshDir();
-    const { warnings, logger } = recordingLogger();
-    const manager = createSessionManager({ dir, logger });
-    writeFileSync(manager.registryFile, JSON.stringify({ 'some-session': { vm_id: 'x' } }));
-    expect(await manager.getAllActiveSessions()).toEqual({});
-    expect(corruptFiles(dir)).toHaveLength(1);
-    expect(warnings[0]!.msg).toMatch(/schema/);
-  });
-
-  it('never follows a symlink planted at the registry path', async () => {
-    const dir = freshDir();
-    const manager = createSessionManager({ dir });
-    const victim = join(dir, '..', 'victim.json');
-    writeFileSync(victim, 'precious');
-    symlinkSync(victim, manager.registryFile);
-    expect(await manager.registerVm('vm-1', 'z', [])).toBe(true);
-    expect(readFileSync(victim, 'utf8')).toBe('precious');
-    expect(lstatSync(manager.registryFile).isSymbolicLink()).toBe(false);
-    expect(Object.keys(new FileRegistryStore({ dir }).loadSync().sessions)).toEqual([manager.sessionId]);
-    expect(corruptFiles(dir)).toHaveLength(1);
-  });
-
+describe('untrusted files', () => {
   it('never follows a symlink planted at the session file path', async () => {
     const dir = freshDir();
-    const manager = createSessionManager({ dir });
+    const { logger } = recordingLogger();
+    const manager = createSessionManager({ dir, logger });
     const victim = join(dir, '..', 'victim.json');
     writeFileSync(victim, 'precious');
     symlinkSync(victim, manager.sessionFile);
@@ -168,115 +213,140 @@ describe('corrupt and foreign files', () => {
     expect((await manager.getMyVm())?.vmId).toBe('vm-1');
   });
 
-  it('does not trust a session file that belongs to another session', async () => {
+  it('does not trust a session file that holds another session', async () => {
     const dir = freshDir();
-    const { warnings, logger } = recordingLogger();
-    const mine = createSessionManager({ dir, logger });
+    const mine = createSessionManager({ dir });
     const other = createSessionManager({ dir });
+    await mine.registerVm('vm-mine', 'z', []);
     await other.registerVm('vm-other', 'z', []);
     writeFileSync(mine.sessionFile, readFileSync(other.sessionFile));
-    expect(mine.getMyVmSync()).toBeNull();
-    expect(corruptFiles(dir, `session-${mine.sessionId}.json`)).toHaveLength(1);
-    expect(warnings[0]!.msg).toContain('another session');
+    expect(mine.getMyVmSync()?.vmId).toBe('vm-mine');
+  });
+
+  it('a listing skips a corrupt record with a warning and moves nothing', async () => {
+    const dir = freshDir();
+    const { warnings, logger } = recordingLogger();
+    const manager = createSessionManager({ dir, logger });
+    await manager.registerVm('vm-1', 'z', []);
+    const bad = plantRecord(dir, recordOf({ sessionId: 'bad' }));
+    writeFileSync(bad, '{"torn');
+    const listed = await manager.listSessions();
+    expect(listed.map((l) => l.record.sessionId)).toEqual([manager.sessionId]);
+    expect(readFileSync(bad, 'utf8')).toBe('{"torn');
+    expect(warnings.some((w) => w.msg?.includes('bad.json'))).toBe(true);
   });
 });
 
-describe('staleness by age', () => {
-  it('reaps a session older than maxSessionAgeHours even when its pid is alive', async () => {
+describe('liveness and age', () => {
+  it('never reaps a live process older than the age limit; reaps a dead one', async () => {
     const dir = freshDir();
-    const young = createSessionManager({ dir });
-    await young.registerVm('vm-young', 'z', []);
-    const store = new FileRegistryStore({ dir });
-    await store.update((draft) => {
-      const template = draft.sessions[young.sessionId]!;
-      draft.sessions['old'] = { ...template, sessionId: 'old', createdAt: Date.now() - 2 * 3_600_000 };
+    // This test process, "created" 3 days ago, is verified by pid + start time.
+    plantRecord(
+      dir,
+      recordOf({
+        sessionId: 'old-but-alive',
+        pid: process.pid,
+        processStartTime: readProcessStartTime(process.pid),
+        createdAt: Date.now() - 72 * 3_600_000,
+        resources: [{ kind: 'vm', id: 'vm-alive', registeredAt: 0 }],
+      }),
+    );
+    plantRecord(
+      dir,
+      recordOf({ sessionId: 'dead', resources: [{ kind: 'vm', id: 'vm-dead', registeredAt: 0 }] }),
+    );
+    const reaper = createSessionManager({ dir, maxSessionAgeHours: 1 });
+    const cleaned: string[] = [];
+    const report = await reaper.reapDeadSessions({
+      cleanup: async (resource) => {
+        cleaned.push(resource.id);
+        return { ok: true };
+      },
     });
-    const strict = createSessionManager({ dir, maxSessionAgeHours: 1 });
-    expect((await strict.reapStaleSessions()).reapable.map((s) => s.sessionId)).toEqual(['old']);
-    expect(Object.keys(await strict.getAllActiveSessions())).toEqual([young.sessionId]);
-    expect(strict.getStatistics()).toMatchObject({ staleSessionsRemoved: 1, registryCleanups: 1 });
+    expect(cleaned).toEqual(['vm-dead']);
+    expect(report.removed).toEqual(['dead']);
+    expect(Object.keys(await reaper.getAllActiveSessions())).toEqual(['old-but-alive']);
   });
 
-  it('counts the age from the last heartbeat, so a long-running owner that heartbeats stays live', async () => {
+  it('judges other hosts by age from the last heartbeat only', async () => {
+    const dir = freshDir();
+    const base = {
+      hostname: 'elsewhere',
+      hostId: 'f'.repeat(32),
+      pid: 4242,
+      resources: [{ kind: 'vm', id: 'v', registeredAt: 0 }],
+    };
+    plantRecord(dir, recordOf({ ...base, sessionId: 'remote-young' }));
+    plantRecord(
+      dir,
+      recordOf({
+        ...base,
+        sessionId: 'remote-heartbeat',
+        createdAt: Date.now() - 5 * 3_600_000,
+        heartbeatAt: Date.now(),
+      }),
+    );
+    plantRecord(dir, recordOf({ ...base, sessionId: 'remote-old', createdAt: Date.now() - 5 * 3_600_000 }));
+    const reaper = createSessionManager({ dir, maxSessionAgeHours: 1 });
+    const listed = Object.fromEntries((await reaper.listSessions()).map((l) => [l.record.sessionId, l]));
+    expect(listed['remote-young']).toMatchObject({ liveness: 'unknown', thisHost: false });
+    expect(listed['remote-heartbeat']).toMatchObject({ liveness: 'unknown' });
+    expect(listed['remote-old']).toMatchObject({ liveness: 'dead' });
+    const report = await reaper.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+    expect(report.removed).toEqual(['remote-old']);
+  });
+
+  it('heartbeat() refreshes heartbeatAt; a session that owns nothing has nothing to refresh', async () => {
     const dir = freshDir();
     const owner = createSessionManager({ dir });
-    await owner.registerVm('vm-long-running', 'z', []);
-    const store = new FileRegistryStore({ dir });
-    // The owner started 3 h ago; with a 1 h limit only its heartbeat keeps it.
-    await store.update((draft) => {
-      const record = draft.sessions[owner.sessionId]!;
-      draft.sessions[owner.sessionId] = { ...record, createdAt: Date.now() - 3 * 3_600_000 };
-    });
-    const strict = createSessionManager({ dir, maxSessionAgeHours: 1 });
+    expect(await owner.heartbeat()).toBe(false);
+    await owner.registerVm('vm', 'z', []);
     expect(await owner.heartbeat()).toBe(true);
-    expect((await store.load()).sessions[owner.sessionId]?.heartbeatAt).toBeGreaterThan(Date.now() - 60_000);
-    expect(await strict.cleanupStaleSessions()).toBe(0);
-    // Without a fresh heartbeat the same record is too old.
-    await store.update((draft) => {
-      const record = draft.sessions[owner.sessionId]!;
-      draft.sessions[owner.sessionId] = { ...record, heartbeatAt: Date.now() - 2 * 3_600_000 };
-    });
-    expect(await strict.cleanupStaleSessions()).toBe(1);
-    // A session without an entry has nothing to refresh.
-    expect(await createSessionManager({ dir }).heartbeat()).toBe(false);
-  });
-});
-
-describe('the RegistryStore interface', () => {
-  it('is all the manager needs: an in-memory store works in place of the file store', async () => {
-    let data: RegistryData = { sessions: {} };
-    let updates = 0;
-    const memory: RegistryStore = {
-      location: 'memory://test',
-      load: async () => structuredClone(data),
-      loadSync: () => structuredClone(data),
-      list: async () => Object.values(data.sessions) as SessionRecord[],
-      async update<T>(mutate: (draft: RegistryData, context: UpdateContext) => T | Promise<T>) {
-        const draft = structuredClone(data);
-        const result = await mutate(draft, { recovered: false });
-        data = draft;
-        updates++;
-        return result;
-      },
-      updateSync<T>(mutate: (draft: RegistryData, context: UpdateContext) => T) {
-        const draft = structuredClone(data);
-        const result = mutate(draft, { recovered: false });
-        data = draft;
-        updates++;
-        return result;
-      },
-    };
-    const manager = createSessionManager({ dir: freshDir(), store: memory });
-    expect(manager.registryFile).toBe('memory://test');
-    await manager.registerVm('vm-m', 'z', []);
-    expect(data.sessions[manager.sessionId]?.vmId).toBe('vm-m');
-    expect(manager.unregisterSessionSync()).toBe(true);
-    expect(data.sessions).toEqual({});
-    expect(updates).toBe(2);
+    expect(stored(dir, owner.sessionId)?.heartbeatAt).toBeGreaterThan(Date.now() - 60_000);
   });
 });
 
 describe('unregistering the session', () => {
-  it('removes the entry and the session and tracker files; a lock it cannot get is a named error and keeps the files', async () => {
+  it('async: removes the record, claims, tracker file', async () => {
     const dir = freshDir();
-    const { warnings, logger } = recordingLogger();
-    const manager = createSessionManager({ dir, logger, lockTimeoutMs: 50 });
+    const manager = createSessionManager({ dir });
     await manager.registerVm('vm-1', 'z', []);
+    await manager.claimResources('port', () => [{ kind: 'port', id: '9000' }]);
     expect(existsSync(manager.globalTrackerFile)).toBe(true);
-    // Another live process (this one, seen from a different lock token) holds the lock.
-    const holder = new FileRegistryStore({ dir, lockTimeoutMs: 50 });
-    let release: () => void = () => {};
-    const held = holder.update(() => new Promise<void>((resolve) => (release = resolve)));
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    await expect(manager.unregisterSession()).rejects.toMatchObject({ code: 'E_SESSION_LOCK_TIMEOUT' });
-    release();
-    await held;
-    expect(existsSync(manager.sessionFile)).toBe(true);
     expect(await manager.unregisterSession()).toBe(true);
     expect(existsSync(manager.sessionFile)).toBe(false);
     expect(existsSync(manager.globalTrackerFile)).toBe(false);
-    expect(new FileRegistryStore({ dir }).loadSync().sessions).toEqual({});
+    expect(await new FileSessionStore({ dir }).listClaims('port')).toEqual([]);
     expect(manager.unregisterSessionSync()).toBe(false);
-    expect(warnings).toEqual([]);
+  });
+
+  it('sync (exit path): forgets ports and stopped processes, keeps VMs and running processes recorded', async () => {
+    const dir = freshDir();
+    const manager = createSessionManager({ dir });
+    await manager.registerVm('vm-1', 'z', []);
+    await manager.registerResource({
+      kind: 'process',
+      id: 'gone',
+      pid: recordOf({ sessionId: 'x' }).pid,
+      processStartTime: '1',
+    });
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const childPid = child.pid as number;
+    await manager.registerResource({
+      kind: 'process',
+      id: 'running',
+      pid: childPid,
+      processStartTime: readProcessStartTime(childPid) ?? undefined,
+    });
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+    });
+    await manager.registerResource({ kind: 'vm', id: 'adopted', metadata: { adoptedFrom: 'dead' } });
+    await manager.claimResources('port', () => [{ kind: 'port', id: '9001' }]);
+    expect(manager.unregisterSessionSync()).toBe(true);
+    const left = stored(dir, manager.sessionId);
+    expect(left?.resources.map((r) => r.id).sort()).toEqual(['adopted', 'running', 'vm-1']);
+    expect(left?.vmId).toBe('vm-1');
+    expect(await new FileSessionStore({ dir }).listClaims('port')).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 // owner's truth, and what is stored is the last state a write committed.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { type ClaimContext, claimResources } from './claiming.js';
 import type {
   ClaimChooser,
   HostIdentity,
@@ -21,18 +22,16 @@ import type {
   SessionRecord,
   SessionStore,
 } from './contract.js';
-import { SessionClaimConflictError } from './errors.js';
 import { FileSessionStore } from './file-store/store.js';
-import { removeFileSync, writePrivateFileSync } from './files.js';
 import { readHostIdentity } from './host.js';
+import { removeOwnFiles, tidyDirectory, writeTrackerFile } from './housekeeping.js';
 import { judgeStored } from './listing.js';
 import { resolveSessionOptions, type SessionManagerOptions } from './options.js';
+import { OwnRecord } from './own-record.js';
 import { readProcessStartTime } from './process.js';
+import { type ReapContext, reapDeadSessions } from './reap.js';
 import {
-  emptyRecord,
   keepUncleaned,
-  ownsNothing,
-  type RecordOperation,
   withAdopted,
   withHeartbeat,
   withoutResource,
@@ -41,8 +40,6 @@ import {
   withVm,
 } from './record-ops.js';
 import { checkComponents, checkId, checkKind, checkMetadata, toResourceRecord } from './resources.js';
-import { reapDeadSessions, type ReapContext } from './reap.js';
-import type { TrackerFile } from './schema.js';
 import { judgeLiveness, lastSignOfLife } from './staleness.js';
 import { SessionCounters, type SessionStatistics } from './statistics.js';
 
@@ -57,10 +54,10 @@ export interface SessionIdentitySeed {
 }
 
 const HOUR_MS = 3_600_000;
-const CLAIM_ATTEMPTS = 5;
 
 function isStoppedProcess(resource: ResourceRecord): boolean {
-  if (resource.pid === undefined) return true;
+  // This process itself: on the exit path it is ending.
+  if (resource.pid === undefined || resource.pid === process.pid) return true;
   const now = readProcessStartTime(resource.pid);
   if (now === null) return true;
   return resource.processStartTime !== undefined && now !== resource.processStartTime;
@@ -107,10 +104,7 @@ export class GlobalSessionManager {
   private readonly owner: SessionOwner;
   private readonly processFile: string | null;
   private readonly counters = new SessionCounters();
-  private mine: SessionRecord | null = null;
-  /** Bumped by every committed write; an async write that finds it changed re-applies its operation. */
-  private revision = 0;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly own: OwnRecord;
 
   /**
    * @param options - see {@link SessionManagerOptions}
@@ -140,6 +134,7 @@ export class GlobalSessionManager {
       processStartTime: this.processStartTime,
       createdAt: this.createdAt,
     };
+    this.own = new OwnRecord(this.store, this.owner);
     this.sessionFile =
       this.store instanceof FileSessionStore
         ? join(this.store.layout.sessionsDir, `${this.sessionId}.json`)
@@ -182,7 +177,7 @@ export class GlobalSessionManager {
       'registerVm',
     );
     try {
-      await this.apply(withVm(vm, vm.registeredAt));
+      await this.own.apply(withVm(vm, vm.registeredAt));
     } catch (error) {
       this.logger.warn({ err: error, vmId }, `registerVm(${vmId}) failed: ${(error as Error).message}`);
       return false;
@@ -211,9 +206,9 @@ export class GlobalSessionManager {
 
   /** Forgets this session's VM. @returns true when there was one; false when none (or not written, warned). */
   async unregisterVm(): Promise<boolean> {
-    if (!this.mine?.vmId) return false;
+    if (!this.own.current?.vmId) return false;
     try {
-      await this.apply(withoutVm(Date.now()));
+      await this.own.apply(withoutVm(Date.now()));
     } catch (error) {
       this.logger.warn({ err: error }, `unregisterVm failed: ${(error as Error).message}`);
       return false;
@@ -224,7 +219,7 @@ export class GlobalSessionManager {
 
   /** Sync {@link GlobalSessionManager.unregisterVm}, for `process.on('exit')`. */
   unregisterVmSync(): boolean {
-    if (!this.mine?.vmId || !this.applySync(withoutVm(Date.now()))) return false;
+    if (!this.own.current?.vmId || !this.own.applySync(withoutVm(Date.now()))) return false;
     this.counters.vmsUnregistered++;
     return true;
   }
@@ -237,7 +232,7 @@ export class GlobalSessionManager {
    */
   async registerResource(input: ResourceInput): Promise<ResourceRecord> {
     const record = toResourceRecord(input, Date.now(), 'registerResource');
-    await this.apply(withResources([record], record.registeredAt));
+    await this.own.apply(withResources([record], record.registeredAt));
     return record;
   }
 
@@ -245,9 +240,9 @@ export class GlobalSessionManager {
   async unregisterResource(kind: string, id: string): Promise<boolean> {
     checkKind(kind, 'unregisterResource');
     checkId(id, 'unregisterResource');
-    const found = this.mine?.resources.find((r) => r.kind === kind && r.id === id);
+    const found = this.own.current?.resources.find((r) => r.kind === kind && r.id === id);
     if (!found) return false;
-    await this.apply(withoutResource(kind, id, Date.now()));
+    await this.own.apply(withoutResource(kind, id, Date.now()));
     if (found.claimed)
       await this.store
         .releaseClaim(kind, id, this.sessionId)
@@ -259,20 +254,20 @@ export class GlobalSessionManager {
   unregisterResourceSync(kind: string, id: string): boolean {
     checkKind(kind, 'unregisterResourceSync');
     checkId(id, 'unregisterResourceSync');
-    const found = this.mine?.resources.find((r) => r.kind === kind && r.id === id);
-    if (!found || !this.applySync(withoutResource(kind, id, Date.now()))) return false;
+    const found = this.own.current?.resources.find((r) => r.kind === kind && r.id === id);
+    if (!found || !this.own.applySync(withoutResource(kind, id, Date.now()))) return false;
     if (found.claimed) this.store.releaseClaimSync(kind, id, this.sessionId);
     return true;
   }
 
   /** Every resource this session owns. */
   async getMyResources(): Promise<ResourceRecord[]> {
-    return [...(this.mine?.resources ?? [])];
+    return [...(this.own.current?.resources ?? [])];
   }
 
   /** Sync {@link GlobalSessionManager.getMyResources}. */
   getMyResourcesSync(): ResourceRecord[] {
-    return [...(this.mine?.resources ?? [])];
+    return [...(this.own.current?.resources ?? [])];
   }
 
   /**
@@ -280,7 +275,8 @@ export class GlobalSessionManager {
    * held by other live sessions; each id it returns is claimed by exclusive
    * create (a dead holder's claim is taken over) and registered for this
    * session. When another session wins one meanwhile, the claims made are
-   * released and the chooser runs again (so it may run more than once).
+   * released and the chooser runs again (so it may run more than once), with a
+   * jittered backoff, for up to 10 s.
    *
    * @throws SessionClaimConflictError when the chooser returns an id another live session holds, or keeps losing.
    */
@@ -288,45 +284,7 @@ export class GlobalSessionManager {
     checkKind(kind, 'claimResources');
     if (typeof chooser !== 'function')
       throw new TypeError(`claimResources: "chooser" must be a function, got ${typeof chooser}`);
-    let lastConflict: { kind: string; id: string } | null = null;
-    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const taken = await this.takenByOthers(kind);
-      const chosen = await chooser(taken);
-      if (!Array.isArray(chosen))
-        throw new TypeError('claimResources: the chooser must return an array of resources');
-      const records = chosen.map((input: ResourceInput) => ({
-        ...toResourceRecord(input, Date.now(), 'claimResources'),
-        claimed: true,
-      }));
-      for (const r of records)
-        if (r.kind === kind && taken.has(r.id)) throw new SessionClaimConflictError(kind, r.id);
-      const made: ResourceRecord[] = [];
-      lastConflict = null;
-      for (const r of records) {
-        const outcome = await this.store.claim({
-          kind: r.kind,
-          id: r.id,
-          owner: this.owner,
-          holderIsDead: this.holderIsDead,
-        });
-        if (!outcome.ok) {
-          lastConflict = r;
-          break;
-        }
-        if (!this.mine?.resources.some((m) => m.kind === r.kind && m.id === r.id && m.claimed)) made.push(r);
-      }
-      if (lastConflict === null) {
-        try {
-          if (records.length > 0) await this.apply(withResources(records, Date.now()));
-        } catch (error) {
-          await this.releaseAll(made);
-          throw error;
-        }
-        return records;
-      }
-      await this.releaseAll(made);
-    }
-    throw new SessionClaimConflictError(lastConflict?.kind ?? kind, lastConflict?.id ?? '');
+    return claimResources(this.claimContext(), kind, chooser);
   }
 
   // ---- sessions -------------------------------------------------------------------
@@ -367,6 +325,7 @@ export class GlobalSessionManager {
       { cleanup: async () => ({ ok: true }), adopt: false },
     );
     this.counters.countRemoved(report.removed.length);
+    this.tidy();
     return report.removed.length;
   }
 
@@ -400,6 +359,7 @@ export class GlobalSessionManager {
   async reapDeadSessions(options: ReapOptions): Promise<ReapReport> {
     const report = await reapDeadSessions(this.reapContext(), options);
     this.counters.countRemoved(report.removed.length);
+    this.tidy();
     return report;
   }
 
@@ -410,9 +370,9 @@ export class GlobalSessionManager {
    * @throws `SessionError` when the record could not be removed (files are then kept).
    */
   async unregisterSession(): Promise<boolean> {
-    const existed = this.mine !== null;
-    const claimed = (this.mine?.resources ?? []).filter((r) => r.claimed);
-    await this.apply((record) => ({ ...record, vmId: null, resources: [] }));
+    const existed = this.own.current !== null;
+    const claimed = (this.own.current?.resources ?? []).filter((r) => r.claimed);
+    await this.own.apply((record) => ({ ...record, vmId: null, resources: [] }));
     for (const r of claimed)
       await this.store
         .releaseClaim(r.kind, r.id, this.sessionId)
@@ -430,18 +390,18 @@ export class GlobalSessionManager {
    * @returns whether the session had a record and the store was updated.
    */
   unregisterSessionSync(): boolean {
-    const before = this.mine;
+    const before = this.own.current;
     if (before === null) {
       this.removeOwnFiles();
       return false;
     }
     try {
-      if (!this.applySync(keepUncleaned(isStoppedProcess, Date.now()))) return false;
-      const kept = new Set((this.mine?.resources ?? []).map((r) => `${r.kind}\0${r.id}`));
+      if (!this.own.applySync(keepUncleaned(isStoppedProcess, Date.now()))) return false;
+      const kept = new Set((this.own.current?.resources ?? []).map((r) => `${r.kind}\0${r.id}`));
       for (const r of before.resources)
         if (r.claimed && !kept.has(`${r.kind}\0${r.id}`))
           this.store.releaseClaimSync(r.kind, r.id, this.sessionId);
-      if (this.mine === null) this.removeOwnFiles();
+      if (this.own.current === null) this.removeOwnFiles();
       return true;
     } catch (error) {
       this.logger.warn({ err: error }, `unregisterSessionSync failed: ${(error as Error).message}`);
@@ -453,7 +413,7 @@ export class GlobalSessionManager {
   getStatistics(): SessionStatistics {
     return this.counters.snapshot(
       { sessionId: this.sessionId, pid: this.pid, hostname: this.hostname, createdAt: this.createdAt },
-      this.mine,
+      this.own.current,
       {
         sessionFile: this.sessionFile,
         registryFile: this.registryFile,
@@ -481,8 +441,8 @@ export class GlobalSessionManager {
 
   /** Records that this session is alive (`heartbeatAt`). @returns whether it has a record that was refreshed. */
   async heartbeat(): Promise<boolean> {
-    if (this.mine === null) return false;
-    await this.apply(withHeartbeat(Date.now()));
+    if (this.own.current === null) return false;
+    await this.own.apply(withHeartbeat(Date.now()));
     return true;
   }
 
@@ -499,22 +459,15 @@ export class GlobalSessionManager {
   private readonly holderIsDead = (holder: SessionOwner, lease: LeaseEvidence): boolean =>
     judgeLiveness(holder, this.livenessOf(lease)).liveness === 'dead';
 
-  private async takenByOthers(kind: string): Promise<Set<string>> {
-    const hostScoped = this.store.resourceScope(kind) === 'host';
-    const taken = new Set<string>();
-    for (const claim of await this.store.listClaims(kind)) {
-      if (claim.holder.sessionId === this.sessionId) continue;
-      if (hostScoped && (claim.holder.hostId ?? null) !== this.host.id) continue;
-      if (!this.holderIsDead(claim.holder, claim.lease)) taken.add(claim.id);
-    }
-    return taken;
-  }
-
-  private async releaseAll(resources: readonly ResourceRecord[]): Promise<void> {
-    for (const r of resources)
-      await this.store
-        .releaseClaim(r.kind, r.id, this.sessionId)
-        .catch((e: unknown) => this.warnClaim(e, r.kind, r.id));
+  private claimContext(): ClaimContext {
+    return {
+      store: this.store,
+      owner: this.owner,
+      host: this.host,
+      record: this.own,
+      logger: this.logger,
+      holderIsDead: this.holderIsDead,
+    };
   }
 
   private reapContext(): ReapContext {
@@ -526,7 +479,7 @@ export class GlobalSessionManager {
       now: Date.now,
       logger: this.logger,
       adopt: async (items: readonly ReapedResource[]) => {
-        await this.apply(
+        await this.own.apply(
           withAdopted(
             items.map((i) => ({
               from: i.sessionId,
@@ -541,81 +494,36 @@ export class GlobalSessionManager {
     };
   }
 
-  /** Applies `op` to this session's record and writes the result (whole), in order with other async writes. */
-  private apply(op: RecordOperation): Promise<void> {
-    const step = this.queue.then(async () => {
-      for (;;) {
-        const revision = this.revision;
-        const base = this.mine ?? emptyRecord(this.owner, Date.now());
-        const next = op(base);
-        if (next === base) return;
-        if (ownsNothing(next)) {
-          if (this.mine !== null) await this.store.removeRecord(this.sessionId);
-        } else await this.store.writeRecord(next);
-        // An exit-path (sync) write committed while we awaited: apply our operation on top of it.
-        if (this.revision !== revision) continue;
-        this.commit(ownsNothing(next) ? null : next);
-        return;
-      }
-    });
-    this.queue = step.catch(() => undefined);
-    return step;
-  }
-
-  /** Sync {@link GlobalSessionManager.apply}: false (warned by the store) when it could not be written. */
-  private applySync(op: RecordOperation): boolean {
-    const base = this.mine ?? emptyRecord(this.owner, Date.now());
-    const next = op(base);
-    if (next === base) return true;
-    const empty = ownsNothing(next);
-    const ok = empty
-      ? this.mine === null || this.store.removeRecordSync(this.sessionId)
-      : this.store.writeRecordSync(next);
-    if (ok) this.commit(empty ? null : next);
-    return ok;
-  }
-
-  private commit(next: SessionRecord | null): void {
-    this.mine = next;
-    this.revision++;
-  }
-
   /** A stored record, when it is this session's own; else (missing, foreign, unreadable) the in-memory record. */
   private trusted(stored: SessionRecord | undefined | null): SessionRecord | null {
     if (stored && this.isOwnRecord(stored)) return stored;
-    return this.mine;
+    return this.own.current;
   }
 
   private writeTracker(): void {
-    const tracker: TrackerFile = {
-      format: 'core-session-tracker',
-      sessionId: this.sessionId,
-      pid: this.pid,
-      hostname: this.hostname,
-      processStartTime: this.processStartTime,
-      createdAt: this.createdAt,
-      sessionFile: this.sessionFile,
-      registryFile: this.registryFile,
-    };
-    try {
-      writePrivateFileSync(this.globalTrackerFile, `${JSON.stringify(tracker)}\n`, { fsync: false });
-    } catch (error) {
-      this.logger.warn(
-        { err: error, file: this.globalTrackerFile },
-        `could not write the session tracker: ${(error as Error).message}`,
-      );
-    }
+    writeTrackerFile(
+      this.globalTrackerFile,
+      {
+        format: 'core-session-tracker',
+        sessionId: this.sessionId,
+        pid: this.pid,
+        hostname: this.hostname,
+        processStartTime: this.processStartTime,
+        createdAt: this.createdAt,
+        sessionFile: this.sessionFile,
+        registryFile: this.registryFile,
+      },
+      this.logger,
+    );
   }
 
   private removeOwnFiles(): void {
-    for (const file of [this.globalTrackerFile, this.processFile]) {
-      if (file === null) continue;
-      try {
-        removeFileSync(file);
-      } catch (error) {
-        this.logger.warn({ err: error, file }, `could not remove session file ${file}`);
-      }
-    }
+    removeOwnFiles([this.globalTrackerFile, this.processFile], this.logger);
+  }
+
+  private tidy(): void {
+    if (this.store instanceof FileSessionStore)
+      tidyDirectory(this.store, this.dir, this.hostname, this.logger);
   }
 
   private warnClaim(error: unknown, kind: string, id: string): void {

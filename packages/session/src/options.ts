@@ -1,7 +1,6 @@
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { SessionLogger } from './contract.js';
-import type { SessionStore } from './contract.js';
+import type { SessionLogger, SessionStore } from './contract.js';
 
 /** Options of a session manager. */
 export interface SessionManagerOptions {

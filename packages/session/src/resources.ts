@@ -86,7 +86,13 @@ export function toResourceRecord(input: ResourceInput, registeredAt: number, cal
 
 // C0 controls, DEL and C1 controls: never part of a cloud resource name, and a
 // newline or escape in a command argument or a log line is an injection.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+function hasControlCharacter(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
+}
 
 /**
  * Why a value read from a store must not reach a cleanup command, or null
@@ -96,7 +102,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
  */
 export function unsafeCommandValue(value: string): string | null {
   if (value.startsWith('-')) return `${JSON.stringify(value)} starts with "-" and would be read as an option`;
-  if (CONTROL.test(value)) return `${JSON.stringify(value)} contains control characters`;
+  if (hasControlCharacter(value)) return `${JSON.stringify(value)} contains control characters`;
   return null;
 }
 

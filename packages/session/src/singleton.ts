@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import type { SessionLogger } from './contract.js';
-import { createRequire } from 'node:module';
 import { SessionDirUnsafeError, SessionOptionsConflictError, SessionVersionConflictError } from './errors.js';
 import { createExclusiveFileSync, ensurePrivateDir, quarantineSync, readPrivateFileSync } from './files.js';
 import { GlobalSessionManager, type SessionIdentitySeed } from './manager.js';

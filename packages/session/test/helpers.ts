@@ -1,9 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, realpathSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { SessionRecord } from '../src/contract.js';
+import { readHostIdentity } from '../src/host.js';
 
 /** A fresh private directory for one test (the session dir is a subfolder, created by the code under test). */
 export function freshDir(prefix = 'session-test-'): string {
@@ -66,4 +68,55 @@ export function runFixture(name: string, args: readonly string[], env: NodeJS.Pr
 export async function killHard(fixture: Fixture): Promise<void> {
   if (fixture.child.exitCode === null && fixture.child.signalCode === null) fixture.child.kill('SIGKILL');
   await fixture.exited;
+}
+
+let deadPidCache: number | undefined;
+
+/** A pid that belonged to a process that has exited (and been reaped); re-made if it was reused meanwhile. */
+export function deadPid(): number {
+  if (deadPidCache === undefined || existsSync(`/proc/${deadPidCache}`))
+    deadPidCache = spawnSync(process.execPath, ['-e', ''], { stdio: 'ignore' }).pid as number;
+  return deadPidCache;
+}
+
+/** A session record as another process would have written it (dead by default: its pid is gone). */
+export function recordOf(overrides: Partial<SessionRecord> & { sessionId: string }): SessionRecord {
+  const now = Date.now();
+  return {
+    pid: deadPid(),
+    hostname: readHostIdentity().hostname,
+    hostId: readHostIdentity().id,
+    processStartTime: '1',
+    createdAt: now,
+    registeredAt: now,
+    status: 'active',
+    vmId: null,
+    zone: null,
+    components: [],
+    metadata: {},
+    resources: [],
+    ...overrides,
+  };
+}
+
+/** Writes a record file the way its owner would (`<dir>/sessions/<id>.json`). */
+export function plantRecord(dir: string, record: SessionRecord): string {
+  mkdirSync(join(dir, 'sessions'), { recursive: true, mode: 0o700 });
+  const file = join(dir, 'sessions', `${record.sessionId}.json`);
+  writeFileSync(file, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  return file;
+}
+
+/** Every file under `dir`, relative, sorted. */
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (sub: string) => {
+    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const rel = sub === '' ? entry.name : `${sub}/${entry.name}`;
+      if (entry.isDirectory()) walk(rel);
+      else out.push(rel);
+    }
+  };
+  walk('');
+  return out.sort();
 }

@@ -14,7 +14,7 @@ import {
   writePrivateFileSync,
 } from '../files.js';
 import { parseWith, SessionRecordSchema, toSessionRecord } from '../schema.js';
-import { parseSessionFileName, recordName, reapingPrefix, type StoreLayout } from './layout.js';
+import { parseSessionFileName, reapingPrefix, recordName, type StoreLayout } from './layout.js';
 
 /** Serialised record (one line: records are read by machines, and the bench counts bytes). */
 export function serializeRecord(record: SessionRecord): string {

@@ -177,7 +177,7 @@ export class FileSessionStore implements SessionStore {
       id,
       holderSessionId,
       this.claimHostIds(kind),
-      this.releaser(holderSessionId),
+      this.releaser(),
     );
   }
 
@@ -189,7 +189,7 @@ export class FileSessionStore implements SessionStore {
         id,
         holderSessionId,
         this.claimHostIds(kind),
-        this.releaser(holderSessionId),
+        this.releaser(),
       );
       return true;
     } catch (error) {
@@ -199,7 +199,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   async takeOver(target: StoredSession, reaper: SessionOwner): Promise<ReapTakeover | null> {
-    return takeOverSync(this.layout, target, reaper, this.logger, this.fsync);
+    return takeOverSync(this.layout, target, reaper, this.logger);
   }
 
   /**
@@ -229,7 +229,7 @@ export class FileSessionStore implements SessionStore {
     return this.hostScoped.has(kind) ? [readHostIdentity().id, null] : [null];
   }
 
-  private releaser(holderSessionId: string): SessionOwner {
+  private releaser(): SessionOwner {
     if (this.owner !== null) return this.owner;
     const host = readHostIdentity();
     return {
