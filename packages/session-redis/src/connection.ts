@@ -3,7 +3,7 @@
 // of queueing commands without limit, and knows since when it has been
 // connected (expired leases read as "settling" until one lease TTL has passed).
 import { EventEmitter } from 'node:events';
-import type { SessionLogger } from '@core/session';
+import { SessionError, type SessionLogger } from '@core/session';
 import { Redis, ReplyError } from 'ioredis';
 import { RedisStoreUnavailableError } from './errors.js';
 import type { ResolvedRedisOptions } from './options.js';
@@ -194,7 +194,7 @@ export class Connection {
       { location: this.location, err: error ?? undefined },
       `session store ${this.location} unreachable${error ? ` (${error.message})` : ''}; retrying with backoff`,
     );
-    this.events.emit('outage', { at: this.outageStartedAt, error });
+    this.emitSafely('outage', { at: this.outageStartedAt, error });
   }
 
   private noteReady(): void {
@@ -207,10 +207,22 @@ export class Connection {
         { location: this.location, downtimeMs: at - since },
         `session store ${this.location} reachable again after ${at - since} ms; re-asserting the lease`,
       );
-      this.events.emit('reconnected', { at, downtimeMs: at - since });
+      this.emitSafely('reconnected', { at, downtimeMs: at - since });
     }
     if (!this.policyChecked) void this.checkEvictionPolicy();
-    this.events.emit('ready');
+    this.emitSafely('ready');
+  }
+
+  /** Emits from inside ioredis' own event handlers: a listener that throws is logged, never let through. */
+  private emitSafely(event: keyof ConnectionEvents, ...args: unknown[]): void {
+    try {
+      this.events.emit(event, ...args);
+    } catch (error) {
+      this.logger.warn(
+        { err: error, event },
+        `session store ${this.location}: a \`${event}\` listener threw: ${(error as Error).message}`,
+      );
+    }
   }
 
   /** Warns once when the server may evict keys: a lease evicted early makes a live session look dead. */
@@ -240,6 +252,7 @@ export class Connection {
 
 /** Errors that mean "no answer" (the connection, not the command): retried after the reconnect. */
 function isConnectionError(error: Error): boolean {
+  if (error instanceof SessionError) return false;
   return (
     /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|max retries per request/i.test(
       error.message,

@@ -290,14 +290,11 @@ export class OwnLease {
 
   private async onReady(): Promise<void> {
     try {
+      // Only read the epoch here: a store that merely lists (a status command) must create nothing.
       const { connection, keys } = this.context;
-      const current = await connection.call(() =>
-        connection.script('coreEnsureEpoch', [keys.epoch], [randomUUID()]),
-      );
-      if (typeof current === 'string' && this.knownEpoch !== null && current !== this.knownEpoch)
-        this.epochChanged(current);
-      else if (typeof current === 'string' && this.knownEpoch === null && isToken(current))
-        this.knownEpoch = current;
+      const current = await connection.call(() => connection.redis.get(keys.epoch));
+      if (this.knownEpoch !== null && current !== this.knownEpoch) this.epochChanged(current ?? '');
+      else if (this.knownEpoch === null && isToken(current)) this.knownEpoch = current;
       await this.beat();
     } catch (error) {
       this.warnBackground(error);
@@ -372,7 +369,11 @@ export class OwnLease {
       { sessionId: this.sessionId, ...renewal },
       `session ${this.sessionId}: its lease ${this.leaseId} had expired or was lost; ${what}`,
     );
-    this.context.emit(renewal);
+    try {
+      this.context.emit(renewal);
+    } catch (error) {
+      this.warnBackground(error); // a listener's bug must not break the lease
+    }
   }
 
   /** A background step failed: a connection error is part of the outage already logged once; anything else is news. */

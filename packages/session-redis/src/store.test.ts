@@ -292,6 +292,38 @@ describe.skipIf(SKIP_REASON !== null)('RedisSessionStore on a real redis-server'
     expect(s.takenOver).toBe(true);
   });
 
+  it('a store that only lists (a status command) creates no keys, even with a manager attached', async () => {
+    const prefix = freshPrefix();
+    const s = store(prefix);
+    const manager = createSessionManager({ dir: freshDir(), store: s });
+    await until(() => s.connected, 'the connection');
+    expect(await listSessions({ store: s })).toEqual([]);
+    expect(await s.listClaims('port')).toEqual([]);
+    expect(await manager.getMyVm()).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // let the ready handler and a heartbeat tick run
+    expect(await raw.keys(`${prefix}*`)).toEqual([]);
+    expect(s.leaseId).toBeNull();
+  });
+
+  it('a listener that throws is logged, never let through (the store keeps working)', async () => {
+    const prefix = freshPrefix();
+    const warnings: string[] = [];
+    const s = store(prefix, { logger: { warn: (_o, m) => warnings.push(m ?? '') } });
+    s.on('leaseRenewed', () => {
+      throw new Error('listener bug');
+    });
+    const owner = remoteOwner('listener');
+    s.attach(owner);
+    await s.writeRecord(recordOf(owner, ['vm-1']));
+    await raw.del(`${prefix}l:${owner.sessionId}`);
+    await until(
+      async () => (await raw.exists(`${prefix}l:${owner.sessionId}`)) === 1,
+      'the lease to come back',
+    );
+    await until(() => warnings.some((w) => w.includes('listener bug')), 'the listener error to be logged');
+    await s.writeRecord(recordOf(owner, ['vm-1', 'vm-2']));
+  });
+
   it('the sync methods refuse with a warning naming the lease TTL, never throw', () => {
     const warnings: string[] = [];
     const s = store(freshPrefix(), { logger: { warn: (_o, m) => warnings.push(m ?? '') } });
