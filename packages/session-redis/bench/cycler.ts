@@ -50,9 +50,11 @@ if (mode === 'floor') {
 process.stdout.write(`ready ${sessionId}\n`);
 await go;
 const started = process.hrtime.bigint();
+const cpu = process.cpuUsage();
 await run();
 const ms = Number(process.hrtime.bigint() - started) / 1e6;
-process.stdout.write(`done ${ms}\n`);
+const used = process.cpuUsage(cpu);
+process.stdout.write(`done ${ms} ${(used.user + used.system) / count}\n`);
 await new Promise<void>((resolve) => lines.once('line', () => resolve())); // the parent checks the store first
 await close();
 lines.close();

@@ -52,6 +52,8 @@ async function seed(prefix: string, count: number, leased = true): Promise<void>
 interface FleetRun {
   readonly cyclesPerSec: number;
   readonly lost: number;
+  /** CPU time of one process per cycle (µs), median over the 8. */
+  readonly cpuPerCycleUs: number;
 }
 
 /** 8 cycler processes started together; wall time from "go" to the last "done". */
@@ -94,7 +96,8 @@ async function fleet(mode: 'floor' | 'store', prefix: string): Promise<FleetRun>
     );
     const started = process.hrtime.bigint();
     for (const child of children) child.stdin.write('go\n');
-    await Promise.all(readers.map((next) => next()));
+    const done = await Promise.all(readers.map((next) => next()));
+    const cpuPerCycleUs = median(done.map((line) => Number(line.split(' ')[2])));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     let lost = 0;
     if (mode === 'store') {
@@ -109,7 +112,7 @@ async function fleet(mode: 'floor' | 'store', prefix: string): Promise<FleetRun>
     }
     for (const child of children) child.stdin.write('finish\n');
     await Promise.all(exits);
-    return { cyclesPerSec: (PROCESSES * CYCLES) / seconds, lost };
+    return { cyclesPerSec: (PROCESSES * CYCLES) / seconds, lost, cpuPerCycleUs };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   }
@@ -196,13 +199,14 @@ try {
   console.log(
     `### @core/session-redis — ${PROCESSES} processes × ${CYCLES} register+unregister cycles at once (median of ${ROUNDS} interleaved rounds)\n`,
   );
-  console.log('| case | cycles/s (all processes) | × floor | lost |');
-  console.log('|---|---:|---:|---:|');
+  const cpu = (runs: FleetRun[]) => fmt(median(runs.map((r) => r.cpuPerCycleUs)));
+  console.log('| case | cycles/s (all processes) | × floor | CPU µs / cycle (one process) | lost |');
+  console.log('|---|---:|---:|---:|---:|');
   console.log(
-    `| floor: bare SET + DEL of a record-sized value, ${PROCESSES} processes (floor) | ${fmt(floorRate)} | 1.00 | — |`,
+    `| floor: bare SET + DEL of a record-sized value, ${PROCESSES} processes (floor) | ${fmt(floorRate)} | 1.00 | ${cpu(floorRuns)} | — |`,
   );
   console.log(
-    `| RedisSessionStore: manager.registerResource + unregisterResource | ${fmt(storeRate)} | ${ratio.toFixed(2)} | ${lost} of ${PROCESSES * CYCLES * 2 * ROUNDS} writes |`,
+    `| RedisSessionStore: manager.registerResource + unregisterResource | ${fmt(storeRate)} | ${ratio.toFixed(2)} | ${cpu(storeRuns)} | ${lost} of ${PROCESSES * CYCLES * 2 * ROUNDS} writes |`,
   );
   console.log('');
   console.log(
