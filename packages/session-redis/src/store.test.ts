@@ -18,6 +18,7 @@ import {
   RedisStoreError,
   RedisStoreUnavailableError,
 } from './index.js';
+import * as scripts from './scripts.js';
 
 if (SKIP_REASON) console.warn(`@core/session-redis: skipping the Redis tests: ${SKIP_REASON}`);
 
@@ -73,6 +74,18 @@ describe('RedisSessionStore options', () => {
     );
     expect(loaded.status).not.toBe(0);
     expect(loaded.stderr).toMatch(/no redis-server binary found.*CI=true, so this fails instead of skipping/);
+  });
+
+  it('every key a script touches is declared in KEYS (Cluster and proxies route by them)', () => {
+    const calls = Object.entries(scripts).flatMap(([name, lua]) =>
+      [...String(lua).matchAll(/redis\.call\('([A-Z]+)',\s*([^,)]+)/g)].map((m) => ({
+        name,
+        command: m[1],
+        key: m[2],
+      })),
+    );
+    expect(calls.length).toBeGreaterThan(30);
+    for (const call of calls) expect(`${call.name} ${call.command} ${call.key}`).toMatch(/ KEYS\[\d+\]$/);
   });
 
   it('its errors are SessionErrors with stable codes', () => {
