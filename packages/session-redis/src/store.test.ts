@@ -205,6 +205,34 @@ describe.skipIf(SKIP_REASON !== null)('RedisSessionStore on a real redis-server'
     expect(await raw.exists(`${prefix}s:${owner.sessionId}`)).toBe(0);
   });
 
+  it('a reaper of another host that stalls mid-reap (its lease expires) leaves the record reapable: the next reaper takes it over', async () => {
+    const prefix = freshPrefix();
+    const dead = store(prefix);
+    const owner = remoteOwner('orphaned');
+    dead.attach(owner);
+    await dead.writeRecord(recordOf(owner, ['vm-1', 'vm-2']));
+    await dead.close();
+    await until(async () => (await raw.exists(`${prefix}l:${owner.sessionId}`)) === 0, 'the lease to expire');
+    const firstStore = store(prefix, { leaseTtlMs: 60_000, heartbeatMs: 50_000 }); // stalls: no beat in time
+    const first = remoteOwner('first-reaper');
+    firstStore.attach(first);
+    const [listed] = await firstStore.listSessions();
+    const hold = await firstStore.takeOver(listed as never, first);
+    expect(hold).not.toBeNull();
+    await raw.del(`${prefix}l:${first.sessionId}`); // the stalled reaper's lease runs out
+    const next = createSessionManager({ dir: freshDir(), store: store(prefix) });
+    const [again] = await next.store.listSessions();
+    expect(again?.reaping?.by.sessionId).toBe(first.sessionId);
+    expect(again?.reaping?.lease).toBe('expired');
+    const report = await next.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+    expect(report.cleaned.map((c) => c.resource.id).sort()).toEqual(['vm-1', 'vm-2']);
+    expect(await raw.exists(`${prefix}s:${owner.sessionId}`)).toBe(0);
+    // The first reaper's hold is void: its late writes are refused, nothing is written back.
+    await expect(hold?.finish(recordOf(owner, ['vm-1']))).rejects.toMatchObject({
+      code: 'E_SESSION_TAKEN_OVER',
+    });
+  });
+
   it('a reaper reaps a lease-expired session of another host, once; a session with a held lease is left alone', async () => {
     const prefix = freshPrefix();
     const alive = store(prefix);
