@@ -62,6 +62,8 @@ export class OwnLease {
   private versionEpoch: string | null = null;
   private lastRecord: SessionRecord | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Own operations queued or running (the hot path runs only when none is). */
+  private pending = 0;
   private timer: NodeJS.Timeout | null = null;
   private beating = false;
   private stopped = false;
@@ -128,6 +130,52 @@ export class OwnLease {
 
   /** Writes the whole record (see `RedisSessionStore.writeRecord`). */
   write(record: SessionRecord): Promise<void> {
+    // Hot path, nothing else of this session in flight: one script call, no queue hop. Anything
+    // unusual (first write, a take-over, a lost dataset, an outage) goes the general way below.
+    if (this.pending === 0 && this.canWriteFast()) return this.writeFast(record);
+    return this.writeQueued(record);
+  }
+
+  private canWriteFast(): boolean {
+    return (
+      this.version !== null &&
+      this.takenOverBy === undefined &&
+      this.versionEpoch === this.knownEpoch &&
+      this.context.connection.connected
+    );
+  }
+
+  private writeFast(record: SessionRecord): Promise<void> {
+    const { connection, keys, options } = this.context;
+    const expected = this.version as string;
+    const next = nextVersion(expected);
+    if (next === null) return this.writeQueued(record);
+    this.pending++;
+    const done = connection
+      .script(
+        'corePutRecordFast',
+        [keys.record(record.sessionId), keys.lease(record.sessionId)],
+        [expected, next, JSON.stringify(record), this.leaseId, options.leaseTtlMs],
+      )
+      .then(
+        (reply) => {
+          this.pending--;
+          if (reply !== 1) return this.writeQueued(record); // the general script says why
+          this.version = next;
+          this.lastRecord = record;
+          if (this.timer === null) this.leaseSet();
+          return undefined;
+        },
+        () => {
+          this.pending--;
+          return this.writeQueued(record); // a lost connection: the general path waits for it
+        },
+      );
+    this.queue = done.catch(() => undefined);
+    return done;
+  }
+
+  private writeQueued(record: SessionRecord): Promise<void> {
     return this.exclusive(async () => {
       this.refuseIfTakenOver();
       const started = Date.now();
@@ -191,7 +239,15 @@ export class OwnLease {
   // ---- internals ------------------------------------------------------------------
 
   private exclusive<T>(run: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(run, run);
+    this.pending++;
+    const step = async () => {
+      try {
+        return await run();
+      } finally {
+        this.pending--;
+      }
+    };
+    const next = this.queue.then(step, step);
     this.queue = next.catch(() => undefined);
     return next;
   }
