@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { SessionError, type SessionLogger } from '@core/session';
 import { Redis, ReplyError } from 'ioredis';
-import { RedisStoreUnavailableError } from './errors.js';
+import { RedisStoreCorruptError, RedisStoreUnavailableError } from './errors.js';
 import type { ResolvedRedisOptions } from './options.js';
 import {
   CLAIM,
@@ -123,7 +123,7 @@ export class Connection {
   /**
    * Runs `run` against the server, waiting through outages up to
    * `unavailableTimeoutMs` (from `started`).
-   * @throws RedisStoreUnavailableError after the deadline; a `ReplyError` (a script bug) as is.
+   * @throws RedisStoreUnavailableError after the deadline; RedisStoreCorruptError when the server refuses the command.
    */
   async call<T>(run: () => Promise<T>, started = Date.now()): Promise<T> {
     for (;;) {
@@ -133,8 +133,10 @@ export class Connection {
         try {
           return await run();
         } catch (error) {
-          if (error instanceof ReplyError || !(error instanceof Error) || !isConnectionError(error))
-            throw error;
+          // The server refused the command (WRONGTYPE on a planted key, a script error): not an outage.
+          if (error instanceof ReplyError)
+            throw new RedisStoreCorruptError('one of the keys of this operation', (error as Error).message);
+          if (!(error instanceof Error) || !isConnectionError(error)) throw error;
           this.lastError = error; // connection lost or command timed out: wait for the reconnect and try again
         }
       }

@@ -3,6 +3,7 @@
 // created, moved or removed; a corrupt entry is skipped and warned about
 // (once per key), left in place for inspection.
 import type { LeaseEvidence, SessionOwner, StoredClaim, StoredSession } from '@core/session';
+import { ReplyError } from 'ioredis';
 import { parseClaim, parseRecordHash } from './codec.js';
 import type { Connection } from './connection.js';
 import { type KeyLayout, splitClaimMember } from './keys.js';
@@ -53,12 +54,23 @@ export async function readOne(context: ReadContext, sessionId: string): Promise<
   const { connection, keys } = context;
   return connection.call(async () => {
     const [hash, lease] = await Promise.all([
-      connection.redis.hmget(keys.record(sessionId), 'ver', 'rec', 'reaper') as Promise<HashReply>,
-      connection.redis.get(keys.lease(sessionId)),
+      orRefused(
+        context,
+        keys.record(sessionId),
+        connection.redis.hmget(keys.record(sessionId), 'ver', 'rec', 'reaper') as Promise<HashReply>,
+        [null, null, null] as HashReply,
+      ),
+      orRefused(context, keys.lease(sessionId), connection.redis.get(keys.lease(sessionId)), null),
     ]);
     let reaperLease: string | null = null;
     const reaperId = reaperIdOf(hash[2]);
-    if (reaperId !== null) reaperLease = await connection.redis.get(keys.lease(reaperId));
+    if (reaperId !== null)
+      reaperLease = await orRefused(
+        context,
+        keys.lease(reaperId),
+        connection.redis.get(keys.lease(reaperId)),
+        null,
+      );
     return toStored(context, sessionId, hash, lease, () => reaperLease);
   });
 }
@@ -67,7 +79,8 @@ export async function readOne(context: ReadContext, sessionId: string): Promise<
 export async function readAll(context: ReadContext): Promise<StoredSession[]> {
   const { connection, keys } = context;
   return connection.call(async () => {
-    const ids = (await connection.redis.smembers(keys.sessions)).filter((id) => {
+    const members = await orRefused(context, keys.sessions, connection.redis.smembers(keys.sessions), []);
+    const ids = members.filter((id) => {
       if (/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(id)) return true;
       context.warnCorrupt(keys.sessions, `member ${JSON.stringify(id)} is not a session id`);
       return false;
@@ -78,15 +91,26 @@ export async function readAll(context: ReadContext): Promise<StoredSession[]> {
       first.hmget(keys.record(id), 'ver', 'rec', 'reaper');
       first.get(keys.lease(id));
     }
-    const replies = await execAll(first);
-    const hashes = ids.map((_, i) => replies[2 * i] as HashReply);
+    const refused = new Set<string>();
+    const replies = await execAll(first, (index, error) => {
+      const id = ids[Math.floor(index / 2)] as string;
+      refused.add(id);
+      context.warnCorrupt(index % 2 === 0 ? keys.record(id) : keys.lease(id), error.message);
+    });
+    const hashes = ids.map((id, i) =>
+      refused.has(id)
+        ? ([null, null, null] as HashReply)
+        : ((replies[2 * i] as HashReply | null) ?? [null, null, null]),
+    );
     const leases = ids.map((_, i) => (replies[2 * i + 1] as string | null) ?? null);
     const reapers = [...new Set(hashes.map((h) => reaperIdOf(h[2])).filter((id) => id !== null))];
     const reaperLeases = new Map<string, string | null>();
     if (reapers.length > 0) {
       const second = connection.redis.pipeline();
       for (const id of reapers) second.get(keys.lease(id));
-      const values = await execAll(second);
+      const values = await execAll(second, (index, error) =>
+        context.warnCorrupt(keys.lease(reapers[index] as string), error.message),
+      );
       reapers.forEach((id, i) => {
         reaperLeases.set(id, (values[i] as string | null) ?? null);
       });
@@ -115,11 +139,14 @@ export interface ReadClaim extends StoredClaim {
 export async function readClaims(context: ReadContext, kind: string): Promise<ReadClaim[]> {
   const { connection, keys } = context;
   return connection.call(async () => {
-    const members = await connection.redis.smembers(keys.claimIndex(kind));
+    const index = keys.claimIndex(kind);
+    const members = await orRefused(context, index, connection.redis.smembers(index), []);
     if (members.length === 0) return [];
     const pipe = connection.redis.pipeline();
     for (const member of members) pipe.get(keys.claimFromMember(kind, member));
-    const values = await execAll(pipe);
+    const values = await execAll(pipe, (index, error) =>
+      context.warnCorrupt(keys.claimFromMember(kind, members[index] as string), error.message),
+    );
     const found: { id: string; raw: string; holder: SessionOwner }[] = [];
     members.forEach((member, i) => {
       const raw = (values[i] as string | null) ?? null;
@@ -135,7 +162,12 @@ export async function readClaims(context: ReadContext, kind: string): Promise<Re
     if (found.length === 0) return [];
     const leasePipe = connection.redis.pipeline();
     for (const claim of found) leasePipe.get(keys.lease(claim.holder.sessionId));
-    const leases = await execAll(leasePipe);
+    const leases = await execAll(leasePipe, (index, error) =>
+      context.warnCorrupt(
+        keys.lease((found[index] as { holder: SessionOwner }).holder.sessionId),
+        error.message,
+      ),
+    );
     return found.map((claim, i) => {
       const lease = (leases[i] as string | null) ?? null;
       return {
@@ -157,10 +189,33 @@ function reaperIdOf(mark: string | null): string | null {
   return match ? (match[1] as string) : null;
 }
 
-/** Runs a pipeline; any command error fails the whole read (it is retried or reported by the caller). */
-async function execAll(pipeline: ReturnType<Connection['redis']['pipeline']>): Promise<unknown[]> {
+/** A read the server refused (WRONGTYPE: a planted key of another type) is a corrupt entry: warned, read as `fallback`. */
+async function orRefused<T>(context: ReadContext, key: string, read: Promise<T>, fallback: T): Promise<T> {
+  try {
+    return await read;
+  } catch (error) {
+    if (!(error instanceof ReplyError)) throw error;
+    context.warnCorrupt(key, (error as Error).message);
+    return fallback;
+  }
+}
+
+/**
+ * Runs a pipeline. A command the server refused (e.g. WRONGTYPE: someone put
+ * a key of another type there) is a corrupt entry: reported through
+ * `onRefused` with its index and read as missing. Anything else (a lost
+ * connection) fails the read, which the caller retries or reports.
+ */
+async function execAll(
+  pipeline: ReturnType<Connection['redis']['pipeline']>,
+  onRefused: (index: number, error: Error) => void,
+): Promise<unknown[]> {
   const results = (await pipeline.exec()) ?? [];
-  return results.map(([error, value]) => {
+  return results.map(([error, value], index) => {
+    if (error instanceof ReplyError) {
+      onRefused(index, error as Error);
+      return null;
+    }
     if (error) throw error;
     return value;
   });

@@ -164,6 +164,11 @@ describe.skipIf(SKIP_REASON !== null)('RedisSessionStore on a real redis-server'
     const s = store(prefix, { logger: { warn: (_o, m) => warnings.push(m ?? '') } });
     await raw.sadd(`${prefix}sessions`, 'planted', 'bad id with spaces');
     await raw.hset(`${prefix}s:planted`, 'ver', 'x', 'rec', '{"not":"a record"}');
+    await raw.sadd(`${prefix}sessions`, 'wrong-type');
+    await raw.set(`${prefix}s:wrong-type`, 'a string where a hash belongs'); // WRONGTYPE for HMGET
+    await raw.hset(`${prefix}c:vm:fleet:vm-8`, 'a', 'hash where a string belongs'); // WRONGTYPE for GET
+    await raw.sadd(`${prefix}claims:vm`, 'fleet:vm-8');
+    await raw.set(`${prefix}claims:port`, 'not a set'); // WRONGTYPE for SMEMBERS
     await raw.set(`${prefix}c:vm:fleet:vm-9`, '--project=other');
     await raw.sadd(`${prefix}claims:vm`, 'fleet:vm-9');
     const manager = createSessionManager({ dir: freshDir(), store: s });
@@ -171,6 +176,9 @@ describe.skipIf(SKIP_REASON !== null)('RedisSessionStore on a real redis-server'
     expect((await s.listSessions()).map((x) => x.record.sessionId)).toEqual([manager.sessionId]);
     expect((await s.listSessions()).length).toBe(1);
     expect(await s.listClaims('vm')).toEqual([]);
+    expect(await s.listClaims('port')).toEqual([]);
+    expect(warnings.some((w) => w.includes('s:wrong-type') && w.includes('WRONGTYPE'))).toBe(true);
+    expect(warnings.some((w) => w.includes('claims:port') && w.includes('WRONGTYPE'))).toBe(true);
     expect(warnings.filter((w) => w.includes('planted'))).toHaveLength(1);
     expect(warnings.some((w) => w.includes('not a session id'))).toBe(true);
     expect(await raw.hget(`${prefix}s:planted`, 'rec')).toBe('{"not":"a record"}'); // kept for inspection
