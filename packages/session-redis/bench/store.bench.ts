@@ -17,7 +17,7 @@ import { benchRecord, freshDir } from './shared.js';
 
 const PROCESSES = 8;
 const CYCLES = Number(process.env['SESSION_REDIS_BENCH_CYCLES'] ?? 200);
-const ROUNDS = Number(process.env['SESSION_REDIS_BENCH_ROUNDS'] ?? 5);
+const ROUNDS = Number(process.env['SESSION_REDIS_BENCH_ROUNDS'] ?? 9);
 const FEW = 10;
 const MANY = 5_000;
 
