@@ -223,7 +223,7 @@ describe('untrusted files', () => {
     expect(mine.getMyVmSync()?.vmId).toBe('vm-mine');
   });
 
-  it('a listing skips a corrupt record with a warning and moves nothing', async () => {
+  it('a listing skips a corrupt record with a warning and moves nothing; reaping keeps it aside', async () => {
     const dir = freshDir();
     const { warnings, logger } = recordingLogger();
     const manager = createSessionManager({ dir, logger });
@@ -234,6 +234,12 @@ describe('untrusted files', () => {
     expect(listed.map((l) => l.record.sessionId)).toEqual([manager.sessionId]);
     expect(readFileSync(bad, 'utf8')).toBe('{"torn');
     expect(warnings.some((w) => w.msg?.includes('bad.json'))).toBe(true);
+    // Reaping (which may change things) moves it aside, intact, and warns.
+    await manager.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+    expect(existsSync(bad)).toBe(false);
+    const aside = readdirSync(join(dir, 'sessions')).filter((n) => n.startsWith('bad.json.corrupt-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(dir, 'sessions', aside[0] as string), 'utf8')).toBe('{"torn');
   });
 });
 

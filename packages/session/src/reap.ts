@@ -4,10 +4,13 @@
 // cleanup succeeded, adopt failures in one write, finish each record. A
 // reaper killed at any instant leaves records under its take-over name; the
 // next reaper judges it dead and takes them over again, so everything stays
-// reapable. The take-over itself marks every resource of the record as
-// "being cleaned by" the reaper (reaping name / owner field), so no extra
-// write is spent per resource; the marks are written into the record with
-// its next state.
+// reapable. The take-over itself is the "being cleaned by" mark: every
+// resource of a record held under `<id>~reaping~<reaper>…` (file store) or
+// owned by the reaper (Redis) is being cleaned by that reaper, and
+// `listSessions()` reports it as `reaping.by`. Writing a per-resource mark as
+// well would cost one more file creation per session, which on a loaded ext4
+// disk was 10× the rest of reaping (0.3 s → 3.5 s for 1,000 sessions); the
+// in-memory copies handed to `cleanup` carry `cleaningBy`.
 import type {
   HostIdentity,
   ReapedResource,

@@ -81,6 +81,8 @@ describe('writers killed with SIGKILL at random instants', () => {
   });
 });
 
+const l0 = (held: { reaping?: { by: string } | undefined }[]) => held[0]?.reaping?.by;
+
 describe('a reaper SIGKILLed mid-cleanup', () => {
   it('leaves every resource recorded and reapable by the next reaper', { timeout: 60_000 }, async () => {
     const dir = freshDir();
@@ -91,13 +93,19 @@ describe('a reaper SIGKILLed mid-cleanup', () => {
       plantRecord(dir, recordOf({ sessionId: `dead-${s}`, resources }));
     }
     const reaper = run('reap-slow', [dir]);
-    await reaper.line((l) => l.includes('sessionId'));
+    const { sessionId: reaperId } = JSON.parse(await reaper.line((l) => l.includes('sessionId'))) as {
+      sessionId: string;
+    };
     await reaper.line((l) => l.includes('cleaning'));
     await reaper.line((l) => l.includes('cleaning'));
     await killHard(reaper);
     const listed = await listSessions({ dir });
     expect(listed.flatMap((l) => l.record.resources.map((r) => r.id)).sort()).toEqual(ids.sort());
-    expect(listed.filter((l) => l.reaping !== undefined).length).toBeGreaterThan(0);
+    const held = listed.filter((l) => l.reaping !== undefined);
+    expect(held.length).toBeGreaterThan(0);
+    // Every record is marked as held by the killed reaper (its take-over name).
+    expect(new Set(held.map((l) => l.reaping?.by)).size).toBe(1);
+    expect(l0(held)).toBe(reaperId);
     const next = createSessionManager({ dir });
     const cleaned: string[] = [];
     const report = await next.reapDeadSessions({

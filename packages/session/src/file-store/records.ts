@@ -131,7 +131,11 @@ export async function readRecordFile(
  * or foreign file is skipped and warned about (moving it aside is `tidy`'s
  * job), a missing directory is an empty list.
  */
-export async function listRecordFiles(layout: StoreLayout, logger: SessionLogger): Promise<StoredSession[]> {
+export async function listRecordFiles(
+  layout: StoreLayout,
+  logger: SessionLogger,
+  corrupt?: Set<string>,
+): Promise<StoredSession[]> {
   let names: string[];
   try {
     names = readdirSync(layout.sessionsDir);
@@ -155,6 +159,7 @@ export async function listRecordFiles(layout: StoreLayout, logger: SessionLogger
             { file: path, reason: problem },
             `skipped unreadable session file ${path} (${problem})`,
           );
+          corrupt?.add(path);
           return null;
         }
         if (record === null || record.sessionId !== parsedName.sessionId) return null;

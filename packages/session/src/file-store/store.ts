@@ -13,13 +13,15 @@ import type {
   StoredSession,
 } from '../contract.js';
 import { SessionDirUnsafeError, SessionError, SessionWriteError } from '../errors.js';
-import { ensurePrivateDir, removeDeadTempFiles } from '../files.js';
+import { ensurePrivateDir, readPrivateFileSync, removeDeadTempFiles } from '../files.js';
 import { readHostIdentity } from '../host.js';
 import { claimSync, listClaimFiles, releaseClaimSync } from './claims.js';
 import { layoutOf, type StoreLayout } from './layout.js';
 import { importLegacyRegistry } from './migration.js';
 import {
   listRecordFiles,
+  moveAside,
+  parseRecordRead,
   type RecordWriterState,
   readRecordFile,
   readRecordFileSync,
@@ -74,6 +76,8 @@ export class FileSessionStore implements SessionStore {
   private readonly hostScoped: ReadonlySet<string>;
   private readonly writer: RecordWriterState = { written: new Set() };
   private owner: SessionOwner | null = null;
+  /** Record files the last listings found unreadable: `tidy` moves them aside (a listing never does). */
+  private readonly corrupt = new Set<string>();
 
   /** @throws SessionDirUnsafeError when the directory (or a sub-directory) is unsafe. */
   constructor(options: FileSessionStoreOptions) {
@@ -159,7 +163,7 @@ export class FileSessionStore implements SessionStore {
   }
 
   listSessions(): Promise<StoredSession[]> {
-    return listRecordFiles(this.layout, this.logger);
+    return listRecordFiles(this.layout, this.logger, this.corrupt);
   }
 
   listClaims(kind: string): Promise<StoredClaim[]> {
@@ -203,12 +207,20 @@ export class FileSessionStore implements SessionStore {
   }
 
   /**
-   * Removes temp files of writers that died mid-write (pid gone, older than
-   * 10 s). Called by reaping; never by the read-only listing.
+   * Moves record files that listings found corrupt aside (`*.corrupt-<ms>`,
+   * kept for inspection) and removes temp files of writers that died
+   * mid-write (pid gone, older than 10 s). Called by reaping; never by the
+   * read-only listing.
    *
    * @returns how many files were removed.
    */
   tidy(): number {
+    for (const path of this.corrupt) {
+      // Writes are atomic renames, so an unreadable record is corrupt, not half-written: keep it aside for a person.
+      const { problem } = parseRecordRead(readPrivateFileSync(path));
+      if (problem !== null) moveAside(path, this.logger, problem);
+    }
+    this.corrupt.clear();
     let removed = 0;
     for (const dir of [this.layout.sessionsDir, this.layout.claimsDir, this.location]) {
       try {
