@@ -163,8 +163,9 @@ return 1
  * A reaper takes a dead session's record over: only if it is still exactly
  * the listed version, and the leases that were absent when the caller judged
  * (owner's, previous reaper's) are still absent — an owner that came back in
- * between keeps its record. The reaper's lease is set with the hold (its hold
- * is judged by it).
+ * between keeps its record. The owner's lease is deleted (void once it is
+ * judged dead; a paused owner learns of the take-over from its next
+ * heartbeat) and the reaper's is set with the hold (its hold is judged by it).
  * KEYS: epoch, record, owner's lease, own lease, previous reaper's lease (own lease again when none).
  * ARGV: epoch, listed version, reaping mark JSON, lease id, TTL ms,
  *       '1' = owner lease must be absent, '1' = previous reaper's lease must be absent.
@@ -182,6 +183,9 @@ if lease and lease ~= ARGV[4] then return { 'lease-conflict', lease } end
 local nv = nextver(h[1])
 if not nv then return { 'corrupt', h[1] } end
 redis.call('HSET', KEYS[2], 'ver', nv, 'reaper', ARGV[3])
+-- The owner was judged dead: its lease (if a pid-dead owner's is still running out) is void now,
+-- and an owner that was only paused learns of the take-over from its next heartbeat.
+redis.call('DEL', KEYS[3])
 redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[5])
 return { 'ok', nv, h[2] or '' }
 `;

@@ -132,7 +132,9 @@ describe.skipIf(SKIP_REASON !== null)('a fleet of processes on one redis-server'
       'the lease to be back',
     );
     owner.send('status');
-    expect((await owner.next())['renewals']).toEqual(['kept']);
+    const renewals = (await owner.next())['renewals'] as string[];
+    expect(renewals).toContain('kept'); // a loaded machine may let it lapse more than once; never taken over
+    expect(renewals.filter((r) => r !== 'kept')).toEqual([]);
     const record = JSON.parse((await raw.hget(`${prefix}s:${owner.sessionId}`, 'rec')) as string);
     expect(record.resources).toHaveLength(3);
   });
