@@ -14,6 +14,7 @@
 //   P c:<kind>:<scope>:<id> STRING "v2 <holder sessionId> <SessionOwner JSON>", created with SET NX;
 //                                   scope = the holder's host id for host-scoped kinds, `fleet` otherwise
 //   P claims:<kind>        SET     "<scope>:<id>" of every claim of that kind (for listing only)
+//   P imported-v1          STRING  set once a v1 store (one fleet-wide hash) was imported (migration.ts)
 
 /** Key names of one fleet (one prefix). */
 export class KeyLayout {

@@ -37,6 +37,12 @@ export interface RedisSessionStoreOptions {
    * Default `['port', 'process']`.
    */
   readonly hostScopedKinds?: readonly string[];
+  /**
+   * Prefix of a v1 store (one fleet-wide hash) to import once, when the first
+   * manager connects (default `core-session:`, the v1 default; `null`: never).
+   * The v1 keys are left in place.
+   */
+  readonly legacyKeyPrefix?: string | null;
   /** Where the outage, reconnection and lease-renewal messages go (pino fits); default silent. */
   readonly logger?: SessionLogger;
 }
@@ -51,6 +57,7 @@ export interface ResolvedRedisOptions {
   readonly commandTimeoutMs: number;
   readonly reconnectMaxDelayMs: number;
   readonly settleMs: number;
+  readonly legacyKeyPrefix: string | null;
   readonly hostScopedKinds: ReadonlySet<string>;
 }
 
@@ -83,6 +90,11 @@ const schema = z
     commandTimeoutMs: ms(10).default(5_000),
     reconnectMaxDelayMs: ms(10).default(2_000),
     settleMs: ms(0).optional(),
+    legacyKeyPrefix: z
+      .string()
+      .regex(/^[^\s]{1,100}$/, 'a key prefix of 1-100 characters without spaces, or null')
+      .nullable()
+      .default('core-session:'),
     hostScopedKinds: z
       .array(z.string().regex(/^[a-z][a-z0-9._-]*$/, 'a lower-case resource kind'))
       .default(['port', 'process']),

@@ -212,3 +212,21 @@ redis.call('HSET', KEYS[2], 'ver', nv, 'rec', ARGV[4])
 if ARGV[3] == 'finish' then redis.call('HDEL', KEYS[2], 'reaper') end
 return { 'ok', nv }
 `;
+
+/**
+ * One record of a v1 store (one fleet-wide hash) imported as a v2 record:
+ * only if the session has no v2 record yet; its v1 lease's remaining time is
+ * carried over, so a session that was live stays live until its lease runs out.
+ * KEYS: epoch, record, sessions index, lease.
+ * ARGV: epoch, record JSON, incarnation, sessionId, v1 lease id ('' = none), its remaining ms.
+ * Replies: {'ok'} | {'exists'} | {'epoch', current}.
+ */
+export const IMPORT_V1_RECORD = `
+local epoch = redis.call('GET', KEYS[1])
+if epoch ~= ARGV[1] then return { 'epoch', epoch or '' } end
+if redis.call('EXISTS', KEYS[2]) == 1 then return { 'exists' } end
+redis.call('HSET', KEYS[2], 'ver', ARGV[1] .. ':' .. ARGV[3] .. ':1', 'rec', ARGV[2])
+redis.call('SADD', KEYS[3], ARGV[4])
+if ARGV[5] ~= '' and tonumber(ARGV[6]) > 0 then redis.call('SET', KEYS[4], ARGV[5], 'PX', ARGV[6], 'NX') end
+return { 'ok' }
+`;

@@ -373,6 +373,48 @@ describe.skipIf(SKIP_REASON !== null)('RedisSessionStore on a real redis-server'
     await s.writeRecord(recordOf(owner, ['vm-1', 'vm-2']));
   });
 
+  it('imports a v1 store once (records with their remaining lease time), leaving the v1 keys in place', async () => {
+    const prefix = freshPrefix();
+    const legacy = `v1-${prefix.slice(1, -2)}:`;
+    const live = { ...recordOf(remoteOwner('v1-live'), ['vm-live']), hostId: undefined };
+    const gone = { ...recordOf(remoteOwner('v1-gone'), ['vm-gone']), hostId: undefined };
+    await raw.hset(`${legacy}sessions`, {
+      [live.sessionId]: `v1 lease-live ${JSON.stringify(live)}`,
+      [gone.sessionId]: `v1 lease-gone ${JSON.stringify(gone)}`,
+      broken: 'v1 x {"not":"a record"}',
+    });
+    await raw.set(`${legacy}lease:${live.sessionId}`, 'lease-live', 'PX', 60_000);
+    await raw.set(`${legacy}version`, '7');
+    const warnings: string[] = [];
+    const infos: string[] = [];
+    const logger = {
+      warn: (_o: object, m?: string) => warnings.push(m ?? ''),
+      info: (_o: object, m?: string) => infos.push(m ?? ''),
+    };
+    const s = store(prefix, { legacyKeyPrefix: legacy, logger });
+    const manager = createSessionManager({ dir: freshDir(), store: s });
+    await until(() => infos.some((m) => m.includes('imported 2 session(s)')), 'the import');
+    const listing = await listSessions({ store: s });
+    const verdicts = Object.fromEntries(listing.map((l) => [l.record.sessionId, l.liveness]));
+    expect(verdicts).toEqual({ [live.sessionId]: 'live', [gone.sessionId]: 'dead' }); // the live one kept its lease
+    expect(await raw.pttl(`${prefix}l:${live.sessionId}`)).toBeGreaterThan(50_000);
+    expect(await raw.hlen(`${legacy}sessions`)).toBe(3); // left in place
+    expect(warnings.some((w) => w.includes('broken'))).toBe(true);
+    // Once per fleet: a second manager does not import again (nor resurrect what was reaped since).
+    await manager.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+    expect(await raw.exists(`${prefix}s:${gone.sessionId}`)).toBe(0);
+    const again: string[] = [];
+    const second = store(prefix, {
+      legacyKeyPrefix: legacy,
+      logger: { warn() {}, info: (_o, m) => again.push(m ?? '') },
+    });
+    createSessionManager({ dir: freshDir(), store: second });
+    await until(() => second.connected, 'the second store');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await raw.exists(`${prefix}s:${gone.sessionId}`)).toBe(0);
+    expect(again.filter((m) => m.includes('imported'))).toEqual([]);
+  });
+
   it('the sync methods refuse with a warning naming the lease TTL, never throw', () => {
     const warnings: string[] = [];
     const s = store(freshPrefix(), { logger: { warn: (_o, m) => warnings.push(m ?? '') } });

@@ -16,6 +16,7 @@ import { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError, RedisStoreSyncError } from './errors.js';
 import { KeyLayout } from './keys.js';
 import { type LeaseRenewal, OwnLease } from './lease.js';
+import { importV1 } from './migration.js';
 import {
   type RedisSessionStoreOptions,
   type ResolvedRedisOptions,
@@ -71,6 +72,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly corruptWarned = new Set<string>();
   private owner: SessionOwner | null = null;
   private closed = false;
+  private imported = false;
 
   /** @throws TypeError / RangeError on bad options (nothing is connected then). */
   constructor(options: RedisSessionStoreOptions) {
@@ -93,6 +95,7 @@ export class RedisSessionStore implements SessionStore {
     });
     this.connection.events.on('outage', (event) => this.events.emit('outage', event));
     this.connection.events.on('reconnected', (event) => this.events.emit('reconnected', event));
+    this.connection.events.on('ready', () => this.importLegacy());
   }
 
   // ---- readable state -------------------------------------------------------------
@@ -170,6 +173,7 @@ export class RedisSessionStore implements SessionStore {
     }
     this.owner = ownerOf(owner);
     this.own.attach(owner.sessionId);
+    if (this.connection.connected) this.importLegacy();
   }
 
   /** `host` for the kinds in `hostScopedKinds` (default port, process), else `fleet`. */
@@ -325,6 +329,27 @@ export class RedisSessionStore implements SessionStore {
           `session ${owner.sessionId}: after the server lost its data, ${r.kind} ${r.id} was claimed by ${outcome.holder.sessionId} first`,
         );
     }
+  }
+
+  /** Once per store, for a manager (never for a listing-only tool): import a v1 store, if any. Never throws. */
+  private importLegacy(): void {
+    const legacy = this.options.legacyKeyPrefix;
+    if (this.imported || this.owner === null || legacy === null || this.closed) return;
+    this.imported = true;
+    importV1(
+      {
+        connection: this.connection,
+        keys: this.keys,
+        logger: this.logger,
+        location: this.location,
+        epoch: () => this.own.epoch(),
+        warnCorrupt: (k, r) => this.warnCorrupt(k, r),
+      },
+      legacy,
+    ).catch((error: unknown) => {
+      this.imported = false; // try again at the next connect
+      this.logger.warn({ err: error }, `could not import the v1 session store: ${(error as Error).message}`);
+    });
   }
 
   private ensureOwner(record: SessionRecord, method: string): void {
