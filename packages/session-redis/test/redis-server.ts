@@ -56,12 +56,22 @@ export interface RedisServer {
   dispose(): Promise<void>;
 }
 
-async function launch(bin: string, port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(
-    bin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+async function launch(bin: string, port: number, dir: string, cluster: boolean): Promise<ChildProcess> {
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
+  // A one-node Redis Cluster: the server then refuses any command or script whose keys span slots (CROSSSLOT).
+  if (cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'));
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -88,13 +98,18 @@ function stopChild(child: ChildProcess, hard: boolean): Promise<void> {
   });
 }
 
-/** Starts a redis-server on a free loopback port. */
-export async function startRedisServer(): Promise<RedisServer> {
+/**
+ * Starts a redis-server on a free loopback port; with `cluster`, as a
+ * one-node Redis Cluster owning every slot (ready once `cluster_state:ok`).
+ */
+export async function startRedisServer(options: { cluster?: boolean } = {}): Promise<RedisServer> {
   const bin = findRedisServer();
   if (bin === null) throw new Error(SKIP_REASON ?? 'no redis-server');
   const dir = mkdtempSync(join(tmpdir(), 'session-redis-test-'));
   const port = await freePort();
-  let child = await launch(bin, port, dir);
+  const cluster = options.cluster ?? false;
+  let child = await launch(bin, port, dir, cluster);
+  if (cluster) await assignAllSlots(port);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -104,11 +119,29 @@ export async function startRedisServer(): Promise<RedisServer> {
     stop: (hard = false) => stopChild(child, hard),
     async restart() {
       await stopChild(child, true);
-      child = await launch(bin, port, dir);
+      child = await launch(bin, port, dir, cluster);
+      if (cluster) await assignAllSlots(port);
     },
     async dispose() {
       await stopChild(child, true);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Gives the one node every slot and waits for the cluster to report ok. */
+async function assignAllSlots(port: number): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const admin = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383').catch(() => undefined); // already assigned after a restart
+    const deadline = Date.now() + 15_000;
+    while (!String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) {
+      if (Date.now() > deadline)
+        throw new Error('the one-node cluster did not reach cluster_state:ok in 15 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    admin.disconnect();
+  }
 }
