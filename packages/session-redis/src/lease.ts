@@ -151,7 +151,9 @@ export class OwnLease {
     const next = nextVersion(expected);
     if (next === null) return this.writeQueued(record);
     this.pending++;
-    const done = connection
+    // The queue waits for the attempt only, never for the fallback: the fallback queues itself
+    // behind it (waiting on a promise that contains the fallback would deadlock).
+    const attempt = connection
       .script(
         'corePutRecordFast',
         [keys.record(record.sessionId), keys.lease(record.sessionId)],
@@ -160,19 +162,19 @@ export class OwnLease {
       .then(
         (reply) => {
           this.pending--;
-          if (reply !== 1) return this.writeQueued(record); // the general script says why
+          if (reply !== 1) return false; // the general script says why
           this.version = next;
           this.lastRecord = record;
           if (this.timer === null) this.leaseSet();
-          return undefined;
+          return true;
         },
         () => {
           this.pending--;
-          return this.writeQueued(record); // a lost connection: the general path waits for it
+          return false; // a lost connection or a timeout: the general path waits for the server
         },
       );
-    this.queue = done.catch(() => undefined);
-    return done;
+    this.queue = attempt;
+    return attempt.then((written) => (written ? undefined : this.writeQueued(record)));
   }
 
   private writeQueued(record: SessionRecord): Promise<void> {
@@ -184,6 +186,12 @@ export class OwnLease {
         if (this.version !== null && this.versionEpoch !== epoch) await this.forgetLostVersion();
         const reply = await this.put(record, epoch, started);
         if (reply[0] === 'ok') return;
+        if (reply[0] === 'changed' && this.version !== null && reply[1] === nextVersion(this.version)) {
+          // Our previous attempt landed but its reply was lost (a command timeout): only this
+          // owner moves its record one step without a reaper's mark. Write again on top of it.
+          this.version = reply[1];
+          continue;
+        }
         if (reply[0] !== 'epoch') this.refuse(reply, record.sessionId);
       }
       throw new RedisStoreCorruptError(
@@ -220,6 +228,13 @@ export class OwnLease {
             continue;
           default:
             if (this.version === null) return false; // a record this store never wrote: not ours to remove
+            if (reply[0] === 'changed' && reply[1] === '') {
+              // Gone already: our earlier attempt whose reply was lost, or a reaper that finished it.
+              // Either way what we wanted holds; nothing of ours is written back.
+              this.version = null;
+              this.lastRecord = null;
+              return true;
+            }
             this.markTakenOver(reply);
             return false;
         }

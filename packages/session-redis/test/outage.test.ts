@@ -152,5 +152,32 @@ describe.skipIf(SKIP_REASON !== null)(
       expect(unhandled).toEqual([]);
       await manager.unregisterSession();
     });
+
+    it('a write that landed while its reply was lost (the server paused past the command timeout) is not mistaken for a take-over', async () => {
+      const prefix = freshPrefix();
+      const ownerStore = store(prefix, { commandTimeoutMs: 150, unavailableTimeoutMs: 500 });
+      const manager = createSessionManager({ dir: freshDir(), store: ownerStore });
+      await manager.registerResource({ kind: 'vm', id: 'before' });
+      process.kill(server.pid, 'SIGSTOP');
+      let failed: unknown;
+      try {
+        failed = await manager.registerResource({ kind: 'vm', id: 'in-flight' }).catch((e: unknown) => e);
+      } finally {
+        process.kill(server.pid, 'SIGCONT');
+      }
+      expect(failed).toMatchObject({ code: 'E_SESSION_STORE_UNAVAILABLE' }); // the caller was told it may not have landed
+      // The server ran the buffered write after the pause; the next write finds its own step and goes on.
+      await manager.registerResource({ kind: 'vm', id: 'after' });
+      expect(ownerStore.takenOver).toBe(false);
+      const raw = rawClient(server.url);
+      try {
+        const record = JSON.parse((await raw.hget(`${prefix}s:${manager.sessionId}`, 'rec')) as string);
+        expect(record.resources.map((r: { id: string }) => r.id)).toContain('after');
+      } finally {
+        raw.disconnect();
+      }
+      expect(await manager.unregisterSession()).toBe(true);
+      expect(unhandled).toEqual([]);
+    });
   },
 );
