@@ -415,6 +415,27 @@ describe.skipIf(SKIP_REASON !== null)('RedisSessionStore on a real redis-server'
     expect(again.filter((m) => m.includes('imported'))).toEqual([]);
   });
 
+  it("a record put back by a reaper (its version moved on, no mark) refuses the owner's next write at once", async () => {
+    const prefix = freshPrefix();
+    const s = store(prefix);
+    const owner = remoteOwner('put-back');
+    s.attach(owner);
+    await s.writeRecord(recordOf(owner, ['vm-1']));
+    const key = `${prefix}s:${owner.sessionId}`;
+    const ver = (await raw.hget(key, 'ver')) as string;
+    await raw.hset(
+      key,
+      'ver',
+      ver.replace(/:(\d+)$/, (_m, n) => `:${Number(n) + 2}`),
+    ); // take-over + finish
+    const started = Date.now();
+    await expect(s.writeRecord(recordOf(owner, ['vm-1', 'vm-2']))).rejects.toMatchObject({
+      code: 'E_SESSION_TAKEN_OVER',
+    });
+    expect(Date.now() - started).toBeLessThan(2_000); // the fast path's miss falls back, it does not hang
+    expect(JSON.parse((await raw.hget(key, 'rec')) as string).resources).toHaveLength(1); // nothing written back
+  });
+
   it('the sync methods refuse with a warning naming the lease TTL, never throw', () => {
     const warnings: string[] = [];
     const s = store(freshPrefix(), { logger: { warn: (_o, m) => warnings.push(m ?? '') } });
