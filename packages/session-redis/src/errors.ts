@@ -1,26 +1,19 @@
+import { SessionError } from '@core/session';
+
 /** Stable error codes of @core/session-redis; switch on `error.code`, not on messages. */
 export type RedisStoreErrorCode =
   | 'E_SESSION_STORE_UNAVAILABLE'
   | 'E_SESSION_STORE_SYNC'
   | 'E_SESSION_LEASE_CONFLICT'
-  | 'E_SESSION_STORE_CONTENDED';
+  | 'E_SESSION_STORE_CORRUPT';
 
-/** Base class of every error this package throws on purpose (bad arguments are plain `TypeError`/`RangeError`). */
-export class RedisStoreError extends Error {
-  /** Stable machine-readable code. */
-  readonly code: RedisStoreErrorCode;
-
-  /**
-   * @param code - stable code
-   * @param message - what was wrong, with the value, and what to do
-   * @param options - `cause` when wrapping another error
-   */
-  constructor(code: RedisStoreErrorCode, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-    this.code = code;
-  }
-}
+/**
+ * Base class of every error this package throws on purpose (bad arguments are
+ * plain `TypeError`/`RangeError`). It extends `SessionError` of
+ * `@core/session`, so a caller that handles session errors handles these too.
+ * Take-overs are `SessionTakenOverError` (`E_SESSION_TAKEN_OVER`) of `@core/session`.
+ */
+export class RedisStoreError extends SessionError<RedisStoreErrorCode> {}
 
 /** Redis did not answer (down, unreachable, or too slow) within the store's `unavailableTimeoutMs`. */
 export class RedisStoreUnavailableError extends RedisStoreError {
@@ -32,7 +25,7 @@ export class RedisStoreUnavailableError extends RedisStoreError {
   constructor(location: string, waitedMs: number, cause?: unknown) {
     super(
       'E_SESSION_STORE_UNAVAILABLE',
-      `the session registry at ${location} did not answer within ${waitedMs} ms` +
+      `the session store at ${location} did not answer within ${waitedMs} ms` +
         (cause instanceof Error ? ` (${cause.message})` : '') +
         '; the store keeps reconnecting in the background. Check the server, or raise `unavailableTimeoutMs`.',
       { cause },
@@ -41,10 +34,12 @@ export class RedisStoreUnavailableError extends RedisStoreError {
 }
 
 /**
- * A sync method (`updateSync`, `loadSync`) was called: no network call can
- * complete synchronously, least of all in `process.on('exit')`. The session's
- * lease is not refreshed any more once the process is gone, so it expires
- * within `leaseTtlMs` and its resources become reapable then.
+ * A sync method (`writeRecordSync`, `removeRecordSync`, `releaseClaimSync`)
+ * was called: no network call completes synchronously, least of all in
+ * `process.on('exit')`. Not thrown — the store warns with this error and
+ * returns `false`. Once the process is gone its lease expires within
+ * `leaseTtlMs` and its resources become reapable (on this host at once: the
+ * pid is gone).
  */
 export class RedisStoreSyncError extends RedisStoreError {
   /**
@@ -55,14 +50,14 @@ export class RedisStoreSyncError extends RedisStoreError {
   constructor(method: string, location: string, leaseTtlMs: number) {
     super(
       'E_SESSION_STORE_SYNC',
-      `${method}: the Redis session registry at ${location} cannot be reached synchronously; ` +
+      `${method}: the Redis session store at ${location} cannot be reached synchronously; ` +
         `this session's lease expires within ${leaseTtlMs} ms of its last refresh and its resources become reapable then. ` +
         'Use the async methods (e.g. `await unregisterSession()`) on a normal shutdown.',
     );
   }
 }
 
-/** Another holder has a live lease under this session's id (e.g. two stores, or two worker threads, for one session). */
+/** Another holder has a live lease under this session's id (two stores, or two worker threads, for one session). */
 export class RedisLeaseConflictError extends RedisStoreError {
   /**
    * @param sessionId - the session
@@ -71,24 +66,23 @@ export class RedisLeaseConflictError extends RedisStoreError {
   constructor(sessionId: string, detail: string) {
     super(
       'E_SESSION_LEASE_CONFLICT',
-      `session ${sessionId}: ${detail}. One RedisRegistryStore keeps one session's lease: ` +
+      `session ${sessionId}: ${detail}. One RedisSessionStore keeps one session's lease: ` +
         'give each session manager its own store, and register from one thread per process.',
     );
   }
 }
 
-/** An update kept losing the optimistic race to other writers for longer than `unavailableTimeoutMs`. */
-export class RedisStoreContendedError extends RedisStoreError {
+/** A value the store must change is not in the format it wrote (planted, or written by an incompatible version). */
+export class RedisStoreCorruptError extends RedisStoreError {
   /**
-   * @param location - the server
-   * @param attempts - how many times the update was tried
-   * @param waitedMs - for how long
+   * @param key - the Redis key
+   * @param reason - what is wrong with it
    */
-  constructor(location: string, attempts: number, waitedMs: number) {
+  constructor(key: string, reason: string) {
     super(
-      'E_SESSION_STORE_CONTENDED',
-      `the session registry at ${location} changed under every one of ${attempts} attempts of this update in ${waitedMs} ms; ` +
-        'retry later, or raise `unavailableTimeoutMs`.',
+      'E_SESSION_STORE_CORRUPT',
+      `the session store key ${JSON.stringify(key)} holds a value this store did not write (${reason}); ` +
+        'it was left in place for inspection. Delete it once inspected.',
     );
   }
 }

@@ -1,15 +1,19 @@
 export {
   RedisLeaseConflictError,
-  RedisStoreContendedError,
+  RedisStoreCorruptError,
   RedisStoreError,
   type RedisStoreErrorCode,
   RedisStoreSyncError,
   RedisStoreUnavailableError,
 } from './errors.js';
-export type { RedisRegistryStoreOptions } from './options.js';
+export type { LeaseRenewal } from './lease.js';
+export type {
+  RedisSessionStoreOptions,
+  RedisSessionStoreOptions as RedisRegistryStoreOptions,
+} from './options.js';
 export {
-  type FleetSession,
-  type LeaseRenewal,
   RedisRegistryStore,
   type RedisRegistryStoreEvents,
+  RedisSessionStore,
+  type RedisSessionStoreEvents,
 } from './store.js';

@@ -1,209 +1,200 @@
-// Several processes against one real redis-server: concurrent registration,
-// claims with an async chooser, the reaper race, the sync exit path, and a
-// server restart in the middle of a run.
+// Several processes against one real redis-server: concurrent registration
+// and claims, a SIGSTOP'd owner on this host, a paused owner of another host
+// that is reaped meanwhile, and a reaper SIGKILLed mid-cleanup.
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createSessionManager } from '@core/session';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisRegistryStore } from '../src/index.js';
-import { freshDir, freshPrefix, type Member, rawClient, startMember, until } from './helpers.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisSessionStore } from '../src/index.js';
+import { freshDir, freshPrefix, killMembers, type Member, rawClient, startMember, until } from './helpers.js';
 import { type RedisServer, SKIP_REASON, startRedisServer } from './redis-server.js';
 
 if (SKIP_REASON) console.warn(`@core/session-redis: skipping the multi-process Redis tests: ${SKIP_REASON}`);
 
-describe.skipIf(SKIP_REASON !== null)('a fleet of processes on one redis-server', { timeout: 60_000 }, () => {
+describe.skipIf(SKIP_REASON !== null)('a fleet of processes on one redis-server', { timeout: 90_000 }, () => {
   let server: RedisServer;
   let raw: Redis;
+  const stores: RedisSessionStore[] = [];
 
   beforeAll(async () => {
     server = await startRedisServer();
     raw = rawClient(server.url);
   });
+  afterEach(async () => {
+    await killMembers();
+    await Promise.all(stores.splice(0).map((s) => s.close()));
+  });
   afterAll(async () => {
+    await killMembers();
     raw?.disconnect();
     await server?.dispose();
   });
 
-  const members = (count: number, prefix: string, leaseTtlMs = 5_000, heartbeatMs = 1_000) =>
+  const members = (count: number, prefix: string, options: { ttl?: number; remote?: boolean } = {}) =>
     Promise.all(
       Array.from({ length: count }, () =>
-        startMember({ url: server.url, prefix, dir: freshDir(), leaseTtlMs, heartbeatMs }),
+        startMember({
+          url: server.url,
+          prefix,
+          dir: freshDir(),
+          leaseTtlMs: options.ttl ?? 5_000,
+          heartbeatMs: Math.floor((options.ttl ?? 5_000) / 4),
+          ...(options.remote ? { remote: true } : {}),
+        }),
       ),
     );
   const all = (group: Member[], line: string) => {
     for (const m of group) m.send(line);
     return Promise.all(group.map((m) => m.next()));
   };
-  const closeAll = async (group: Member[]) => {
-    await all(group, 'close');
-    await Promise.all(group.map((m) => m.exited));
+  const reaperManager = (prefix: string, ttl = 1_000) => {
+    const store = new RedisSessionStore({
+      url: server.url,
+      keyPrefix: prefix,
+      leaseTtlMs: ttl,
+      heartbeatMs: Math.floor(ttl / 4),
+      settleMs: 0,
+    });
+    stores.push(store);
+    return createSessionManager({ dir: freshDir(), store });
   };
 
-  it('8 processes registering and claiming at once lose nothing and never share a claimed id', async () => {
+  it('8 processes × 50 registrations and 8 × 50 register+unregister cycles at once lose nothing; 8 claimants of 8 ports get 8 different ones', async () => {
     const prefix = freshPrefix();
     const group = await members(8, prefix);
-    // Every process gets its command at the same moment.
-    const registered = await all(group, 'register 25 r');
-    expect(registered.every((r) => r['registered'] === 25)).toBe(true);
-    const sessions = await raw.hgetall(`${prefix}sessions`);
-    expect(Object.keys(sessions).sort()).toEqual(group.map((m) => m.sessionId).sort());
-    for (const value of Object.values(sessions)) expect(value.match(/"kind":"vm"/g)).toHaveLength(25);
-
-    // Claims with an async chooser, all at once, from 8 candidates: each gets a different one.
-    const claims = await all(group, 'claim s1,s2,s3,s4,s5,s6,s7,s8');
-    const ids = claims.map((c) => c['claimed']);
-    expect(ids.every((id) => typeof id === 'string')).toBe(true);
-    expect(new Set(ids).size).toBe(8);
-
+    const registered = await all(group, 'register 50 r');
+    expect(registered.every((r) => r['registered'] === 50)).toBe(true);
+    const cycled = await all(group, 'cycles 50');
+    expect(cycled.every((r) => r['cycles'] === 50)).toBe(true);
+    const ids = (await raw.smembers(`${prefix}sessions`)).sort();
+    expect(ids).toEqual(group.map((m) => m.sessionId).sort());
+    for (const id of ids) {
+      const record = JSON.parse((await raw.hget(`${prefix}s:${id}`, 'rec')) as string);
+      expect(record.resources.map((r: { id: string }) => r.id).sort()).toEqual(
+        Array.from({ length: 50 }, (_, i) => `r-${i}`).sort(),
+      );
+      expect(await raw.hget(`${prefix}s:${id}`, 'ver')).toMatch(/:150$/); // 50 + 2 × 50 writes, none lost
+    }
+    const claims = await all(group, 'claim port p1,p2,p3,p4,p5,p6,p7,p8');
+    expect(new Set(claims.map((c) => c['claimed'])).size).toBe(8);
+    expect(claims.every((c) => typeof c['claimed'] === 'string')).toBe(true);
     const gone = await all(group, 'unregister');
     expect(gone.every((r) => r['unregistered'] === true)).toBe(true);
-    expect(await raw.hlen(`${prefix}sessions`)).toBe(0);
-    await closeAll(group);
+    expect(await raw.scard(`${prefix}sessions`)).toBe(0);
+    expect(await raw.keys(`${prefix}c:*`)).toEqual([]);
   });
 
-  it('4 reapers racing over stale sessions: every resource is reaped by exactly one of them', async () => {
+  it('two claimant processes of one port: exactly one wins; after the winner died, exactly one of two new claimants takes it over', async () => {
     const prefix = freshPrefix();
-    const reapers = await members(4, prefix);
-    for (let round = 0; round < 3; round++) {
-      // Six sessions whose owners stop heartbeating (store closed, no unregister): their leases expire.
-      const expected: string[] = [];
-      for (let i = 0; i < 6; i++) {
-        const store = new RedisRegistryStore({
-          url: server.url,
-          keyPrefix: prefix,
-          leaseTtlMs: 300,
-          heartbeatMs: 100,
-        });
-        const owner = createSessionManager({ dir: freshDir(), store });
-        for (let r = 0; r < 3; r++) {
-          await owner.registerResource({ kind: 'vm', id: `round${round}-owner${i}-vm${r}` });
-          expected.push(`${owner.sessionId}/vm/round${round}-owner${i}-vm${r}`);
-        }
-        await store.close();
-      }
-      await until(async () => {
-        const leases = await raw.keys(`${prefix}lease:*`);
-        return leases.length === 0; // the reapers own nothing, so they hold no lease either
-      }, 'the stale owners\u2019 leases to expire');
-      const results = await all(reapers, 'reap');
-      const reaped = results.flatMap((r) => r['reaped'] as string[]);
-      expect(reaped.sort()).toEqual(expected.sort()); // each exactly once: no duplicates, none missing
-      expect(await raw.hlen(`${prefix}sessions`)).toBe(0);
+    const first = await members(2, prefix, { ttl: 1_000 });
+    const won = await all(first, 'claim port 8010');
+    expect(won.filter((r) => r['claimed'] === '8010')).toHaveLength(1);
+    const winner = first[won.findIndex((r) => r['claimed'] === '8010')] as Member;
+    winner.child.kill('SIGKILL'); // dies holding the claim; same host: its pid is gone, no need to wait for its lease
+    await winner.exited;
+    const second = await members(2, prefix, { ttl: 1_000 });
+    const again = await all(second, 'claim port 8010');
+    expect(again.filter((r) => r['claimed'] === '8010')).toHaveLength(1);
+    const claimKeys = await raw.keys(`${prefix}c:port:*`);
+    expect(claimKeys).toHaveLength(1);
+    const holder = { sessionId: /^v2 (\S+) /.exec((await raw.get(claimKeys[0] as string)) ?? '')?.[1] };
+    expect(second.map((m) => m.sessionId)).toContain(holder.sessionId);
+  });
+
+  it("a SIGSTOP'd owner on this host whose lease expired keeps its resources when another process reaps", async () => {
+    const prefix = freshPrefix();
+    const [owner] = (await members(1, prefix, { ttl: 600 })) as [Member];
+    owner.send('register 3 stopped');
+    expect(await owner.next()).toEqual({ registered: 3 });
+    process.kill(owner.child.pid as number, 'SIGSTOP');
+    try {
+      await until(
+        async () => (await raw.exists(`${prefix}l:${owner.sessionId}`)) === 0,
+        'the lease to expire',
+      );
+      const reaper = reaperManager(prefix);
+      const report = await reaper.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+      expect(report.cleaned).toEqual([]);
+      expect(report.sessions).toEqual([]);
+      const listing = await reaper.listSessions();
+      expect(listing.map((l) => [l.record.sessionId, l.liveness, l.thisHost])).toEqual([
+        [owner.sessionId, 'live', true],
+      ]);
+      expect(listing[0]?.reason).toMatch(/alive with the recorded start time/);
+    } finally {
+      process.kill(owner.child.pid as number, 'SIGCONT');
     }
-    await closeAll(reapers);
+    // Resumed: the record is untouched, so its heartbeat re-establishes the lease.
+    await until(
+      async () => (await raw.exists(`${prefix}l:${owner.sessionId}`)) === 1,
+      'the lease to be back',
+    );
+    owner.send('status');
+    const renewals = (await owner.next())['renewals'] as string[];
+    expect(renewals).toContain('kept'); // a loaded machine may let it lapse more than once; never taken over
+    expect(renewals.filter((r) => r !== 'kept')).toEqual([]);
+    const record = JSON.parse((await raw.hget(`${prefix}s:${owner.sessionId}`, 'rec')) as string);
+    expect(record.resources).toHaveLength(3);
   });
 
-  it('the sync exit path cannot reach Redis: the lease expires and the resources become reapable after the TTL', async () => {
+  it('a paused owner of another host is reaped once its lease expired; resumed, it writes nothing back', async () => {
     const prefix = freshPrefix();
-    const [dying] = await members(1, prefix, 1_500, 300);
-    dying!.send('register 2 exiting');
-    expect(await dying!.next()).toEqual({ registered: 2 });
-    dying!.send('exit-sync');
-    const last = await dying!.next();
-    expect(last['exitHandler']).toBe(false);
-    expect((last['warnings'] as string[]).join('\n')).toMatch(/lease expires within 1500 ms/);
-    expect(await dying!.exited).toBe(0);
+    const [owner] = (await members(1, prefix, { ttl: 600, remote: true })) as [Member];
+    owner.send('register 2 far');
+    expect(await owner.next()).toEqual({ registered: 2 });
+    process.kill(owner.child.pid as number, 'SIGSTOP');
+    let cleaned: string[];
+    try {
+      await until(
+        async () => (await raw.exists(`${prefix}l:${owner.sessionId}`)) === 0,
+        'the lease to expire',
+      );
+      const reaper = reaperManager(prefix);
+      const report = await reaper.reapDeadSessions({ cleanup: async () => ({ ok: true }) });
+      cleaned = report.cleaned.map((c) => c.resource.id).sort();
+    } finally {
+      process.kill(owner.child.pid as number, 'SIGCONT');
+    }
+    expect(cleaned).toEqual(['far-0', 'far-1']);
+    expect(await raw.exists(`${prefix}s:${owner.sessionId}`)).toBe(0);
+    await until(async () => {
+      owner.send('status');
+      return (await owner.next())['takenOver'] === true;
+    }, 'the owner to learn it was taken over');
+    owner.send('write');
+    expect(await owner.next()).toEqual({ error: 'E_SESSION_TAKEN_OVER' });
+    expect(await raw.exists(`${prefix}s:${owner.sessionId}`, `${prefix}l:${owner.sessionId}`)).toBe(0);
+  });
 
-    const reaper = createSessionManager({
-      dir: freshDir(),
-      store: new RedisRegistryStore({
-        url: server.url,
-        keyPrefix: prefix,
-        leaseTtlMs: 1_500,
-        heartbeatMs: 300,
-      }),
+  it('a reaper SIGKILLed mid-cleanup leaves every resource reapable: the next reaper cleans them all', async () => {
+    const prefix = freshPrefix();
+    const [dead] = (await members(1, prefix, { ttl: 600, remote: true })) as [Member];
+    dead.send('register 4 orphan');
+    expect(await dead.next()).toEqual({ registered: 4 });
+    dead.child.kill('SIGKILL');
+    await dead.exited;
+    await until(async () => (await raw.exists(`${prefix}l:${dead.sessionId}`)) === 0, 'the lease to expire');
+    const [reaper] = (await members(1, prefix, { ttl: 600 })) as [Member];
+    const marker = join(mkdtempSync(join(tmpdir(), 'reaper-marker-')), 'started');
+    reaper.send(`reap-block ${marker}`);
+    expect(await reaper.next()).toEqual({ reaping: true });
+    await until(() => existsSync(marker), 'a cleanup to start');
+    expect(await raw.hget(`${prefix}s:${dead.sessionId}`, 'reaper')).toContain(reaper.sessionId);
+    reaper.child.kill('SIGKILL');
+    await reaper.exited;
+    // Same host: the killed reaper's pid is gone, so its hold is judged dead at once.
+    const next = reaperManager(prefix);
+    const cleaned: string[] = [];
+    const report = await next.reapDeadSessions({
+      cleanup: async (resource) => {
+        cleaned.push(resource.id);
+        return { ok: true };
+      },
     });
-    // Until the TTL passes, the dead process still looks live to everyone: nothing is reaped.
-    if ((await raw.exists(`${prefix}lease:${dying!.sessionId}`)) === 1)
-      expect((await reaper.reapStaleSessions()).removed).toBe(0);
-    await until(
-      async () => (await raw.exists(`${prefix}lease:${dying!.sessionId}`)) === 0,
-      'the lease to expire',
-    );
-    const { reapable } = await reaper.reapStaleSessions();
-    expect(reapable.map((s) => s.sessionId)).toEqual([dying!.sessionId]);
-    expect(reapable[0]?.resources.map((r) => r.id).sort()).toEqual(['exiting-0', 'exiting-1']);
-    await (reaper.store as RedisRegistryStore).close();
+    expect(cleaned.sort()).toEqual(['orphan-0', 'orphan-1', 'orphan-2', 'orphan-3']);
+    expect(report.removed).toEqual([dead.sessionId]);
+    expect(await raw.exists(`${prefix}s:${dead.sessionId}`)).toBe(0);
   });
 });
-
-describe.skipIf(SKIP_REASON !== null)(
-  'redis-server restarts in the middle of a run',
-  { timeout: 60_000 },
-  () => {
-    let server: RedisServer;
-    beforeAll(async () => {
-      server = await startRedisServer();
-    });
-    afterAll(async () => {
-      await server?.dispose();
-    });
-
-    it('the manager keeps running, logs the outage once, and re-registers under a new lease when the server is back', async () => {
-      const prefix = freshPrefix();
-      const warnings: string[] = [];
-      const infos: string[] = [];
-      const logger = {
-        warn: (_o: object, m?: string) => warnings.push(m ?? ''),
-        info: (_o: object, m?: string) => infos.push(m ?? ''),
-      };
-      const store = new RedisRegistryStore({
-        url: server.url,
-        keyPrefix: prefix,
-        leaseTtlMs: 1_000,
-        heartbeatMs: 200,
-        unavailableTimeoutMs: 400,
-        reconnectMaxDelayMs: 200,
-        logger,
-      });
-      const outages: unknown[] = [];
-      store.on('outage', (o) => outages.push(o));
-      const manager = createSessionManager({ dir: freshDir(), store });
-      await manager.registerResource({ kind: 'vm', id: 'survivor' });
-      await manager.claimResources('port', () => [{ kind: 'port', id: '127.0.0.1:8010' }]);
-      const firstLease = store.leaseId;
-
-      await server.stop(true); // kill -9: the server's data is gone with it (no persistence)
-      await until(() => !store.connected && outages.length === 1, 'the store to notice the outage');
-      // Calls fail with a coded error after the bounded wait; the manager itself keeps working.
-      await expect(manager.registerResource({ kind: 'vm', id: 'during-outage' })).rejects.toMatchObject({
-        code: 'E_SESSION_STORE_UNAVAILABLE',
-      });
-      expect(await manager.registerVm('vm-x', 'z', [])).toBe(false);
-      expect(manager.getStatistics().resourceCount).toBe(2);
-      // Several reconnect attempts fail meanwhile; the outage is still logged once.
-      await new Promise((resolve) => setTimeout(resolve, 600));
-      expect(outages).toHaveLength(1);
-      expect(warnings.filter((w) => w.includes('unreachable'))).toHaveLength(1);
-
-      await server.restart(); // same port, empty
-      await until(() => store.leaseRenewals.length === 1, 'the manager to re-register');
-      expect(store.connected).toBe(true);
-      expect(store.leaseRenewals[0]).toMatchObject({ previousLeaseId: firstLease, outcome: 'restored' });
-      expect(store.leaseId).not.toBe(firstLease);
-      expect(infos.some((m) => /reachable again/.test(m))).toBe(true);
-      expect(warnings.some((m) => /re-registered under the new lease/.test(m))).toBe(true);
-
-      // Everything it owned is back, fleet-wide, under the new lease.
-      const other = createSessionManager({
-        dir: freshDir(),
-        store: new RedisRegistryStore({
-          url: server.url,
-          keyPrefix: prefix,
-          leaseTtlMs: 1_000,
-          heartbeatMs: 200,
-        }),
-      });
-      const active = await other.getAllActiveSessions();
-      expect(active[manager.sessionId]?.resources.map((r) => r.id).sort()).toEqual([
-        '127.0.0.1:8010',
-        'survivor',
-      ]);
-      expect((await other.reapStaleSessions()).removed).toBe(0);
-      // And it goes on working normally.
-      await manager.registerResource({ kind: 'vm', id: 'after' });
-      expect(await manager.unregisterSession()).toBe(true);
-      await (other.store as RedisRegistryStore).close();
-      await store.close();
-    });
-  },
-);

@@ -15,7 +15,7 @@ let prefixes = 0;
 /** A key prefix no other test uses, so tests share one server without seeing each other. */
 export function freshPrefix(): string {
   prefixes++;
-  return `t${process.pid}-${prefixes}-${Date.now()}:`;
+  return `{t${process.pid}-${prefixes}-${Date.now()}}:`;
 }
 
 /** A plain client for looking at (and planting) keys. */
@@ -30,6 +30,23 @@ export async function until(check: () => Promise<boolean> | boolean, what: strin
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+const started = new Set<ChildProcess>();
+
+/** SIGKILLs every member still running (afterEach/afterAll: nothing is left behind, even on failure). */
+export async function killMembers(): Promise<void> {
+  const exits = [...started].map((child) => {
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      if (child.pid !== undefined) process.kill(child.pid, 'SIGCONT');
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+    return gone;
+  });
+  await Promise.all(exits);
 }
 
 /** A fleet member process (test/fixtures/fleet-member.ts) with its replies as JSON lines. */
@@ -48,6 +65,8 @@ export async function startMember(args: {
   dir: string;
   leaseTtlMs: number;
   heartbeatMs: number;
+  /** Play a session of another host (judged by its lease alone). */
+  remote?: boolean;
 }): Promise<Member> {
   const script = fileURLToPath(new URL('./fixtures/fleet-member.ts', import.meta.url));
   const child = spawn(
@@ -62,9 +81,12 @@ export async function startMember(args: {
       args.dir,
       String(args.leaseTtlMs),
       String(args.heartbeatMs),
+      ...(args.remote ? ['remote'] : []),
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
+  started.add(child);
+  child.once('exit', () => started.delete(child));
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();

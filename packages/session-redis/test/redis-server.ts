@@ -1,6 +1,7 @@
 // A real redis-server for the tests: a free loopback port, no persistence, a
-// private directory; stopped by its PID. Tests skip (with a message) only when
-// no redis-server binary exists.
+// private directory; stopped by its PID. Without a redis-server binary the
+// tests skip with a message — except under CI=true, where a missing server is
+// a broken CI setup and the suite fails instead.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,6 +10,8 @@ import { delimiter, join } from 'node:path';
 
 /** Path of redis-server, or null when it is not installed. */
 export function findRedisServer(): string | null {
+  const chosen = process.env['REDIS_SERVER_BIN'];
+  if (chosen !== undefined && chosen !== '') return existsSync(chosen) ? chosen : null; // set: only that one
   const candidates = [
     process.env['REDIS_SERVER_BIN'],
     ...(process.env['PATH'] ?? '').split(delimiter).map((dir) => join(dir, 'redis-server')),
@@ -18,10 +21,15 @@ export function findRedisServer(): string | null {
   return candidates.find((file): file is string => typeof file === 'string' && existsSync(file)) ?? null;
 }
 
+const MISSING =
+  'no redis-server binary found (install the Debian package redis-server, as .ci/run does, or set REDIS_SERVER_BIN)';
+
+/** Under CI=true a missing redis-server fails the suite (a skipped suite would pass CI silently). */
+if (findRedisServer() === null && process.env['CI'] === 'true')
+  throw new Error(`@core/session-redis tests: ${MISSING}; CI=true, so this fails instead of skipping`);
+
 /** Why the suite is skipped, or null when it can run. */
-export const SKIP_REASON: string | null = findRedisServer()
-  ? null
-  : 'no redis-server binary found (install the Debian package redis-server, as .ci/run does, or set REDIS_SERVER_BIN)';
+export const SKIP_REASON: string | null = findRedisServer() ? null : MISSING;
 
 /** A free TCP port on 127.0.0.1 (bound and released; the server binds it right after). */
 export function freePort(): Promise<number> {
@@ -48,12 +56,22 @@ export interface RedisServer {
   dispose(): Promise<void>;
 }
 
-async function launch(bin: string, port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(
-    bin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+async function launch(bin: string, port: number, dir: string, cluster: boolean): Promise<ChildProcess> {
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ];
+  // A one-node Redis Cluster: the server then refuses any command or script whose keys span slots (CROSSSLOT).
+  if (cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'));
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -80,13 +98,18 @@ function stopChild(child: ChildProcess, hard: boolean): Promise<void> {
   });
 }
 
-/** Starts a redis-server on a free loopback port. */
-export async function startRedisServer(): Promise<RedisServer> {
+/**
+ * Starts a redis-server on a free loopback port; with `cluster`, as a
+ * one-node Redis Cluster owning every slot (ready once `cluster_state:ok`).
+ */
+export async function startRedisServer(options: { cluster?: boolean } = {}): Promise<RedisServer> {
   const bin = findRedisServer();
   if (bin === null) throw new Error(SKIP_REASON ?? 'no redis-server');
   const dir = mkdtempSync(join(tmpdir(), 'session-redis-test-'));
   const port = await freePort();
-  let child = await launch(bin, port, dir);
+  const cluster = options.cluster ?? false;
+  let child = await launch(bin, port, dir, cluster);
+  if (cluster) await assignAllSlots(port);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -96,11 +119,29 @@ export async function startRedisServer(): Promise<RedisServer> {
     stop: (hard = false) => stopChild(child, hard),
     async restart() {
       await stopChild(child, true);
-      child = await launch(bin, port, dir);
+      child = await launch(bin, port, dir, cluster);
+      if (cluster) await assignAllSlots(port);
     },
     async dispose() {
       await stopChild(child, true);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Gives the one node every slot and waits for the cluster to report ok. */
+async function assignAllSlots(port: number): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const admin = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  try {
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383').catch(() => undefined); // already assigned after a restart
+    const deadline = Date.now() + 15_000;
+    while (!String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) {
+      if (Date.now() > deadline)
+        throw new Error('the one-node cluster did not reach cluster_state:ok in 15 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    admin.disconnect();
+  }
 }

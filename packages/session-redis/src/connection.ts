@@ -1,0 +1,265 @@
+// The connection to the server: reconnects for ever with backoff, logs an
+// outage once and the recovery once, bounds every call by a deadline instead
+// of queueing commands without limit, and knows since when it has been
+// connected (expired leases read as "settling" until one lease TTL has passed).
+import { EventEmitter } from 'node:events';
+import { SessionError, type SessionLogger } from '@core/session';
+import { Redis, ReplyError } from 'ioredis';
+import { RedisStoreCorruptError, RedisStoreUnavailableError } from './errors.js';
+import type { ResolvedRedisOptions } from './options.js';
+import {
+  CLAIM,
+  ENSURE_EPOCH,
+  HEARTBEAT,
+  IMPORT_V1_RECORD,
+  PUT_RECORD,
+  PUT_RECORD_FAST,
+  REAP_WRITE,
+  RELEASE_CLAIM,
+  REMOVE_RECORD,
+  TAKE_OVER,
+} from './scripts.js';
+
+const SCRIPTS = {
+  coreEnsureEpoch: ENSURE_EPOCH,
+  corePutRecord: PUT_RECORD,
+  corePutRecordFast: PUT_RECORD_FAST,
+  coreRemoveRecord: REMOVE_RECORD,
+  coreHeartbeat: HEARTBEAT,
+  coreImportV1: IMPORT_V1_RECORD,
+  coreClaim: CLAIM,
+  coreReleaseClaim: RELEASE_CLAIM,
+  coreTakeOver: TAKE_OVER,
+  coreReapWrite: REAP_WRITE,
+} as const;
+
+/** Name of one of the store's scripts. */
+export type ScriptName = keyof typeof SCRIPTS;
+
+/** Eviction policies that never evict a key (leases have a TTL: `volatile-*` evicts them first). */
+const SAFE_POLICIES = new Set(['noeviction']);
+
+/** Events of the connection. */
+export interface ConnectionEvents {
+  outage: [{ readonly at: number; readonly error: Error | null }];
+  reconnected: [{ readonly at: number; readonly downtimeMs: number }];
+  /** Connected (first time or again); the store re-checks the epoch and its lease. */
+  ready: [];
+}
+
+/** One ioredis client with outage bookkeeping. */
+export class Connection {
+  readonly redis: Redis;
+  readonly events = new EventEmitter();
+  private outageStartedAt: number | null = null;
+  private readySince: number | null = null;
+  private lastError: Error | null = null;
+  private closed = false;
+  private policyChecked = false;
+
+  /**
+   * @param options - resolved store options
+   * @param location - for messages
+   * @param logger - where outage and recovery go
+   */
+  constructor(
+    private readonly options: ResolvedRedisOptions,
+    private readonly location: string,
+    private readonly logger: SessionLogger,
+  ) {
+    const maxDelay = options.reconnectMaxDelayMs;
+    this.redis = new Redis(options.url, {
+      // Commands fail at once while disconnected instead of queueing without
+      // bound; `call` waits for the connection itself, with a deadline.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs,
+      connectTimeout: Math.max(options.commandTimeoutMs, 1_000),
+      // 50 ms doubling up to `reconnectMaxDelayMs`, plus jitter so a fleet does not reconnect in lockstep.
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 16), maxDelay) + Math.random() * 50,
+      connectionName: 'core-session',
+    });
+    for (const [name, lua] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { lua });
+    this.redis.on('error', (error: Error) => {
+      this.lastError = error;
+      this.noteOutage(error);
+    });
+    this.redis.on('close', () => this.noteOutage(null));
+    this.redis.on('ready', () => this.noteReady());
+  }
+
+  /** Whether the server is reachable now. */
+  get connected(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  /** Epoch ms the current outage began, or null while connected. */
+  get outageSince(): number | null {
+    return this.outageStartedAt;
+  }
+
+  /**
+   * Whether an absent lease may be trusted as expired: connected without a
+   * break for at least `settleMs`. Before that, owners may still be
+   * re-establishing leases after an outage (theirs or the server's).
+   */
+  get settled(): boolean {
+    return this.readySince !== null && Date.now() - this.readySince >= this.options.settleMs;
+  }
+
+  /** Milliseconds until {@link Connection.settled} (null while disconnected). */
+  get settlesInMs(): number | null {
+    if (this.readySince === null) return null;
+    return Math.max(0, this.options.settleMs - (Date.now() - this.readySince));
+  }
+
+  /** Runs one of the store's scripts. */
+  script(name: ScriptName, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    const command = (
+      this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>
+    )[name] as (...a: (string | number)[]) => Promise<unknown>;
+    return command.call(this.redis, keys.length, ...keys, ...args);
+  }
+
+  /**
+   * Runs `run` against the server, waiting through outages up to
+   * `unavailableTimeoutMs` (from `started`).
+   * @throws RedisStoreUnavailableError after the deadline; RedisStoreCorruptError when the server refuses the command.
+   */
+  async call<T>(run: () => Promise<T>, started = Date.now()): Promise<T> {
+    for (;;) {
+      if (this.closed)
+        throw new RedisStoreUnavailableError(this.location, 0, new Error('the store was closed'));
+      if (this.redis.status === 'ready') {
+        try {
+          return await run();
+        } catch (error) {
+          // The server refused the command (WRONGTYPE on a planted key, a script error): not an outage.
+          if (error instanceof ReplyError)
+            throw new RedisStoreCorruptError('one of the keys of this operation', (error as Error).message);
+          if (!(error instanceof Error) || !isConnectionError(error)) throw error;
+          this.lastError = error; // connection lost or command timed out: wait for the reconnect and try again
+        }
+      }
+      const left = this.options.unavailableTimeoutMs - (Date.now() - started);
+      if (left <= 0)
+        throw new RedisStoreUnavailableError(this.location, Date.now() - started, this.lastError);
+      await this.waitReady(left);
+    }
+  }
+
+  /** Resolves once connected for `settleMs` (at once when settled), or when `signal` aborts. */
+  async whenSettled(signal?: AbortSignal): Promise<void> {
+    while (!this.settled && !this.closed && !signal?.aborted) {
+      const wait = this.settlesInMs ?? 250;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.max(10, Math.min(wait + 5, 1_000)));
+        function done() {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
+  /** Closes the connection (idempotent). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      if (this.redis.status === 'ready') await this.redis.quit();
+      else this.redis.disconnect();
+    } catch {
+      this.redis.disconnect();
+    }
+  }
+
+  private waitReady(timeoutMs: number): Promise<void> {
+    if (this.redis.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.redis.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(timeoutMs, 250));
+      this.redis.once('ready', done);
+    });
+  }
+
+  private noteOutage(error: Error | null): void {
+    this.readySince = null;
+    if (this.closed || this.outageStartedAt !== null) return;
+    this.outageStartedAt = Date.now();
+    this.logger.warn(
+      { location: this.location, err: error ?? undefined },
+      `session store ${this.location} unreachable${error ? ` (${error.message})` : ''}; retrying with backoff`,
+    );
+    this.emitSafely('outage', { at: this.outageStartedAt, error });
+  }
+
+  private noteReady(): void {
+    this.readySince = Date.now();
+    const since = this.outageStartedAt;
+    this.outageStartedAt = null;
+    if (since !== null) {
+      const at = Date.now();
+      this.logger.info?.(
+        { location: this.location, downtimeMs: at - since },
+        `session store ${this.location} reachable again after ${at - since} ms; re-asserting the lease`,
+      );
+      this.emitSafely('reconnected', { at, downtimeMs: at - since });
+    }
+    if (!this.policyChecked) void this.checkEvictionPolicy();
+    this.emitSafely('ready');
+  }
+
+  /** Emits from inside ioredis' own event handlers: a listener that throws is logged, never let through. */
+  private emitSafely(event: keyof ConnectionEvents, ...args: unknown[]): void {
+    try {
+      this.events.emit(event, ...args);
+    } catch (error) {
+      this.logger.warn(
+        { err: error, event },
+        `session store ${this.location}: a \`${event}\` listener threw: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Warns once when the server may evict keys: a lease evicted early makes a live session look dead. */
+  private async checkEvictionPolicy(): Promise<void> {
+    try {
+      const reply = (await this.redis.config('GET', 'maxmemory-policy')) as unknown;
+      const policy = Array.isArray(reply) ? String(reply[1] ?? '') : '';
+      this.policyChecked = true;
+      if (policy !== '' && !SAFE_POLICIES.has(policy)) {
+        this.logger.warn(
+          { location: this.location, maxmemoryPolicy: policy },
+          `session store ${this.location}: maxmemory-policy is "${policy}", so under memory pressure the server may evict ` +
+            'leases (a live session then looks dead and is reaped) or records (resources forgotten). ' +
+            'Use "noeviction" for the session store, or a server of its own.',
+        );
+      }
+    } catch (error) {
+      // Managed servers often disable CONFIG: say that it could not be checked, once.
+      this.policyChecked = true;
+      this.logger.debug?.(
+        { err: error },
+        `session store ${this.location}: could not read maxmemory-policy (${(error as Error).message})`,
+      );
+    }
+  }
+}
+
+/** Errors that mean "no answer" (the connection, not the command): retried after the reconnect. */
+function isConnectionError(error: Error): boolean {
+  if (error instanceof SessionError) return false;
+  return (
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|max retries per request/i.test(
+      error.message,
+    ) || (error as NodeJS.ErrnoException).code !== undefined
+  );
+}
