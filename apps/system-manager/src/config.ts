@@ -126,7 +126,10 @@ export const configSchema = z
           .string()
           .regex(/^rediss?:\/\/[^/]/, 'a URL like redis://host:6379')
           .optional(),
-        keyPrefix: z.string().min(1).optional(),
+        keyPrefix: z
+          .string()
+          .regex(/\{[^{}]+\}/, 'a prefix holding one Redis Cluster hash tag, like {core-session}:')
+          .optional(),
         leaseTtlMs: z.number().int().min(100).default(30_000),
         heartbeatMs: z.number().int().min(10).default(10_000),
       })

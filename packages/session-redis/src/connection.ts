@@ -9,6 +9,7 @@ import { RedisStoreCorruptError, RedisStoreUnavailableError } from './errors.js'
 import type { ResolvedRedisOptions } from './options.js';
 import {
   CLAIM,
+  DROP_LEASE,
   ENSURE_EPOCH,
   HEARTBEAT,
   IMPORT_V1_RECORD,
@@ -22,6 +23,7 @@ import {
 
 const SCRIPTS = {
   coreEnsureEpoch: ENSURE_EPOCH,
+  coreDropLease: DROP_LEASE,
   corePutRecord: PUT_RECORD,
   corePutRecordFast: PUT_RECORD_FAST,
   coreRemoveRecord: REMOVE_RECORD,

@@ -249,6 +249,17 @@ export class OwnLease {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.queue.catch(() => undefined);
+    // A session that removed its record leaves no lease behind to expire on
+    // its own: listings then show nothing of it at once. One that still has a
+    // record keeps its lease until the TTL (its resources stay reapable then).
+    if (this.sessionId === null || this.version !== null || !this.leaseActive) return;
+    if (this.takenOverBy !== undefined) return;
+    const { connection, keys } = this.context;
+    const lease = keys.lease(this.sessionId);
+    await connection
+      .call(() => connection.script('coreDropLease', [lease], [this.leaseId]))
+      .catch(() => undefined); // best effort: otherwise it expires after one TTL
+    this.leaseActive = false;
   }
 
   // ---- internals ------------------------------------------------------------------

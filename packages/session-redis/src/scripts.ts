@@ -20,6 +20,16 @@ return redis.call('GET', KEYS[1])
 `;
 
 /**
+ * KEYS: lease. ARGV: lease id. Drops a lease only while it still holds this
+ * store's id (a session that removed its record and is closing: nothing is
+ * left for the lease to vouch for). Replies 1 when it was dropped.
+ */
+export const DROP_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/**
  * The hot path of an owner's write: the record is still exactly the version
  * this owner last wrote (a take-over or a lost dataset always changes or
  * removes it), so write the next version and refresh the lease. Kept to two

@@ -17,6 +17,24 @@ export async function sessionsCleanupCommand(options: CommandOptions, lazyLog: L
   let report: Awaited<ReturnType<typeof reapAndCleanUp>>;
   try {
     const session = getSessionManager(store ? { store } : undefined);
+    if (store && !store.settled) {
+      // A lease store that just connected cannot yet tell an expired lease from
+      // one its owner is about to renew: wait one TTL (Ctrl-C stops the wait),
+      // so other hosts' sessions are judged, not skipped. This host's are
+      // judged by pid and start time at once either way.
+      log.info(
+        { leaseTtlMs: store.leaseTtlMs },
+        "waiting one lease TTL before judging other hosts' sessions",
+      );
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.once('SIGINT', onSignal);
+      try {
+        await store.whenSettled(abort.signal);
+      } finally {
+        process.off('SIGINT', onSignal);
+      }
+    }
     report = await reapAndCleanUp(session, config.cleanup, { graceMs: config.shutdown.graceMs, log });
   } finally {
     await store?.close();
