@@ -131,14 +131,19 @@ function interruptedReaping(listings: readonly SessionListing[]): CheckResult | 
   return null;
 }
 
-/** The registry lock: free, held by a live process, or left by a dead one (broken automatically at the next write). */
+/**
+ * The v1 registry lock. Registry v2 takes no shared lock (each session writes
+ * its own record; reapers are checked by {@link checkRegistry}), so the file
+ * exists only while a manager of an older version runs on the same directory:
+ * free, held by a live process, or left by a dead one.
+ */
 export function checkLock(dir = defaultSessionDir()): CheckResult {
   const file = path.join(dir, 'registry.json.lock');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    return ok('registry lock', 'free');
+    return ok('registry lock', 'none (registry v2 takes no shared lock)');
   }
   let owner: { pid?: unknown; hostname?: unknown; acquiredAt?: unknown };
   try {
@@ -172,7 +177,7 @@ export function checkLock(dir = defaultSessionDir()): CheckResult {
         'registry lock',
         'fail',
         `held for ${since} by pid ${pid}, which is stopped (SIGSTOP/suspended)`,
-        `resume it (kill -CONT ${pid}) or end it; every other manager waits for this lock`,
+        `resume it (kill -CONT ${pid}) or end it; managers of the older version (v1 registry) wait for this lock`,
       );
     return ok('registry lock', `held by live pid ${pid} for ${since}`);
   }
