@@ -55,19 +55,39 @@ export function taggedPids(tag = RUN_TAG): number[] {
   return pids;
 }
 
-/** SIGKILLs every process tagged with `tag` (managers, services, helpers) and waits until they are gone. */
+/**
+ * SIGKILLs every process tagged with `tag` (managers, services, helpers) and
+ * waits until they are gone. A manager may be restarting a service at that
+ * very moment (its child forked but not yet seen by a scan), so every tagged
+ * process is first frozen (SIGSTOP: a stopped manager spawns nothing), then
+ * killed, and the scan repeats until two in a row find nothing.
+ */
 export async function killTagged(tag = RUN_TAG, timeoutMs = 5_000): Promise<number[]> {
-  const killed = taggedPids(tag);
-  for (const pid of killed) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
+  const signal = (pids: number[], sig: NodeJS.Signals) => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // Already gone.
+      }
     }
-  }
+  };
+  const killed = new Set<number>();
   const deadline = Date.now() + timeoutMs;
-  while (taggedPids(tag).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  return killed;
+  let quiet = 0;
+  while (quiet < 2 && Date.now() < deadline) {
+    const pids = taggedPids(tag);
+    if (pids.length === 0) {
+      quiet++;
+    } else {
+      quiet = 0;
+      signal(pids, 'SIGSTOP');
+      signal(pids, 'SIGKILL');
+      for (const pid of pids) killed.add(pid);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return [...killed];
 }
 
 export interface Running {

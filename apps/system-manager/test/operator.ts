@@ -3,12 +3,15 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect } from 'vitest';
-import { portEnv, type Running, run, tempDir } from './helpers.js';
+import { killTagged, portEnv, type Running, run, tempDir } from './helpers.js';
 
 /** Run after each test, last first. */
 export const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
+  // A manager SIGKILLed above leaves its services running (orphans, on purpose
+  // in some tests): end every process this file's tests started.
+  await killTagged();
 });
 
 /** Runs a CLI command to completion; killed in afterEach if a failing test leaves it running. */
