@@ -192,7 +192,10 @@ function checkInstalledManifests(consumer, released) {
         .split(path.sep)
         .join('/');
       const shipped =
-        ['package.json', 'README.md', 'LICENSE'].includes(rel) || /^dist\/.+\.(js|d\.ts)$/.test(rel);
+        ['package.json', 'README.md', 'LICENSE'].includes(rel) ||
+        /^dist\/.+\.(js|d\.ts)$/.test(rel) ||
+        // Published JSON Schemas of file formats (the app's config.schema.json, for editors' "$schema").
+        /^[a-z-]+\.schema\.json$/.test(rel);
       assert.ok(shipped && !/\.test\./.test(rel), `${name}: ships ${rel}`);
     }
     for (const field of ['dependencies', 'peerDependencies']) {
