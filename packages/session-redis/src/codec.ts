@@ -2,7 +2,7 @@
 // untrusted input (another client, an older version, a person with redis-cli
 // may have written it): each value is checked with zod before use, and a
 // value that fails is reported with the reason, never trusted or thrown.
-import { parseSessionRecord, type SessionOwner, type SessionRecord } from '@core/session';
+import { parseSessionRecord, parseWith, type SessionOwner, type SessionRecord } from '@core/session';
 import { z } from 'zod';
 
 const SessionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
@@ -29,21 +29,8 @@ export type Parsed<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly reason: string };
 
-function parseJson<T>(schema: z.ZodType<T>, text: string): Parsed<T> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, reason: `not JSON: ${(error as Error).message}` };
-  }
-  const result = schema.safeParse(json);
-  if (result.success) return { ok: true, value: result.data };
-  const issue = result.error.issues[0];
-  return {
-    ok: false,
-    reason: `schema: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
-  };
-}
+// JSON + zod with the reason on failure: the same reading as @core/session's own files.
+const parseJson: <T>(schema: z.ZodType<T>, text: string) => Parsed<T> = parseWith;
 
 /** The owner fields of a record (what claims and reaping marks name). */
 export function ownerOf(

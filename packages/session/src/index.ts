@@ -44,7 +44,7 @@ export { GlobalSessionManager, type SessionIdentitySeed, type SessionStatistics 
 export { resolveSessionDir, type SessionManagerOptions } from './options.js';
 export { isProcessAlive, readProcessStartTime } from './process.js';
 export { refusalReason, unsafeCommandValue } from './resources.js';
-export { parseSessionRecord } from './schema.js';
+export { parseSessionRecord, parseWith } from './schema.js';
 export {
   compatibleVersions,
   createSessionManager,

@@ -105,7 +105,12 @@ export type TrackerFile = z.infer<typeof TrackerFileSchema>;
 /** Process identity file content. */
 export type ProcessFile = z.infer<typeof ProcessFileSchema>;
 
-/** Parses JSON text against a schema; returns the reason on failure. */
+/**
+ * Parses JSON text (untrusted: a file, a Redis value) against a zod schema;
+ * returns the value, or the reason it was refused (`not JSON: …`, or
+ * `schema: <path>: <message>` for the first issue). Never throws. Stores of
+ * other engines (e.g. `@core/session-redis`) read their values through it.
+ */
 export function parseWith<T>(
   schema: z.ZodType<T>,
   text: string,
