@@ -4,11 +4,11 @@
 // bare durable atomic writes of a record-sized file per cycle: temp + write +
 // fsync + rename + directory fsync), `naive` (the original: read-modify-write
 // of one shared file in place, no lock).
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSessionManager } from '../src/index.js';
 import { naiveUpdate } from './naive.js';
-import { entry } from './shared.js';
+import { durableWrite, entry } from './shared.js';
 
 const [mode, dir, tag, countText, barrier] = process.argv.slice(2) as [
   string,
@@ -23,18 +23,6 @@ const session = mode === 'store' ? createSessionManager({ dir }) : null;
 if (session) await session.registerResource({ kind: 'process', id: 'base', pid: process.pid });
 const record = JSON.stringify(entry(tag));
 
-function durableWrite(path: string, text: string): void {
-  const temp = `${path}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
-  writeSync(fd, text);
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(temp, path);
-  const dirFd = openSync(dir, 'r');
-  fsyncSync(dirFd);
-  closeSync(dirFd);
-}
-
 process.stdout.write('ready\n');
 while (!existsSync(barrier)) Atomics.wait(cell, 0, 0, 1);
 let done = 0;
@@ -43,8 +31,8 @@ for (let i = 0; i < count; i++) {
     await session.registerResource({ kind: 'item', id: `scratch-${i}`, metadata: { i } });
     await session.unregisterResource('item', `scratch-${i}`);
   } else if (mode === 'floor') {
-    durableWrite(join(dir, `${tag}.json`), record);
-    durableWrite(join(dir, `${tag}.json`), record);
+    durableWrite(dir, join(dir, `${tag}.json`), record);
+    durableWrite(dir, join(dir, `${tag}.json`), record);
   } else {
     await naiveUpdate(join(dir, 'naive.json'), (r) => {
       const current = (r[tag] as { count?: number } | undefined) ?? {};

@@ -8,16 +8,7 @@
 // 2. Per-cycle cost in one process with 10 vs 5,000 live sessions in the directory.
 // 3. Reaping 1,000 dead sessions with a VM each and a `true` cleanup command; listing them.
 import { execFile, spawn } from 'node:child_process';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { formatNs } from '@tooling/bench';
 import { createSessionManager, listSessions, readHostIdentity, type SessionRecord } from '../src/index.js';
 import { loadNaive } from './naive.js';
-import { entry } from './shared.js';
+import { durableWrite, entry } from './shared.js';
 
 const PROCESSES = 8;
 const CYCLES = Number(process.env['SESSION_BENCH_CYCLES'] ?? 200);
@@ -120,17 +111,6 @@ function seed(dir: string, sessions: number): void {
     };
     writeFileSync(join(dir, 'sessions', `seed-${i}.json`), JSON.stringify(record), { mode: 0o600 });
   }
-}
-function durableWrite(dir: string, path: string, text: string): void {
-  const temp = `${path}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
-  writeSync(fd, text);
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(temp, path);
-  const dirFd = openSync(dir, 'r');
-  fsyncSync(dirFd);
-  closeSync(dirFd);
 }
 const small = freshDir();
 seed(small, 10);

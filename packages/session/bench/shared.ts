@@ -1,3 +1,4 @@
+import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import type { SessionRecord } from '../src/index.js';
 
 /** A realistic registry entry: one session owning a VM and two processes. */
@@ -21,4 +22,20 @@ export function entry(sessionId: string): SessionRecord {
       { kind: 'process', id: 'ui', pid: 4244, processStartTime: '123461', registeredAt: now },
     ],
   };
+}
+
+/**
+ * The floor of a registry write: temp file + write + fsync + rename + fsync of
+ * `dir` (a bare durable atomic write, no validation, no retry on short writes).
+ */
+export function durableWrite(dir: string, path: string, text: string): void {
+  const temp = `${path}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
+  writeSync(fd, text);
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(temp, path);
+  const dirFd = openSync(dir, 'r');
+  fsyncSync(dirFd);
+  closeSync(dirFd);
 }
