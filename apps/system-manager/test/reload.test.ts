@@ -3,7 +3,7 @@
 // an invalid file is refused naming the field and the running config stays.
 // Attached to a terminal, SIGHUP (the terminal closing) still stops the manager.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/index.js';
 import {
@@ -145,11 +145,14 @@ describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
     managers.push(m);
     m.child.kill('SIGKILL'); // only its config, env and dir are used: run it again under a pseudo-terminal
     await m.exited;
-    const command = [process.execPath, ...NODE_TS, CLI, 'start', '--config', m.configFile]
+    // `exec`: script runs the command through $SHELL, and dash (CI's /bin/sh)
+    // stays as the parent of a `-c` command, so without it the shell would be
+    // the process that gets the SIGHUP.
+    const command = `exec ${[process.execPath, ...NODE_TS, CLI, 'start', '--config', m.configFile]
       .map((a) => `'${a}'`)
-      .join(' ');
+      .join(' ')}`;
     const inTerminal = spawn('script', ['-qefc', command, '/dev/null'], {
-      env: { ...process.env, ...m.env, ...tagEnv() },
+      env: { ...process.env, ...m.env, ...tagEnv(), SHELL: '/bin/sh' },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let output = '';
@@ -158,9 +161,15 @@ describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
     });
     const exited = new Promise<number | null>((resolve) => inTerminal.once('exit', (code) => resolve(code)));
     await waitUntil(() => output.includes('all services healthy'), 20_000, 'start under a terminal');
+    // The manager is the node process running cli.ts (not script, not a shell).
+    const node = realpathSync(process.execPath);
     const managerPid = taggedPids().find((pid) => {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-      return cmdline.includes('cli.ts') && cmdline.includes('start') && !cmdline.includes('script');
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+        return readlinkSync(`/proc/${pid}/exe`) === node && cmdline.includes('cli.ts') && cmdline.includes('\0start\0');
+      } catch {
+        return false;
+      }
     });
     expect(managerPid).toBeDefined();
     process.kill(managerPid as number, 'SIGHUP');
