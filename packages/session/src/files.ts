@@ -138,7 +138,10 @@ export function tempPathFor(path: string): string {
     tempPrefixPid = process.pid;
   }
   tempCounter = (tempCounter + 1) % 0x100000000;
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${tempPrefix}${tempCounter.toString(16)}`);
+  return join(
+    dirname(path),
+    `.${basename(path)}.tmp-${process.pid}-${tempPrefix}${tempCounter.toString(16)}`,
+  );
 }
 
 function fsyncDirSync(dir: string): void {
