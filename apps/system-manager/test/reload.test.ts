@@ -166,7 +166,11 @@ describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
     const managerPid = taggedPids().find((pid) => {
       try {
         const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-        return readlinkSync(`/proc/${pid}/exe`) === node && cmdline.includes('cli.ts') && cmdline.includes('\0start\0');
+        return (
+          readlinkSync(`/proc/${pid}/exe`) === node &&
+          cmdline.includes('cli.ts') &&
+          cmdline.includes('\0start\0')
+        );
       } catch {
         return false;
       }
