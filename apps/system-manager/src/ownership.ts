@@ -33,10 +33,11 @@ export function serviceResource(service: SupervisedService): ResourceInput | nul
 }
 
 /**
- * Registers a service's new process in the session, then drops the record of
- * the one it replaced — in that order, so the process that runs is never
- * unrecorded. A store failure is recorded as the degraded state (validation
- * re-registers later), never thrown.
+ * Records a service's new process in the session. A restart replaces the
+ * predecessor's record in the same write (`replaceResource`), so no reader
+ * ever sees the new process unrecorded or the old one outliving it. A store
+ * failure is recorded as the degraded state (validation re-registers later),
+ * never thrown.
  */
 export async function registerProcess(
   session: GlobalSessionManager | undefined,
@@ -46,11 +47,14 @@ export async function registerProcess(
 ): Promise<void> {
   const resource = serviceResource(service);
   if (!session || !resource) return;
-  await store.attempt('register service', () => session.registerResource(resource));
-  if (replaced) {
-    const id = serviceResourceId(service.config.name, replaced.pid);
-    await store.attempt('unregister replaced process', () => session.unregisterResource('process', id));
+  if (replaced === null) {
+    await store.attempt('register service', () => session.registerResource(resource));
+    return;
   }
+  const replacedId = serviceResourceId(service.config.name, replaced.pid);
+  await store.attempt('register restarted service', () =>
+    session.replaceResource('process', replacedId, resource),
+  );
 }
 
 /** Drops the record of a service stopped for good (removed by a reload). Never throws. */

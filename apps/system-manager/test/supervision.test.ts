@@ -63,7 +63,7 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
     // Within backoff (100 ms) + its own start, with a wide margin for a loaded machine.
     expect(answeringAfterMs).toBeLessThan(5_000);
 
-    // The session holds the new pid only (registered before the old record was removed).
+    // The session holds the new pid only (one write replaced the old record with the new one).
     await waitUntil(
       async () => JSON.stringify((await liveSessions(m.env))[0]?.servicePids) === JSON.stringify([after.pid]),
       10_000,

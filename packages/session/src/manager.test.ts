@@ -11,7 +11,8 @@ import {
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { freshDir, plantRecord, recordOf } from '../test/helpers.js';
-import { SessionClaimConflictError } from './errors.js';
+import type { SessionRecord } from './contract.js';
+import { SessionClaimConflictError, SessionWriteError } from './errors.js';
 import { FileSessionStore } from './file-store/store.js';
 import { readProcessStartTime } from './process.js';
 import { createSessionManager } from './singleton.js';
@@ -103,6 +104,56 @@ describe('resources', () => {
     expect(await manager.unregisterResource('vm', 'vm-1')).toBe(false);
     expect(manager.unregisterResourceSync('process', 'api')).toBe(true);
     expect(await manager.getMyResources()).toEqual([]);
+  });
+
+  it('replaceResource swaps a restarted process for its predecessor in one write, or not at all', async () => {
+    const dir = freshDir();
+    // The real file store, counting the record writes it commits (and failing one on request).
+    const writes: string[][] = [];
+    let failNext = false;
+    class CountingStore extends FileSessionStore {
+      override async writeRecord(record: SessionRecord): Promise<void> {
+        if (failNext) {
+          failNext = false;
+          throw new SessionWriteError(
+            join(dir, 'sessions'),
+            Object.assign(new Error('no space'), { code: 'ENOSPC' }),
+          );
+        }
+        await super.writeRecord(record);
+        writes.push(record.resources.map((r) => r.id));
+      }
+    }
+    const manager = createSessionManager({ dir, store: new CountingStore({ dir }) });
+    await manager.registerResource({ kind: 'process', id: 'api@100', pid: 100 });
+    await manager.registerResource({ kind: 'process', id: 'db@200', pid: 200 });
+    writes.length = 0;
+
+    const added = await manager.replaceResource('process', 'api@100', {
+      kind: 'process',
+      id: 'api@101',
+      pid: 101,
+    });
+    expect(added).toMatchObject({ kind: 'process', id: 'api@101', pid: 101 });
+    expect(writes).toEqual([['db@200', 'api@101']]);
+    expect(stored(dir, manager.sessionId)?.resources.map((r) => r.id)).toEqual(['db@200', 'api@101']);
+
+    // A failed write changes nothing: the predecessor stays recorded, on file and in memory.
+    failNext = true;
+    await expect(
+      manager.replaceResource('process', 'api@101', { kind: 'process', id: 'api@102', pid: 102 }),
+    ).rejects.toMatchObject({ code: 'E_SESSION_WRITE_FAILED' });
+    expect(manager.getMyResourcesSync().map((r) => r.id)).toEqual(['db@200', 'api@101']);
+    expect(stored(dir, manager.sessionId)?.resources.map((r) => r.id)).toEqual(['db@200', 'api@101']);
+
+    // Replacing something not recorded just adds; a bad input is refused before any write.
+    await manager.replaceResource('process', 'gone@1', { kind: 'process', id: 'web@300', pid: 300 });
+    expect(manager.getMyResourcesSync().map((r) => r.id)).toEqual(['db@200', 'api@101', 'web@300']);
+    writes.length = 0;
+    await expect(manager.replaceResource('Not A Word', 'x', { kind: 'process', id: 'y' })).rejects.toThrow(
+      TypeError,
+    );
+    expect(writes).toEqual([]);
   });
 
   it('keeps concurrent async registrations of one session (none overwrites another)', async () => {

@@ -36,6 +36,7 @@ import {
   withHeartbeat,
   withoutResource,
   withoutVm,
+  withReplaced,
   withResources,
   withVm,
 } from './record-ops.js';
@@ -248,6 +249,28 @@ export class GlobalSessionManager {
         .releaseClaim(kind, id, this.sessionId)
         .catch((e: unknown) => this.warnClaim(e, kind, id));
     return true;
+  }
+
+  /**
+   * Records `input` and drops the resource `kind` + `replacedId` in ONE write
+   * (e.g. a restarted process replacing its predecessor): no reader ever sees
+   * both or neither, and a failed write leaves the previous record as it was.
+   * The replaced resource's claim, if it had one, is released after the write.
+   * @returns the new resource's record.
+   * @throws TypeError on a bad resource; `SessionError` when not written.
+   */
+  async replaceResource(kind: string, replacedId: string, input: ResourceInput): Promise<ResourceRecord> {
+    checkKind(kind, 'replaceResource');
+    checkId(replacedId, 'replaceResource');
+    const record = toResourceRecord(input, Date.now(), 'replaceResource');
+    const found = this.own.current?.resources.find((r) => r.kind === kind && r.id === replacedId);
+    await this.own.apply(withReplaced(kind, replacedId, record, record.registeredAt));
+    const sameResource = record.kind === kind && record.id === replacedId;
+    if (found?.claimed && !sameResource)
+      await this.store
+        .releaseClaim(kind, replacedId, this.sessionId)
+        .catch((e: unknown) => this.warnClaim(e, kind, replacedId));
+    return record;
   }
 
   /** Sync {@link GlobalSessionManager.unregisterResource}. @returns whether it was registered and is now dropped. */

@@ -66,6 +66,18 @@ export function withoutResource(kind: string, id: string, now: number): RecordOp
   };
 }
 
+/** Drops one resource and adds (or replaces) another, in one step: a restarted process replacing its predecessor. */
+export function withReplaced(
+  kind: string,
+  replacedId: string,
+  resource: ResourceRecord,
+  now: number,
+): RecordOperation {
+  const drop = withoutResource(kind, replacedId, now);
+  const add = withResources([resource], now);
+  return (record) => add(drop(record));
+}
+
 /** Sets the VM of the original API (also a resource of kind `vm`). */
 export function withVm(vm: ResourceRecord, now: number): RecordOperation {
   return (record) => ({
