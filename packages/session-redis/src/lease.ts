@@ -6,7 +6,12 @@
 // - versions carry the dataset's epoch: after a server restart without
 //   persistence (a new epoch), the last written record and its claims are
 //   written again under the new epoch, and versions read before the restart
-//   never match again.
+//   never match again;
+// - after a restart from an older snapshot (same epoch: the record went back
+//   to an earlier version of this owner's own, or vanished while this owner
+//   still holds the lease), the record and its claims are written again too,
+//   under a version past every one issued before — never when a reaper's
+//   mark, a reaper's version or no lease of ours is what the server shows.
 import { randomUUID } from 'node:crypto';
 import { type SessionLogger, type SessionRecord, SessionTakenOverError } from '@core/session';
 import { isToken } from './codec.js';
@@ -14,6 +19,7 @@ import type { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError } from './errors.js';
 import type { KeyLayout } from './keys.js';
 import type { ResolvedRedisOptions } from './options.js';
+import { isEarlierOwnVersion, nextVersion } from './versions.js';
 
 /** Why and how this session's lease was re-established (or could not be). */
 export interface LeaseRenewal {
@@ -26,7 +32,8 @@ export interface LeaseRenewal {
   /**
    * `kept`: the lease had expired but nobody had taken the record over, so it
    * was re-established; `restored`: the server had lost its data (new epoch)
-   * and the record and its claims were written again; `taken-over`: a reaper
+   * or went back to an older snapshot, and the record and its claims were
+   * written again; `taken-over`: a reaper
    * holds (or finished) the record, nothing was written back.
    */
   readonly outcome: 'kept' | 'restored' | 'taken-over';
@@ -61,6 +68,11 @@ export class OwnLease {
   private version: string | null = null;
   private versionEpoch: string | null = null;
   private lastRecord: SessionRecord | null = null;
+  /**
+   * After a rollback: the newest version this store had written before it, so
+   * the next write moves past it (a compare-and-set token is never issued twice).
+   */
+  private rolledBackFrom: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   /** Own operations queued or running (the hot path runs only when none is). */
   private pending = 0;
@@ -141,6 +153,7 @@ export class OwnLease {
       this.version !== null &&
       this.takenOverBy === undefined &&
       this.versionEpoch === this.knownEpoch &&
+      this.rolledBackFrom === null &&
       this.context.connection.connected
     );
   }
@@ -192,6 +205,7 @@ export class OwnLease {
           this.version = reply[1];
           continue;
         }
+        if (reply[0] === 'changed' && (await this.adoptRollback(reply[1] ?? ''))) continue;
         if (reply[0] !== 'epoch') this.refuse(reply, record.sessionId);
       }
       throw new RedisStoreCorruptError(
@@ -235,6 +249,7 @@ export class OwnLease {
               this.lastRecord = null;
               return true;
             }
+            if (reply[0] === 'changed' && (await this.adoptRollback(reply[1] ?? ''))) continue; // remove that one
             this.markTakenOver(reply);
             return false;
         }
@@ -281,7 +296,8 @@ export class OwnLease {
   private async put(record: SessionRecord, epoch: string, started = Date.now()): Promise<Reply> {
     const { connection, keys, options } = this.context;
     const text = JSON.stringify(record);
-    const next = this.version === null ? null : nextVersion(this.version);
+    // After a rollback the next version moves past every one issued before it.
+    const next = this.version === null ? null : nextVersion(this.rolledBackFrom ?? this.version);
     if (next !== null) {
       const done = await connection.call(
         () =>
@@ -294,6 +310,7 @@ export class OwnLease {
       );
       if (done === 1) {
         this.version = next;
+        this.rolledBackFrom = null;
         this.lastRecord = record;
         this.leaseSet();
         return ['ok', next];
@@ -310,6 +327,7 @@ export class OwnLease {
     )) as Reply;
     if (reply[0] === 'ok') {
       this.version = reply[1] as string;
+      this.rolledBackFrom = null;
       this.versionEpoch = epoch;
       this.lastRecord = record;
       this.leaseSet();
@@ -401,6 +419,9 @@ export class OwnLease {
       )) as Reply;
       switch (reply[0]) {
         case 'ok':
+          // Our lease holds, but the record is not the version we wrote: a restart from an older snapshot.
+          if (reply[1] !== undefined && this.pending === 0 && (await this.adoptRollback(reply[1])))
+            await this.rewriteLastRecord();
           break;
         case 'renewed':
           this.note(
@@ -421,13 +442,54 @@ export class OwnLease {
           );
           break;
         default:
-          this.markTakenOver(reply);
+          if (reply[0] === 'changed' && this.pending === 0 && (await this.adoptRollback(reply[1] ?? '')))
+            await this.rewriteLastRecord();
+          else this.markTakenOver(reply);
       }
     } catch (error) {
       this.warnBackground(error);
     } finally {
       this.beating = false;
     }
+  }
+
+  /**
+   * The server shows `current` where this store last wrote `version`. When
+   * that can only be a rollback of the server's data — an earlier version of
+   * our own record, or no record while the lease is still ours (a take-over
+   * always deletes the owner's lease) — prepares the record and its claims to
+   * be written again and returns true; otherwise (a reaper's doing, or
+   * unknown) returns false and nothing changes.
+   */
+  private async adoptRollback(current: string): Promise<boolean> {
+    const own = this.version;
+    if (own === null || this.takenOverBy !== undefined || this.sessionId === null) return false;
+    if (current === '') {
+      if (!(await this.leaseIsOurs())) return false;
+    } else if (!isEarlierOwnVersion(current, own)) return false;
+    this.rolledBackFrom = current === '' ? null : own;
+    this.version = current === '' ? null : current;
+    const claimed = (this.lastRecord?.resources ?? []).filter((r) => r.claimed);
+    this.note(
+      { outcome: 'restored', leaseId: this.leaseId },
+      `the server's data went back to an older snapshot (its record is at ${current === '' ? 'nothing' : `version ${current}`}, ` +
+        `this store had written ${own}), so the record (${this.lastRecord?.resources.length ?? 0} resources) and ` +
+        `${claimed.length} claims are written again`,
+    );
+    if (claimed.length > 0) await this.context.reclaim(claimed);
+    return true;
+  }
+
+  private async leaseIsOurs(): Promise<boolean> {
+    const { connection, keys } = this.context;
+    const lease = await connection.call(() => connection.redis.get(keys.lease(this.sessionId as string)));
+    return lease === this.leaseId;
+  }
+
+  /** After {@link OwnLease.adoptRollback} outside a write: writes the last record again. */
+  private async rewriteLastRecord(): Promise<void> {
+    const record = this.lastRecord;
+    if (record !== null) await this.writeQueued(record);
   }
 
   private markTakenOver(reply: Reply): void {
@@ -467,11 +529,4 @@ export class OwnLease {
       `session store background step failed: ${(error as Error).message}`,
     );
   }
-}
-
-/** The version after `version` ("<epoch>:<incarnation>:<n>" → n + 1), as the scripts count. */
-function nextVersion(version: string): string | null {
-  const at = version.lastIndexOf(':');
-  const n = Number(version.slice(at + 1));
-  return at > 0 && Number.isSafeInteger(n) ? `${version.slice(0, at)}:${n + 1}` : null;
 }

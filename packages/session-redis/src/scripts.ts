@@ -106,8 +106,10 @@ return { 'changed', h[1] }
  * record is exactly what the owner last wrote (nobody took it over, changed
  * or removed it meanwhile): a restored lease never writes back what was reaped.
  * KEYS: epoch, own lease, own record. ARGV: epoch, lease id, TTL ms, own version ('' = no record).
- * Replies: {'ok'} | {'renewed'} | {'epoch', current} | {'lease-conflict', lease}
- *          | {'reaped', reaper} | {'changed', version}.
+ * Replies: {'ok'} | {'ok', version} (the lease holds but the record is not the
+ *          owner's version: a rollback to an older snapshot, or a write whose reply
+ *          is still on its way) | {'renewed'} | {'epoch', current}
+ *          | {'lease-conflict', lease} | {'reaped', reaper} | {'changed', version}.
  */
 export const HEARTBEAT = `
 local epoch = redis.call('GET', KEYS[1])
@@ -115,6 +117,10 @@ if epoch ~= ARGV[1] then return { 'epoch', epoch or '' } end
 local lease = redis.call('GET', KEYS[2])
 if lease == ARGV[2] then
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  if ARGV[4] ~= '' then
+    local ver = redis.call('HGET', KEYS[3], 'ver')
+    if ver ~= ARGV[4] then return { 'ok', ver or '' } end
+  end
   return { 'ok' }
 end
 if lease then return { 'lease-conflict', lease } end

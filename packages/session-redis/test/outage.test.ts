@@ -118,6 +118,68 @@ describe.skipIf(SKIP_REASON !== null)(
       await manager.unregisterSession();
     });
 
+    it('a crash and a restart from an older snapshot (same epoch): the owner writes its record and claims again, under a version never issued before', async () => {
+      const prefix = freshPrefix();
+      const renewals: string[] = [];
+      const ownerStore = store(prefix, {});
+      ownerStore.on('leaseRenewed', (r) => renewals.push(r.outcome));
+      const manager = createSessionManager({ dir: freshDir(), store: ownerStore });
+      await manager.registerResource({ kind: 'vm', id: 'vm-a' });
+      await manager.claimResources('port', () => [{ kind: 'port', id: '127.0.0.1:8020' }]);
+      const raw = rawClient(server.url);
+      const recordKey = `${prefix}s:${manager.sessionId}`;
+      try {
+        await raw.save(); // the snapshot the server will come back with
+        const saved = (await raw.hget(recordKey, 'ver')) as string;
+        await manager.registerResource({ kind: 'vm', id: 'vm-b' });
+        await manager.claimResources('port', () => [{ kind: 'port', id: '127.0.0.1:8021' }]);
+        const beforeCrash = (await raw.hget(recordKey, 'ver')) as string;
+        expect(Number(beforeCrash.split(':')[2])).toBeGreaterThan(Number(saved.split(':')[2]));
+        raw.disconnect();
+
+        await server.restart(); // SIGKILL, then the server loads its last save: vm-b and port 8021 are gone there
+        const back = rawClient(server.url);
+        try {
+          // The heartbeat sees the earlier version of its own record and writes it again.
+          await until(
+            async () => ((await back.hget(recordKey, 'rec')) ?? '').includes('vm-b'),
+            'the record to be written again',
+            20_000,
+          );
+          expect(renewals).toContain('restored');
+          expect(renewals).not.toContain('taken-over');
+          expect(ownerStore.takenOver).toBe(false);
+          const ids = JSON.parse((await back.hget(recordKey, 'rec')) as string).resources.map(
+            (r: { id: string }) => r.id,
+          );
+          expect(ids.sort()).toEqual(['127.0.0.1:8020', '127.0.0.1:8021', 'vm-a', 'vm-b']);
+          expect(await back.keys(`${prefix}c:port:*`)).toHaveLength(2); // the claim made after the save is back
+          expect(await back.get(`${prefix}l:${manager.sessionId}`)).toBe(ownerStore.leaseId);
+          // Versions go on past the newest issued before the crash: no token is handed out twice.
+          const restored = (await back.hget(recordKey, 'ver')) as string;
+          expect(Number(restored.split(':')[2])).toBeGreaterThan(Number(beforeCrash.split(':')[2]));
+          await manager.registerResource({ kind: 'vm', id: 'vm-c' }); // and writes go on
+
+          // A record deleted by hand while the lease is ours is written again too (nobody reaped it:
+          // a take-over always drops the owner's lease) …
+          await back.del(recordKey);
+          await manager.registerResource({ kind: 'vm', id: 'vm-d' });
+          expect(((await back.hget(recordKey, 'rec')) ?? '').includes('vm-d')).toBe(true);
+          // … but a record gone together with our lease may have been reaped: nothing is written back.
+          await back.del(recordKey, `${prefix}l:${manager.sessionId}`);
+          await expect(manager.registerResource({ kind: 'vm', id: 'vm-e' })).rejects.toMatchObject({
+            code: 'E_SESSION_TAKEN_OVER',
+          });
+          expect(await back.exists(recordKey)).toBe(0);
+        } finally {
+          back.disconnect();
+        }
+      } finally {
+        raw.disconnect();
+      }
+      expect(unhandled).toEqual([]);
+    });
+
     it('a server paused past the lease TTL: the lease expired, nobody reaped, so it is re-established', async () => {
       const prefix = freshPrefix();
       const renewals: string[] = [];
