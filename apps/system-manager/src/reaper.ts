@@ -105,8 +105,16 @@ export async function reapProcess(resource: ResourceRecord, graceMs: number): Pr
   return { ...base, outcome: 'killed', detail: `pid ${pid} SIGKILL after ${graceMs} ms` };
 }
 
-/** Runs the configured cleanup command of a resource kind (e.g. a VM delete); "not found" counts as done. */
-export function runCleanupCommand(resource: ResourceRecord, cleanup: CleanupConfig): Promise<CleanupAction> {
+/**
+ * Runs the configured cleanup command of a resource kind (e.g. a VM delete); "not found" counts as done.
+ * `signal` (an aborted start) stops a running command with SIGTERM: it then counts as failed, so the
+ * resource stays recorded (adopted or left in its session) and a later cleanup runs it again.
+ */
+export function runCleanupCommand(
+  resource: ResourceRecord,
+  cleanup: CleanupConfig,
+  signal?: AbortSignal,
+): Promise<CleanupAction> {
   const base = { kind: resource.kind, id: resource.id };
   let rendered: string[];
   try {
@@ -121,10 +129,17 @@ export function runCleanupCommand(resource: ResourceRecord, cleanup: CleanupConf
     execFile(
       command as string,
       args,
-      { timeout: cleanup.timeoutMs, encoding: 'utf8' },
+      { timeout: cleanup.timeoutMs, encoding: 'utf8', ...(signal ? { signal } : {}) },
       (error, stdout, stderr) => {
         const output = `${stdout}${stderr}`.trim();
         if (!error) return resolve({ ...base, outcome: 'deleted' });
+        if (error.name === 'AbortError')
+          return resolve({
+            ...base,
+            outcome: 'failed',
+            detail:
+              'aborted: the cleanup command was stopped; the resource stays recorded for a later cleanup',
+          });
         if (new RegExp(cleanup.notFoundPattern, 'i').test(output))
           return resolve({ ...base, outcome: 'already-gone' });
         const reason =
@@ -141,7 +156,12 @@ export function runCleanupCommand(resource: ResourceRecord, cleanup: CleanupConf
 export async function cleanupResource(
   resource: ResourceRecord,
   cleanup: Readonly<Record<string, CleanupConfig>>,
-  options: { graceMs: number; log: Logger; ownerHostname?: string | undefined },
+  options: {
+    graceMs: number;
+    log: Logger;
+    ownerHostname?: string | undefined;
+    signal?: AbortSignal | undefined;
+  },
 ): Promise<CleanupAction> {
   let action: CleanupAction;
   const remote = options.ownerHostname !== undefined && options.ownerHostname !== hostname();
@@ -154,7 +174,7 @@ export async function cleanupResource(
     };
   else if (resource.kind === 'process') action = await reapProcess(resource, options.graceMs);
   else if (cleanup[resource.kind])
-    action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig);
+    action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig, options.signal);
   else action = { kind: resource.kind, id: resource.id, outcome: 'released' };
   const level = action.outcome === 'failed' || action.outcome === 'refused' ? 'error' : 'info';
   options.log[level]({ ...action }, `cleanup ${resource.kind} ${resource.id}: ${action.outcome}`);

@@ -1,6 +1,7 @@
 // A signal during a start phase aborts that phase at once: the manager stops
 // what it started, unregisters and exits 0 well within the shutdown grace
 // period — not after the start timeout, and without starting anything more.
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +14,7 @@ import {
   misbehaving,
   run,
   startManager,
+  taggedPids,
   tempDir,
   waitUntil,
 } from './helpers.js';
@@ -48,9 +50,7 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
     expect(await liveSessions(m.env)).toEqual([]);
   });
 
-  // The reaper's cleanup command (8 s) may outlive the abort (until reapAndCleanUp honours its
-  // `signal` option and ends it): the manager still exits within its shutdown grace period.
-  it('SIGTERM during a slow reap (a VM cleanup command that hangs): exits 0 within the grace period and starts no service', async () => {
+  it('SIGTERM during a slow reap (a VM cleanup command that hangs): the command is stopped, the VM stays recorded, exit 0 within the grace period, no service started', async () => {
     const tmp = tempDir('sm-abort-');
     dirs.push(tmp.remove);
     const sessionDir = path.join(tmp.dir, 'sessions');
@@ -74,6 +74,14 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
     );
     managers.push(m);
     await m.waitForLog((e) => e['msg'] === 'reaping stale session');
+    const isCleanupCommand = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('setTimeout(() => {}, 8000)');
+      } catch {
+        return false;
+      }
+    };
+    await waitUntil(() => taggedPids().some(isCleanupCommand), 10_000, 'the cleanup command to run');
     const signalledAt = Date.now();
     m.child.kill('SIGTERM');
     // The manager's own part is prompt: services never started, session handled, "stopped" logged.
@@ -85,5 +93,15 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
     const msgs = logLines(m).map((e) => String(e['msg']));
     expect(msgs, m.stderr()).toContain('start aborted; stopping what was started');
     expect(msgs, m.stderr()).not.toContain('service started');
+    // The abort ended the cleanup command too, and its VM is still recorded (in the dead session or
+    // adopted by the manager's own): nothing is forgotten, a later cleanup runs the delete again.
+    expect(taggedPids().filter(isCleanupCommand)).toEqual([]);
+    const recorded = readdirSync(path.join(sessionDir, 'sessions'))
+      .filter((name) => name.includes('.json') && !name.startsWith('.'))
+      .map((name) => readFileSync(path.join(sessionDir, 'sessions', name), 'utf8'));
+    expect(
+      recorded.some((text) => text.includes('"vm-slow-1"')),
+      recorded.join('\n'),
+    ).toBe(true);
   });
 });
