@@ -670,6 +670,30 @@ async function main() {
     progress(
       `npx system-manager (bin of @core/system-manager) --help: exit 0, usage on stdout, nothing on stderr; --version ${appVersion}`,
     );
+    // The installed bin's read-only commands are bundles (apps/system-manager/scripts/bundle-read-only.mjs):
+    // they must read a real session record in the installed layout too.
+    const sessionDir = path.join(consumer, 'e2e-sessions');
+    writeFileSync(
+      path.join(consumer, 'own-vm.mjs'),
+      [
+        "import { createSessionManager } from '@core/session';",
+        'const m = createSessionManager({ dir: process.argv[2] });',
+        "if (!(await m.registerVm('vm-e2e', 'zone-a', []))) process.exit(1);",
+        'console.log(m.sessionId);',
+      ].join('\n'),
+    );
+    const owner = run(process.execPath, ['own-vm.mjs', sessionDir], { cwd: consumer, env: consumerEnv });
+    const ownerId = owner.stdout.trim();
+    const status = run('npx', ['system-manager', 'status', '--json'], {
+      cwd: consumer,
+      env: { ...consumerEnv, CORE_SESSION_DIR: sessionDir },
+    });
+    const listed = JSON.parse(status.stdout).sessions.find((s) => s.sessionId === ownerId);
+    assert.ok(listed, `npx system-manager status --json lists session ${ownerId}: ${status.stdout}`);
+    assert.equal(listed.liveness, 'dead', 'its process has exited');
+    progress(
+      `npx system-manager status --json (the bundled read-only command): lists the exited session ${ownerId} as dead`,
+    );
 
     // --- 4. a patch of one package -------------------------------------------
     const git = ['-c', 'user.name=release-e2e', '-c', 'user.email=release-e2e@localhost'];

@@ -1,12 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import * as z from 'zod/mini';
 import type { SessionLogger } from './contract.js';
 import type { FileSessionStore } from './file-store/store.js';
 import { readPrivateFileSync, removeDeadTempFiles, removeFileSync, writePrivateFileSync } from './files.js';
 import { parseWith, type TrackerFile, TrackerFileSchema } from './schema.js';
 import { judgeSession } from './staleness.js';
 
-const IDENTITY = TrackerFileSchema.pick({
+const IDENTITY = z.pick(TrackerFileSchema, {
   pid: true,
   hostname: true,
   processStartTime: true,

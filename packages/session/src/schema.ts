@@ -1,42 +1,52 @@
 // zod schemas of every file the package reads. A file that fails them is
 // corrupt or foreign and is moved aside, never trusted.
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import type { $ZodType } from 'zod/v4/core';
+import en from 'zod/v4/locales/en.js';
 import type { ResourceRecord, SessionRecord } from './contract.js';
+
+// Written with zod/mini (the same engine, functions instead of methods) so a
+// bundler keeps only what these schemas use (the app's read-only commands).
+// zod/mini loads no locale — its messages would all be "Invalid input" — so
+// use English unless the process chose a locale already, as full zod does.
+if (!z.config().localeError) z.config(en());
 
 /** Resource kinds are lower-case words. */
 export const RESOURCE_KIND = /^[a-z][a-z0-9._-]*$/;
 
 const Metadata = z.record(z.string(), z.unknown());
 // Session ids become object keys and file names: no '__proto__', no path separators.
-const SessionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
+const SessionId = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/));
+
+const Pid = z.int().check(z.positive());
 
 const ResourceRecordSchema = z.object({
-  kind: z.string().regex(RESOURCE_KIND),
-  id: z.string().min(1),
-  zone: z.string().optional(),
-  components: z.array(z.string()).optional(),
-  pid: z.number().int().positive().optional(),
-  processStartTime: z.string().optional(),
-  metadata: Metadata.optional(),
-  registeredAt: z.number().finite(),
-  cleaningBy: z.string().optional(),
-  cleaningSince: z.number().finite().optional(),
-  claimed: z.boolean().optional(),
+  kind: z.string().check(z.regex(RESOURCE_KIND)),
+  id: z.string().check(z.minLength(1)),
+  zone: z.optional(z.string()),
+  components: z.optional(z.array(z.string())),
+  pid: z.optional(Pid),
+  processStartTime: z.optional(z.string()),
+  metadata: z.optional(Metadata),
+  registeredAt: z.number(),
+  cleaningBy: z.optional(z.string()),
+  cleaningSince: z.optional(z.number()),
+  claimed: z.optional(z.boolean()),
 });
 
 /** One session's record (registry entry and session file). */
 export const SessionRecordSchema = z.object({
   sessionId: SessionId,
-  pid: z.number().int().positive(),
+  pid: Pid,
   hostname: z.string(),
-  hostId: z.string().optional(),
-  processStartTime: z.string().nullable(),
-  createdAt: z.number().finite(),
-  registeredAt: z.number().finite(),
-  heartbeatAt: z.number().finite().optional(),
+  hostId: z.optional(z.string()),
+  processStartTime: z.nullable(z.string()),
+  createdAt: z.number(),
+  registeredAt: z.number(),
+  heartbeatAt: z.optional(z.number()),
   status: z.enum(['active', 'stale']),
-  vmId: z.string().nullable(),
-  zone: z.string().nullable(),
+  vmId: z.nullable(z.string()),
+  zone: z.nullable(z.string()),
   components: z.array(z.string()),
   metadata: Metadata,
   resources: z.array(ResourceRecordSchema),
@@ -45,23 +55,23 @@ export const SessionRecordSchema = z.object({
 /** Who owns a claim or reaps (see `SessionOwner`). */
 export const SessionOwnerSchema = z.object({
   sessionId: SessionId,
-  pid: z.number().int().positive(),
+  pid: Pid,
   hostname: z.string(),
-  hostId: z.string().nullable(),
-  processStartTime: z.string().nullable(),
-  createdAt: z.number().finite(),
-  heartbeatAt: z.number().finite().optional(),
+  hostId: z.nullable(z.string()),
+  processStartTime: z.nullable(z.string()),
+  createdAt: z.number(),
+  heartbeatAt: z.optional(z.number()),
 });
 
 /** A claim file of the file store: `claims/<key>.json`. */
 export const ClaimFileSchema = z.object({
   format: z.literal('core-session-claim'),
-  kind: z.string().regex(RESOURCE_KIND),
-  id: z.string().min(1),
+  kind: z.string().check(z.regex(RESOURCE_KIND)),
+  id: z.string().check(z.minLength(1)),
   /** Unique per claim instance: a successor file `.<key>.next-<nonce>` holds the right to replace exactly this instance. */
-  nonce: z.string().regex(/^[0-9a-f]{8,64}$/),
+  nonce: z.string().check(z.regex(/^[0-9a-f]{8,64}$/)),
   holder: SessionOwnerSchema,
-  claimedAt: z.number().finite(),
+  claimedAt: z.number(),
 });
 
 /** Claim file content. */
@@ -74,18 +84,20 @@ export const RegistryFileSchema = z
     version: z.literal(1),
     sessions: z.record(z.string(), SessionRecordSchema),
   })
-  .refine((file) => Object.entries(file.sessions).every(([key, record]) => key === record.sessionId), {
-    message: 'every session must be stored under its own sessionId',
-  });
+  .check(
+    z.refine((file) => Object.entries(file.sessions).every(([key, record]) => key === record.sessionId), {
+      message: 'every session must be stored under its own sessionId',
+    }),
+  );
 
 /** The per-session global tracker file: who this session is and where its files are. */
 export const TrackerFileSchema = z.object({
   format: z.literal('core-session-tracker'),
   sessionId: SessionId,
-  pid: z.number().int().positive(),
+  pid: Pid,
   hostname: z.string(),
-  processStartTime: z.string().nullable(),
-  createdAt: z.number().finite(),
+  processStartTime: z.nullable(z.string()),
+  createdAt: z.number(),
   sessionFile: z.string(),
   registryFile: z.string(),
 });
@@ -94,10 +106,10 @@ export const TrackerFileSchema = z.object({
 export const ProcessFileSchema = z.object({
   format: z.literal('core-session-process'),
   sessionId: SessionId,
-  pid: z.number().int().positive(),
+  pid: Pid,
   hostname: z.string(),
-  processStartTime: z.string().nullable(),
-  createdAt: z.number().finite(),
+  processStartTime: z.nullable(z.string()),
+  createdAt: z.number(),
 });
 
 /** Tracker file content. */
@@ -112,7 +124,7 @@ export type ProcessFile = z.infer<typeof ProcessFileSchema>;
  * other engines (e.g. `@core/session-redis`) read their values through it.
  */
 export function parseWith<T>(
-  schema: z.ZodType<T>,
+  schema: $ZodType<T>,
   text: string,
 ): { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string } {
   let json: unknown;
@@ -121,7 +133,7 @@ export function parseWith<T>(
   } catch (error) {
     return { ok: false, reason: `not JSON: ${(error as Error).message}` };
   }
-  const result = schema.safeParse(json);
+  const result = z.safeParse(schema, json);
   if (result.success) return { ok: true, value: result.data };
   const issue = result.error.issues[0];
   return {

@@ -26,12 +26,16 @@ interface ProcessSessionSlot {
   readonly manager: GlobalSessionManager;
 }
 
-const PACKAGE_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string })
-  .version;
+let packageVersion: string | undefined;
 
-/** The version of this copy of @core/session (from its package.json). */
+/**
+ * The version of this copy of @core/session (from its package.json). Read on
+ * first use, not at import: a tool that bundles the package's read-only parts
+ * (the app's `status`) has no package.json of ours beside the bundle and never needs it.
+ */
 export function sessionPackageVersion(): string {
-  return PACKAGE_VERSION;
+  packageVersion ??= (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  return packageVersion;
 }
 
 /** Whether two versions may share a session: same major (for 0.x, same minor, as semver's caret). */
@@ -45,8 +49,8 @@ export function compatibleVersions(a: string, b: string): boolean {
 function readSlot(): ProcessSessionSlot | undefined {
   const slot = (globalThis as Record<symbol, unknown>)[SLOT] as ProcessSessionSlot | undefined;
   if (slot === undefined) return undefined;
-  if (!compatibleVersions(slot.version, PACKAGE_VERSION))
-    throw new SessionVersionConflictError(slot.version, PACKAGE_VERSION);
+  if (!compatibleVersions(slot.version, sessionPackageVersion()))
+    throw new SessionVersionConflictError(slot.version, sessionPackageVersion());
   return slot;
 }
 
@@ -160,7 +164,7 @@ export function getSessionManager(options?: SessionManagerOptions): GlobalSessio
     seed = { sessionId: randomUUID(), createdAt: Date.now(), processFile: null };
   }
   const manager = new GlobalSessionManager(options ?? {}, seed);
-  const created: ProcessSessionSlot = { version: PACKAGE_VERSION, manager };
+  const created: ProcessSessionSlot = { version: sessionPackageVersion(), manager };
   Object.defineProperty(globalThis, SLOT, {
     value: created,
     configurable: true,

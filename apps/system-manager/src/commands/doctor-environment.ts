@@ -5,8 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import type { SystemManagerConfig } from '../config.js';
 import { bad, type CheckResult, ok, safeRead } from './doctor-checks.js';
+import { sessionPorts } from './session-ports.js';
 import type { SessionListing } from './sessions-source.js';
-import { sessionPorts } from './status.js';
 
 /** The Redis store, when configured: reachable, and with an eviction policy that cannot drop sessions. */
 export async function checkStore(

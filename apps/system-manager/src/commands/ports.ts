@@ -6,7 +6,7 @@ import { BUILTIN_ALIASES, builtinConfiguredPorts } from './configured-ports.js';
 import { fetchLiveStatus } from './live-status.js';
 import { print } from './output.js';
 import { readSessions } from './read-only-context.js';
-import { sessionPorts } from './status.js';
+import { sessionPorts } from './session-ports.js';
 
 /** The ports of one running manager. */
 export interface LivePorts {

@@ -1,6 +1,8 @@
-// What read-only commands need to find the sessions: the config (only when a
-// file is in force — zod is loaded then) and the Redis store (only when a URL
-// is set — ioredis is loaded then). On a machine with neither, nothing heavy loads.
+// What read-only commands need to find the sessions: the Redis store (only
+// when a URL is set — ioredis is loaded then, and the config with its full
+// zod schema). The config file in force is only peeked at for a Redis URL,
+// so with a file registry nothing heavy loads, with or without a config file.
+import { readFileSync } from 'node:fs';
 import type { CommandOptions, LazyLogger } from '../commands.js';
 import type { SystemManagerConfig } from '../config.js';
 import { discoverConfig } from '../config-discovery.js';
@@ -35,11 +37,39 @@ export async function configIfAny(options: CommandOptions): Promise<SystemManage
   return loadConfigWithSource({ flag: options.config }).config;
 }
 
+/**
+ * What the config file in force says about the registry, read without the
+ * config schema: `none` (no file: the built-in config), `file` (no
+ * `session.redisUrl`), `redis`, or `unsure` (unreadable, not JSON, or a
+ * `redisUrl` that is not a string). Only `redis` and `unsure` need the full
+ * config — and validating it stays config.ts's job, so an `unsure` file gets
+ * exactly the error `start` and `config check` give.
+ */
+export function peekRegistry(options: CommandOptions): 'none' | 'file' | 'redis' | 'unsure' {
+  const { file } = discoverConfig({ flag: options.config });
+  if (file === null) return 'none';
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return 'unsure';
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return 'unsure';
+  const session = (json as Record<string, unknown>)['session'];
+  if (session === undefined) return 'file';
+  if (typeof session !== 'object' || session === null || Array.isArray(session)) return 'unsure';
+  const url = (session as Record<string, unknown>)['redisUrl'];
+  if (url === undefined) return 'file';
+  return typeof url === 'string' ? 'redis' : 'unsure';
+}
+
 /** Lists the sessions the options select: this user's directory, every user's (`--all-users`), or the fleet's Redis registry. */
 export async function readSessions(options: CommandOptions, log: LazyLogger): Promise<SessionView> {
-  const config = await configIfAny(options);
   const envUrl = process.env['CORE_SESSION_REDIS_URL'];
-  const redisUrl = envUrl !== undefined && envUrl !== '' ? envUrl : config?.session.redisUrl;
+  const fromEnv = envUrl !== undefined && envUrl !== '';
+  const peeked = peekRegistry(options);
+  const config = fromEnv || peeked === 'redis' || peeked === 'unsure' ? await configIfAny(options) : null;
+  const redisUrl = fromEnv ? envUrl : config?.session.redisUrl;
   const warn = (message: string) => warnLine(message);
   if (redisUrl !== undefined) {
     const { createSessionStore } = await import('../session-store.js');

@@ -7,6 +7,7 @@ import { fetchLiveStatus, type LiveService, type LiveStatus } from './live-statu
 import { print, table } from './output.js';
 import { readProcessUsage } from './proc-stats.js';
 import { readSessions, type SessionView } from './read-only-context.js';
+import { sessionPorts } from './session-ports.js';
 
 /** One service row (the same data in the table and in `--json`). */
 export interface ServiceRow {
@@ -61,18 +62,6 @@ export interface StatusDocument {
   readonly sessions: readonly SessionStatus[];
   /** Present when a dead session left something behind. */
   readonly hint: string | null;
-}
-
-/** The port resources of a session by name (`control`, `main_api`…). */
-export function sessionPorts(record: SessionRecord): Record<string, number> {
-  const ports: Record<string, number> = {};
-  for (const r of record.resources) {
-    if (r.kind !== 'port') continue;
-    const name = r.metadata?.['name'];
-    const port = r.metadata?.['port'] ?? Number(r.id.split(':').pop());
-    if (typeof name === 'string' && typeof port === 'number' && Number.isInteger(port)) ports[name] = port;
-  }
-  return ports;
 }
 
 function processResources(record: SessionRecord): ResourceRecord[] {
