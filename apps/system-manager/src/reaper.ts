@@ -83,8 +83,14 @@ export function renderCommand(template: readonly string[], resource: ResourceRec
 /**
  * Stops an orphaned child process of a dead session — only after proving it
  * is the process that session started (same pid AND same start time).
+ * SIGTERM, then SIGKILL after `graceMs`; an aborted `signal` (a stopped
+ * start) ends the wait at once and sends SIGKILL (still only to that process).
  */
-export async function reapProcess(resource: ResourceRecord, graceMs: number): Promise<CleanupAction> {
+export async function reapProcess(
+  resource: ResourceRecord,
+  graceMs: number,
+  signal?: AbortSignal,
+): Promise<CleanupAction> {
   const base = { kind: resource.kind, id: resource.id };
   const pid = resource.pid;
   if (pid === undefined) return { ...base, outcome: 'released', detail: 'no pid recorded' };
@@ -96,13 +102,14 @@ export async function reapProcess(resource: ResourceRecord, graceMs: number): Pr
   }
   signalGroup(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
+  while (Date.now() < deadline && !signal?.aborted) {
     if (readProcessStartTime(pid) !== resource.processStartTime)
       return { ...base, outcome: 'killed', detail: `pid ${pid} SIGTERM` };
     await sleep(25);
   }
   if (readProcessStartTime(pid) === resource.processStartTime) signalGroup(pid, 'SIGKILL');
-  return { ...base, outcome: 'killed', detail: `pid ${pid} SIGKILL after ${graceMs} ms` };
+  const waited = signal?.aborted ? 'at once (start aborted)' : `after ${graceMs} ms`;
+  return { ...base, outcome: 'killed', detail: `pid ${pid} SIGKILL ${waited}` };
 }
 
 /**
@@ -172,7 +179,7 @@ export async function cleanupResource(
       outcome: 'skipped-other-host',
       detail: `pid ${resource.pid ?? '-'} on ${options.ownerHostname}`,
     };
-  else if (resource.kind === 'process') action = await reapProcess(resource, options.graceMs);
+  else if (resource.kind === 'process') action = await reapProcess(resource, options.graceMs, options.signal);
   else if (cleanup[resource.kind])
     action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig, options.signal);
   else action = { kind: resource.kind, id: resource.id, outcome: 'released' };

@@ -50,6 +50,40 @@ describe('prompt, clean abort of start (real processes)', { timeout: 60_000 }, (
     expect(await liveSessions(m.env)).toEqual([]);
   });
 
+  it('SIGTERM while the reaper waits for an orphan that ignores SIGTERM: it is SIGKILLed at once (verified), exit 0 long before the 10 s grace', async () => {
+    // A manager whose service ignores SIGTERM, killed -9: its service is an orphan of a dead session.
+    const first = await startManager({ services: [misbehaving('stubborn', 'ignore-term')] });
+    managers.push(first);
+    const started = await first.waitForLog((e) => e['msg'] === 'service started');
+    const orphanPid = Number(started['servicePid']);
+    await first.ready();
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(isAlive(orphanPid)).toBe(true);
+
+    // The next start reaps it: SIGTERM (ignored), then a wait of up to shutdown.graceMs before SIGKILL.
+    const m = await startManager(
+      { shutdown: { graceMs: 10_000 }, services: [misbehaving('never-started', '')] },
+      { CORE_SESSION_DIR: first.env['CORE_SESSION_DIR'] as string },
+    );
+    managers.push(m);
+    await m.waitForLog((e) => e['msg'] === 'reaping stale session');
+    await new Promise((r) => setTimeout(r, 300)); // its SIGTERM is out: the reaper now waits for it
+    expect(isAlive(orphanPid)).toBe(true); // it ignored the SIGTERM
+    const signalledAt = Date.now();
+    m.child.kill('SIGTERM');
+    const { code } = await m.exited;
+    expect(code, m.stderr()).toBe(0);
+    expect(Date.now() - signalledAt, m.stderr()).toBeLessThan(3_000);
+    await waitUntil(() => !isAlive(orphanPid), 2_000, 'the orphan to be gone');
+    const killed = logLines(m).find((e) => String(e['msg']).startsWith('cleanup process stubborn@'));
+    expect(killed, m.stderr()).toMatchObject({
+      outcome: 'killed',
+      detail: `pid ${orphanPid} SIGKILL at once (start aborted)`,
+    });
+    expect(logLines(m).map((e) => String(e['msg']))).not.toContain('service started');
+  });
+
   it('SIGTERM during a slow reap (a VM cleanup command that hangs): the command is stopped, the VM stays recorded, exit 0 within the grace period, no service started', async () => {
     const tmp = tempDir('sm-abort-');
     dirs.push(tmp.remove);
