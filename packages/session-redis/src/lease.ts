@@ -233,6 +233,7 @@ export class OwnLease {
         switch (reply[0]) {
           case 'ok':
             this.version = null;
+            this.rolledBackFrom = null;
             this.lastRecord = null;
             return true;
           case 'missing':
