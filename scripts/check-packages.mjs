@@ -22,21 +22,37 @@
 //     reaches through require(esm) at run time; TypeScript's node16-cjs mode
 //     cannot express that, so that resolution (and node10) is not judged. The
 //     release e2e requires every package from a real .cjs consumer instead.
-//     attw reads the local tarball only; nothing is downloaded.
+//     attw reads the local tarball only; nothing is downloaded;
+//   - the shipped declarations reach no third-party package's types (from
+//     every `types` entry of the exports map, following relative imports):
+//     a consumer would otherwise type-check that dependency's declarations
+//     and fail whenever a release of it ships broken ones. Node built-ins and
+//     our own @core packages are fine; TYPE_DEPENDENCIES lists the exceptions.
 // Needs a build (`pnpm build`) first.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
+import { leakedDependencies, packageOf } from './lib/declaration-imports.mjs';
 import { DEPENDENCY_FIELDS, publishedPackages } from './lib/workspace.mjs';
 
 const ALWAYS = new Set(['package.json', 'README.md', 'LICENSE']);
 const SHIPPED = /^dist\/(?:[\w.-]+\/)*[\w.-]+\.(?:js|d\.ts)$/;
 // Published JSON Schemas of a package's file formats (system-manager's config.schema.json, for editors' "$schema").
 const SCHEMA_FILE = /^[\w.-]+\.schema\.json$/;
+// Third-party packages whose types the published declarations may still
+// name, each with its reason; any other reachable import fails the check.
+// Both ship their own declarations (no untyped transitive imports) and are
+// pinned by our dependency range; the public API that names them (the
+// session's and the app's zod schemas, the app's pino Logger) is to be
+// narrowed to our own types.
+const TYPE_DEPENDENCIES = new Map([
+  ['@core/session', new Set(['zod'])],
+  ['@core/system-manager', new Set(['zod', 'pino'])],
+]);
 const FORBIDDEN = /\.test\.|\.spec\.|\.map$|\.tsbuildinfo$|(?:^|\/)(?:src|test|bench|fixtures)\//;
 
 /** Every relative file path a manifest field points at (exports targets, bin, types, main). */
@@ -119,6 +135,33 @@ function attwProblems(tarball) {
   return problems;
 }
 
+/** Entry declaration files of an exports map (every `types` target). */
+function typeEntries(exportsField, out = []) {
+  if (typeof exportsField === 'string') {
+    if (exportsField.endsWith('.d.ts')) out.push(exportsField);
+  } else if (exportsField && typeof exportsField === 'object') {
+    for (const value of Object.values(exportsField)) typeEntries(value, out);
+  }
+  return out;
+}
+
+/** Third-party packages the tarball's declarations make a consumer load (see the header). */
+function typeLeaks(manifest, tarball, dest) {
+  const unpacked = path.join(dest, 'unpacked');
+  mkdirSync(unpacked);
+  execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
+  const root = path.join(unpacked, 'package');
+  const entries = [...new Set(typeEntries(manifest.exports))].map((e) => path.join(root, e));
+  const ours = new Set(publishedPackages().map((p) => p.name));
+  const allowed = TYPE_DEPENDENCIES.get(manifest.name) ?? new Set();
+  return leakedDependencies(entries, root, ours)
+    .filter(({ specifier }) => !allowed.has(packageOf(specifier)))
+    .map(
+      ({ specifier, chain }) =>
+        `its declarations import "${specifier}" (${chain.join(' → ')}): a consumer would type-check that package's types; describe it with our own type`,
+    );
+}
+
 /** Check one package; returns a list of problems (empty when it is fine) and a summary. */
 export async function checkPackage(pkg, tmp) {
   const problems = [];
@@ -178,6 +221,7 @@ export async function checkPackage(pkg, tmp) {
     problems.push(`license is ${JSON.stringify(manifest.license)}, expected "MIT"`);
 
   problems.push(...exportsProblems(manifest.exports));
+  problems.push(...typeLeaks(manifest, tarball, dest));
   problems.push(...attwProblems(tarball));
 
   const bytes = readFileSync(tarball);
@@ -194,9 +238,12 @@ export async function checkPackage(pkg, tmp) {
     else problems.push(text);
   }
   const dist = files.filter((f) => f.startsWith('dist/')).length;
-  const summary = `${manifest.name}@${manifest.version}: ${files.length} files (dist ${dist}, README.md, LICENSE, package.json), publint and attw (esm-only) clean`;
+  const summary = `${manifest.name}@${manifest.version}: ${files.length} files (dist ${dist}, README.md, LICENSE, package.json), publint and attw (esm-only) clean, declarations reach no third-party types${allowedNote(manifest.name)}`;
   return { problems, notes, summary };
 }
+
+const allowedNote = (name) =>
+  TYPE_DEPENDENCIES.has(name) ? ` but ${[...TYPE_DEPENDENCIES.get(name)].join(', ')}` : '';
 
 async function main() {
   const wanted = process.argv.slice(2);

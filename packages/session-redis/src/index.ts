@@ -6,7 +6,7 @@ export {
   RedisStoreSyncError,
   RedisStoreUnavailableError,
 } from './errors.js';
-export type { LeaseRenewal } from './lease.js';
+export type { LeaseRenewal } from './lease-renewal.js';
 export type {
   RedisSessionStoreOptions,
   RedisSessionStoreOptions as RedisRegistryStoreOptions,

@@ -18,26 +18,9 @@ import { isToken } from './codec.js';
 import type { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError } from './errors.js';
 import type { KeyLayout } from './keys.js';
+import type { LeaseRenewal } from './lease-renewal.js';
 import type { ResolvedRedisOptions } from './options.js';
 import { isEarlierOwnVersion, nextVersion } from './versions.js';
-
-/** Why and how this session's lease was re-established (or could not be). */
-export interface LeaseRenewal {
-  /** Epoch ms. */
-  readonly at: number;
-  /** The lease that had expired (or vanished with the server's data). */
-  readonly previousLeaseId: string;
-  /** The lease now, or null when a reaper had taken the record over (the session is dead to the fleet). */
-  readonly leaseId: string | null;
-  /**
-   * `kept`: the lease had expired but nobody had taken the record over, so it
-   * was re-established; `restored`: the server had lost its data (new epoch)
-   * or went back to an older snapshot, and the record and its claims were
-   * written again; `taken-over`: a reaper
-   * holds (or finished) the record, nothing was written back.
-   */
-  readonly outcome: 'kept' | 'restored' | 'taken-over';
-}
 
 /** What the own side needs from the store. */
 export interface OwnLeaseContext {

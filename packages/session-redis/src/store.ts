@@ -15,7 +15,8 @@ import { ownerOf } from './codec.js';
 import { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError, RedisStoreSyncError } from './errors.js';
 import { KeyLayout } from './keys.js';
-import { type LeaseRenewal, OwnLease } from './lease.js';
+import { OwnLease } from './lease.js';
+import type { LeaseRenewal } from './lease-renewal.js';
 import { importV1 } from './migration.js';
 import {
   type RedisSessionStoreOptions,
@@ -26,7 +27,7 @@ import {
 import { type ReadContext, readAll, readClaims, readOne } from './reading.js';
 import { takeOver } from './takeover.js';
 
-export type { LeaseRenewal } from './lease.js';
+export type { LeaseRenewal } from './lease-renewal.js';
 
 /** Events of {@link RedisSessionStore} and their payloads. */
 export interface RedisSessionStoreEvents {
