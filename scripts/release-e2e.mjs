@@ -1,7 +1,18 @@
 #!/usr/bin/env node
-// pnpm test:release — the release, proven end to end against a real private
-// registry on 127.0.0.1. Nothing here touches the working tree or the user's
-// npm config: everything happens in one temp directory.
+// pnpm test:release [--latest] — the release, proven end to end against a
+// real private registry on 127.0.0.1. Nothing here touches the working tree or
+// the user's npm config: everything happens in one temp directory.
+//
+// Two modes:
+//  - default (gating, what CI runs): the consumers install every third-party
+//    package at the version pnpm-lock.yaml holds (npm `overrides` for the
+//    transitive ones, exact versions for their own direct ones; see
+//    scripts/lib/lockfile-pins.mjs), and the run fails if anything else was
+//    installed. A dependency's release tomorrow cannot fail a change today.
+//  - `--latest` (reporting, not gating): no pins, so the consumers get what a
+//    team installing today gets; the run lists every package whose version
+//    differs from the lockfile and then runs the same checks. A failure here
+//    is news about the outside world, to act on, not a broken change.
 //
 //  1. verdaccio (the devDependency, 6.8.0 — the last that runs on Node 20) on
 //     a free loopback port, config/storage/log in the temp dir, web UI off,
@@ -19,7 +30,9 @@
 //     exercises each package, a CommonJS script (`.cjs`, plain `require()`)
 //     does the same, a prom-client script registers the trackers with a real
 //     prom-client Registry (Prometheus and OpenMetrics output); a TypeScript
-//     file type-checks against them (`tsc --noEmit`, nodenext);
+//     file type-checks against them (`tsc --noEmit`, nodenext, strict,
+//     `skipLibCheck: false`), and the files tsc loaded include no declaration
+//     of ioredis (our types describe what they need themselves);
 //     `npx system-manager --help` and `--version` work (the bin of the scoped app).
 //  4. A patch changeset for @core/invariants and `pnpm release` again: every
 //     dependent gets a patch too, and a fresh install resolves the new
@@ -35,7 +48,8 @@
 // npm is configured with here, or RELEASE_E2E_UPLINK). Publishing never goes
 // upstream.
 //
-// RELEASE_E2E_KEEP=1 keeps the temp directory; it is kept on failure anyway.
+// RELEASE_E2E_KEEP=1 keeps the temp directory; it is kept on failure (and
+// its path printed), removed on success.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -54,7 +68,17 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { differences, installedThirdParty, lockfilePins } from './lib/lockfile-pins.mjs';
 import { publicRegistry, publishedPackages, ROOT } from './lib/workspace.mjs';
+
+const LATEST = process.argv.includes('--latest');
+const unknownArgs = process.argv.slice(2).filter((a) => a !== '--latest');
+if (unknownArgs.length > 0) {
+  process.stderr.write(
+    `usage: node scripts/release-e2e.mjs [--latest]\n(unknown: ${unknownArgs.join(' ')})\n`,
+  );
+  process.exit(2);
+}
 
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
@@ -69,8 +93,16 @@ const INSTALLED = [
   '@core/session-redis',
   '@core/system-manager',
 ];
-// A team already on prom-client: the optional peer of @core/stats, from the public registry.
-const PROM_CLIENT = 'prom-client@^15.1.3';
+// A team already on prom-client: the optional peer of @core/stats, from the
+// public registry (at the lockfile's version in the gating run).
+const PROM_CLIENT = 'prom-client';
+const PROM_CLIENT_RANGE = '^15.1.3';
+// Third-party packages whose declarations a consumer must never load through
+// ours (they have shipped declarations that do not type-check on their own).
+const NEVER_LOADED_TYPES = ['ioredis'];
+// A release builds and checks every package (about a minute on an idle
+// 2-core machine); a loaded one has needed over three.
+const RELEASE_TIMEOUT_MS = 600_000;
 const PATCHED = '@core/invariants';
 
 /** The environment of a child: the caller's, minus every npm/pnpm setting pnpm exported to this script. */
@@ -401,6 +433,7 @@ import { CacheStatisticsTracker, type StatsSnapshot } from '@core/stats';
 import { createSessionManager, type ResourceRecord } from '@core/session';
 import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
 import { parseConfig, type SystemManagerConfig, type SystemManagerErrorCode } from '@core/system-manager';
+import { RedisSessionStore, type RedisSessionStoreOptions, type LeaseRenewal } from '@core/session-redis';
 
 interface Counters {
   hits: number;
@@ -430,6 +463,10 @@ export const config: SystemManagerConfig = parseConfig({});
 export const code: SystemManagerErrorCode = 'E_CONFIG_INVALID';
 // @ts-expect-error not an error code of the app
 export const wrong: SystemManagerErrorCode = 'E_NOPE';
+
+const redisOptions: RedisSessionStoreOptions = { url: 'redis://127.0.0.1:1/0', keyPrefix: '{core}:' };
+export const makeStore = (): RedisSessionStore => new RedisSessionStore(redisOptions);
+export const onRenewal = (renewal: LeaseRenewal): string => renewal.outcome;
 `;
 
 // TypeScript CommonJS code (a .cts file, `import x = require()`): with
@@ -533,6 +570,22 @@ async function main() {
       logFile: path.join(tmp, 'install.log'),
     });
     progress(`cloned HEAD ${head} and installed it (frozen lockfile)`);
+    // What the lockfile resolves for a consumer of our packages (plus prom-client).
+    const pins = lockfilePins(repo, { extra: [PROM_CLIENT] });
+    const promClient = LATEST
+      ? `${PROM_CLIENT}@${PROM_CLIENT_RANGE}`
+      : `${PROM_CLIENT}@${pins.direct[PROM_CLIENT]}`;
+    const consumerManifest = {
+      name: 'consumer',
+      private: true,
+      type: 'module',
+      ...(LATEST ? {} : { overrides: pins.overrides }),
+    };
+    progress(
+      LATEST
+        ? 'newest-dependencies run: third-party packages resolve to what a team installing today gets (not gating)'
+        : `gating run: ${pins.versions.size} third-party packages pinned to pnpm-lock.yaml's versions (npm overrides)`,
+    );
 
     // The guard first: no registry configured, or the public one, stops the
     // release before anything is versioned.
@@ -568,7 +621,12 @@ async function main() {
       Object.fromEntries(toRelease.map((p) => [p.name, 'patch'])),
       'End-to-end release test: release every package.',
     );
-    run('pnpm', ['release'], { cwd: repo, env: releaseEnv, logFile: path.join(tmp, 'release-1.log') });
+    run('pnpm', ['release'], {
+      cwd: repo,
+      env: releaseEnv,
+      logFile: path.join(tmp, 'release-1.log'),
+      timeoutMs: RELEASE_TIMEOUT_MS,
+    });
     assertPublishedTo(path.join(tmp, 'release-1.log'), registry, toRelease.length);
     const first = publishedPackages(repo);
     for (const p of first) {
@@ -580,16 +638,14 @@ async function main() {
     // --- 3. a team installs them ---------------------------------------------
     const consumer = path.join(tmp, 'consumer');
     mkdirSync(consumer);
-    writeFileSync(
-      path.join(consumer, 'package.json'),
-      `${JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2)}\n`,
-    );
-    run('npm', ['install', ...INSTALLED, PROM_CLIENT], {
+    writeFileSync(path.join(consumer, 'package.json'), `${JSON.stringify(consumerManifest, null, 2)}\n`);
+    run('npm', ['install', ...INSTALLED, promClient], {
       cwd: consumer,
       env: consumerEnv,
       logFile: path.join(tmp, 'consumer-install.log'),
     });
     checkInstalledManifests(consumer, first);
+    checkThirdParty(consumer, consumerEnv, pins);
     const sessions = installedVersions(consumer, consumerEnv, '@core/session');
     assert.deepEqual(
       sessions,
@@ -599,7 +655,7 @@ async function main() {
     const app = installed(consumer, '@core/system-manager');
     assert.deepEqual(app.bin, { 'system-manager': './dist/cli.js' }, '@core/system-manager: bin');
     progress(
-      `npm install ${[...INSTALLED, PROM_CLIENT].join(' ')}: real ^ranges, no @core/source, no src/; ` +
+      `npm install ${[...INSTALLED, promClient].join(' ')}: real ^ranges, no @core/source, no src/; ` +
         `the app is @core/system-manager@${app.version} from ${registry}`,
     );
 
@@ -627,6 +683,8 @@ async function main() {
             moduleResolution: 'nodenext',
             strict: true,
             exactOptionalPropertyTypes: true,
+            // A consumer's default: every declaration file it loads is checked.
+            skipLibCheck: false,
             noEmit: true,
             // A Node consumer has @types/node; the workspace's copy stands in for it.
             types: ['node'],
@@ -638,14 +696,16 @@ async function main() {
         2,
       ),
     );
-    run(
+    const tsc = run(
       process.execPath,
-      [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'],
-      {
-        cwd: consumer,
-        env: consumerEnv,
-      },
+      [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--listFiles'],
+      { cwd: consumer, env: consumerEnv },
     );
+    const loaded = tsc.stdout.split('\n').filter(Boolean);
+    for (const name of NEVER_LOADED_TYPES) {
+      const files = loaded.filter((f) => f.includes(`/node_modules/${name}/`));
+      assert.deepEqual(files, [], `tsc loaded ${name}'s declarations through ours`);
+    }
     writeFileSync(path.join(consumer, 'check-cjs.cts'), CTS_CHECK);
     const tsconfig = readJson(path.join(consumer, 'tsconfig.json'));
     writeFileSync(
@@ -658,7 +718,7 @@ async function main() {
       { cwd: consumer, env: consumerEnv },
     );
     progress(
-      'tsc --noEmit (nodenext, strict) against the installed types, from ESM (.ts) and CommonJS (.cts, import = require): ok, and the wrong uses are errors',
+      `tsc --noEmit (nodenext, strict, skipLibCheck false) against the installed types, from ESM (.ts) and CommonJS (.cts, import = require): ok, and the wrong uses are errors; ${loaded.length} files loaded, none of ${NEVER_LOADED_TYPES.join(', ')}`,
     );
 
     const help = run('npx', ['system-manager', '--help'], { cwd: consumer, env: consumerEnv });
@@ -700,7 +760,12 @@ async function main() {
     run('git', [...git, 'add', '-A'], { cwd: repo });
     run('git', [...git, 'commit', '--quiet', '-m', 'Version packages'], { cwd: repo });
     writeChangeset(repo, 'release-e2e-fix.md', { [PATCHED]: 'patch' }, 'End-to-end release test: a fix.');
-    run('pnpm', ['release'], { cwd: repo, env: releaseEnv, logFile: path.join(tmp, 'release-2.log') });
+    run('pnpm', ['release'], {
+      cwd: repo,
+      env: releaseEnv,
+      logFile: path.join(tmp, 'release-2.log'),
+      timeoutMs: RELEASE_TIMEOUT_MS,
+    });
     const second = publishedPackages(repo);
     const before = new Map(first.map((p) => [p.name, p.version]));
     const changed = second.filter((p) => before.get(p.name) !== p.version);
@@ -731,6 +796,7 @@ async function main() {
       logFile: path.join(tmp, 'consumer-fresh.log'),
     });
     checkInstalledManifests(fresh, second);
+    checkThirdParty(fresh, consumerEnv, pins);
     assert.deepEqual(
       installedVersions(fresh, consumerEnv, PATCHED),
       [patched.version],
@@ -760,6 +826,33 @@ async function main() {
     if (ok && !process.env.RELEASE_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
     else process.stderr.write(`release-e2e: kept ${tmp}\n`);
   }
+}
+
+/**
+ * The consumer's third-party packages against the lockfile: in the gating run
+ * every one must be at the lockfile's version; with --latest the differences
+ * are what a team installing today gets, and are listed.
+ */
+function checkThirdParty(consumer, env, pins) {
+  const ours = new Set(INSTALLED);
+  const diff = differences(
+    pins.versions,
+    installedThirdParty(consumer, env, (name) => ours.has(name)),
+  );
+  const lines = diff.map(
+    (d) =>
+      `    ${d.name}: lockfile ${d.lockfile.join(', ') || '(none)'}, installed ${d.installed.join(', ')}`,
+  );
+  if (LATEST) {
+    progress(
+      diff.length === 0
+        ? 'newest dependencies: every third-party package is at the lockfile version'
+        : `newest dependencies: ${diff.length} package(s) differ from pnpm-lock.yaml:\n${lines.join('\n')}`,
+    );
+    return;
+  }
+  assert.deepEqual(lines, [], `${consumer}: third-party packages not at the lockfile's versions`);
+  progress(`every third-party package in ${path.basename(consumer)} is at its pnpm-lock.yaml version`);
 }
 
 /** Every version of `name` anywhere in a consumer's install tree (`npm ls --all`). */
@@ -801,10 +894,15 @@ function bumpPatch(version) {
 try {
   const { first, dependents, patched } = await main();
   progress(
-    `PASS: released ${first.length} packages to a private verdaccio, installed and used them from ESM, CommonJS, prom-client, TypeScript and npx; ` +
+    `PASS${LATEST ? ' (newest dependencies)' : ''}: released ${first.length} packages to a private verdaccio, installed and used them from ESM, CommonJS, prom-client, TypeScript and npx; ` +
       `a patch of ${patched.name} re-released ${dependents.length} dependents and a fresh install resolves it (${elapsed()})`,
   );
 } catch (error) {
+  if (LATEST) {
+    process.stderr.write(
+      'release-e2e --latest: a consumer installing today with the newest third-party releases would hit the failure below (the gating run pins the lockfile)\n',
+    );
+  }
   process.stderr.write(
     `release-e2e: FAIL after ${elapsed()}: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
   );
