@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,46 @@ describe('config', () => {
     expect(() => parseConfig({ cleanup: { vm: { command: ['x'], notFoundPattern: '(' } } })).toThrow(
       /cleanup\.vm\.notFoundPattern: expected a regular expression/,
     );
+  });
+
+  it('refuses what start would refuse about ports: unknown names, a shared port, the control port', () => {
+    const svc = (name: string, port: string) => ({ name, command: 'x', port });
+    expect(() => parseConfig({ services: [svc('a', 'nope')] })).toThrow(
+      /services\.0\.port: no port named "nope" \(known: main_api, .*control\)/,
+    );
+    expect(() => parseConfig({ fallbacks: { nope: [9001] } })).toThrow(
+      /fallbacks\.nope: no port named "nope"/,
+    );
+    expect(() =>
+      parseConfig({ ports: { api: 18555 }, services: [svc('a', 'api'), svc('b', 'api')] }),
+    ).toThrow(/services\.1\.port: port "api" is already the port of services\.0 \("a"\)/);
+    expect(() => parseConfig({ services: [svc('a', 'control')] })).toThrow(
+      /services\.0\.port: "control" is the manager's control endpoint/,
+    );
+    // One number for two names: against a default, and between two of the file's own names.
+    expect(() => parseConfig({ ports: { api: 8010 } })).toThrow(
+      /ports\.api: port 8010 is given to both "main_api" \(the default of "main_api"\) and "api" \(ports\.api\)/,
+    );
+    expect(() => parseConfig({ ports: { a: 18555, b: 18555 } })).toThrow(
+      /ports\.b: port 18555 is given to both "a"/,
+    );
+    // A name of the file's own moves a default away from its number: no clash.
+    expect(parseConfig({ ports: { main_api: 9000, api: 8010 }, services: [svc('a', 'api')] }).ports).toEqual({
+      main_api: 9000,
+      api: 8010,
+    });
+  });
+
+  it('refuses a config path that is not a regular file at once (a FIFO without a writer, a directory)', () => {
+    const dir = path.dirname(writeConfig('{}'));
+    const fifo = path.join(dir, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    const started = Date.now();
+    expect(() => loadConfig(fifo)).toThrow(
+      /cannot read config file .*fifo\.json: a FIFO, not a regular file/,
+    );
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(() => loadConfig(dir)).toThrow(/a directory, not a regular file/);
   });
 
   it('reports unreadable and non-JSON files as E_CONFIG_READ', () => {

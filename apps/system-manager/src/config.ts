@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { BUILTIN_PORTS } from './commands/configured-ports.js';
 import { type ConfigDiscovery, type ConfigSource, discoverConfig } from './config-discovery.js';
 import { ConfigError } from './errors.js';
 
@@ -198,6 +199,7 @@ function crossFieldIssues(config: SystemManagerConfig): string[] {
   if (config.dynamicRange[0] > config.dynamicRange[1]) {
     lines.push(`dynamicRange: expected [from, to] with from <= to, got [${config.dynamicRange.join(', ')}]`);
   }
+  lines.push(...portIssues(config));
   for (const [kind, cleanup] of Object.entries(config.cleanup)) {
     try {
       new RegExp(cleanup.notFoundPattern, 'i');
@@ -206,6 +208,54 @@ function crossFieldIssues(config: SystemManagerConfig): string[] {
         `cleanup.${kind}.notFoundPattern: expected a regular expression, got ${JSON.stringify(cleanup.notFoundPattern)}`,
       );
     }
+  }
+  return lines;
+}
+
+/** The manager's own port (its control endpoint), never a service's. */
+const CONTROL_PORT_NAME = 'control';
+
+/**
+ * What `start` would refuse about ports, found before anything starts: a
+ * service or fallback naming no port, two services on one port, a service on
+ * the control endpoint's port, and one port number given to two names (the
+ * built-in defaults, `control` included, plus `ports`).
+ */
+function portIssues(config: SystemManagerConfig): string[] {
+  const lines: string[] = [];
+  const named: Record<string, number> = { ...BUILTIN_PORTS, ...config.ports };
+  const origin = (name: string) => (name in config.ports ? `ports.${name}` : `the default of "${name}"`);
+  const known = () => Object.keys(named).join(', ');
+  const owners = new Map<string, number>();
+  for (const [index, service] of config.services.entries()) {
+    if (!(service.port in named)) {
+      lines.push(`services.${index}.port: no port named "${service.port}" (known: ${known()})`);
+      continue;
+    }
+    if (service.port === CONTROL_PORT_NAME) {
+      lines.push(
+        `services.${index}.port: "${CONTROL_PORT_NAME}" is the manager's control endpoint; give the service a port of its own`,
+      );
+    }
+    const first = owners.get(service.port);
+    if (first !== undefined) {
+      lines.push(
+        `services.${index}.port: port "${service.port}" is already the port of services.${first} ("${config.services[first]?.name}")`,
+      );
+    } else owners.set(service.port, index);
+  }
+  for (const name of Object.keys(config.fallbacks)) {
+    if (!(name in named)) lines.push(`fallbacks.${name}: no port named "${name}" (known: ${known()})`);
+  }
+  const byNumber = new Map<number, string>();
+  for (const [name, port] of Object.entries(named)) {
+    const other = byNumber.get(port);
+    if (other !== undefined) {
+      const field = name in config.ports ? `ports.${name}` : `ports.${other}`;
+      lines.push(
+        `${field}: port ${port} is given to both "${other}" (${origin(other)}) and "${name}" (${origin(name)}); give each name its own port`,
+      );
+    } else byNumber.set(port, name);
   }
   return lines;
 }
@@ -275,10 +325,39 @@ export interface LoadConfigOptions extends ConfigDiscovery {
   readonly log?: { info(obj: object, msg?: string): void } | undefined;
 }
 
+/** What a non-regular file is, for the error that refuses it. */
+function kindOf(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isSocket()) return 'a socket';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * The file's text, refusing anything but a regular file: opened
+ * non-blocking, so a FIFO with no writer is refused at once instead of
+ * hanging the read, and checked on the open descriptor (no race with a swap
+ * of the path).
+ */
+function readRegularFile(file: string): string {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) {
+      throw new Error(`${kindOf(stats)}, not a regular file`);
+    }
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readConfigFile(file: string): SystemManagerConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularFile(file);
   } catch (error) {
     throw new ConfigError('E_CONFIG_READ', `cannot read config file ${file}: ${(error as Error).message}`, {
       cause: error,

@@ -1,12 +1,30 @@
 import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
 import type { SystemManagerConfig } from './config.js';
+import { ConfigError } from './errors.js';
 
 /** Default port of the control endpoint (GET /health, /status, /metrics). */
 export const DEFAULT_CONTROL_PORT = 8099;
 /** Prefix of the env vars that override a named port, e.g. `SYSTEM_MANAGER_PORT_MAIN_API=9000`. */
 export const PORT_ENV_PREFIX = 'SYSTEM_MANAGER_PORT_';
 
+/**
+ * The registry of the config's ports with `SYSTEM_MANAGER_PORT_*` overrides.
+ * Whatever it refuses (a bad override, two names on one port) is a config
+ * error: exit 78, so systemd does not restart a run that can only fail again.
+ */
 function buildPortRegistry(config: SystemManagerConfig, env: NodeJS.ProcessEnv) {
+  try {
+    return createRegistry(config, env);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ConfigError('E_CONFIG_INVALID', `ports: ${message}`, {
+      cause: error,
+      details: [`ports: ${message}`],
+    });
+  }
+}
+
+function createRegistry(config: SystemManagerConfig, env: NodeJS.ProcessEnv) {
   return createPortRegistry(
     { ...DEFAULT_PORTS, control: DEFAULT_CONTROL_PORT, ...config.ports },
     {

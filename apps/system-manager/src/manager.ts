@@ -6,7 +6,7 @@ import { StatsRegistry } from '@core/stats';
 import { raceAbort } from './abort.js';
 import { loadConfig, parseConfig, type SystemManagerConfig } from './config.js';
 import { startControlServer } from './control.js';
-import { SystemManagerError } from './errors.js';
+import { ConfigError, SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { ManagerPorts, servicePortEnv } from './manager-ports.js';
 import type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport } from './manager-types.js';
@@ -405,7 +405,7 @@ export class AsyncSystemManager extends ManagerPorts {
     const portMap = { ...this.ports } as Record<string, number>;
     const port = portMap[config.port];
     if (port === undefined) {
-      throw new SystemManagerError(
+      throw new ConfigError(
         'E_CONFIG_INVALID',
         `services.${config.name}.port: no port named "${config.port}" (known: ${Object.keys(portMap).join(', ')})`,
       );

@@ -1,4 +1,5 @@
 // config check like nginx -t, and exit code 78 for an invalid config (also from start).
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,4 +52,42 @@ describe('config check and exit code 78', () => {
     writeFileSync(bad, '{ not json');
     expect((await runToEnd(['start'], { ...env, SYSTEM_MANAGER_CONFIG: bad })).code).toBe(78);
   });
+
+  // Nine CLI runs, each a Node start-up: a timeout of its own.
+  it('config check catches what start refuses (ports, a FIFO); start exits 78 on each, a bad port override too', async () => {
+    const dir = scratch();
+    const env = { CORE_SESSION_DIR: path.join(dir, 's'), ...(await portEnv()) };
+    const service = (name: string, port: string) => ({ name, command: 'sleep', args: ['30'], port });
+    const cases: [string, object, RegExp][] = [
+      ['unknown-port', { services: [service('a', 'nope')] }, /services\.0\.port: no port named "nope"/],
+      [
+        'shared-port',
+        { ports: { api: 18555 }, services: [service('a', 'api'), service('b', 'api')] },
+        /services\.1\.port: port "api" is already the port of services\.0/,
+      ],
+      [
+        'control-port',
+        { services: [service('a', 'control')] },
+        /"control" is the manager's control endpoint/,
+      ],
+    ];
+    for (const [name, config, expected] of cases) {
+      const file = path.join(dir, `${name}.json`);
+      writeFileSync(file, JSON.stringify(config));
+      const check = await runToEnd(['config', 'check', '--config', file], {});
+      expect(check.code, `${name}: ${check.stderr}`).toBe(78);
+      expect(check.stderr).toMatch(expected);
+      const start = await runToEnd(['start', '--config', file], env);
+      expect(start.code, `${name}: ${start.stderr}`).toBe(78);
+    }
+    const fifo = path.join(dir, 'fifo.json');
+    execFileSync('mkfifo', [fifo]);
+    // Bounded by the test's timeout: a FIFO without a writer used to hang the read for ever.
+    const check = await runToEnd(['config', 'check', '--config', fifo], {});
+    expect(check.code).toBe(78);
+    expect(check.stderr).toMatch(/a FIFO, not a regular file/);
+    expect((await runToEnd(['start', '--config', fifo], env)).code).toBe(78);
+    const override = await runToEnd(['start'], { ...env, SYSTEM_MANAGER_PORT_MAIN_API: 'abc' });
+    expect(override.code, override.stderr).toBe(78);
+  }, 60_000);
 });
