@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import type { ValidateOptions, ValidationReport } from '@core/invariants';
 import { Mutex } from 'async-mutex';
+import { confirmingBusy } from './busy-confirmation.js';
 import { checkPort, readPortConfig } from './config.js';
 import { discoverPorts, type PortResolution, portResourceId } from './discovery.js';
 import { PortConflictError, PortNameError } from './errors.js';
@@ -50,6 +51,9 @@ export interface ResolveOptions {
    * live sessions reserved, so two processes resolving at once never get the
    * same port. Needs a session (see {@link PortRegistryOptions.session});
    * without one, nothing is reserved and the report says `reserved: false`.
+   * While reserving, a port found busy is probed again over ~0.3 s before it
+   * is passed over: another process reserving at the same moment probes the
+   * same candidates, and its probe makes a free port look busy for an instant.
    * Default `false`.
    */
   readonly reserve?: boolean;
@@ -231,19 +235,21 @@ export function createPortRegistry<
       current: new Map(table),
       fallbacks: config.fallbacks,
       dynamicRange: config.dynamicRange,
-      probe: probePort,
     };
     const reservingSession = reserve ? (session ?? availableProcessSession()) : null;
     let resolutions: PortResolution[];
     if (reservingSession === null) {
-      resolutions = await discoverPorts({ ...input, takenByOthers: new Set() });
+      resolutions = await discoverPorts({ ...input, probe: probePort, takenByOthers: new Set() });
     } else {
       let chosen: PortResolution[] = [];
-      // The chooser runs under the session registry's cross-process lock, and
-      // what it returns is registered before the lock is released: between
-      // our probe and our reservation no other process can pick these ports.
+      // The session claims what the chooser returns by exclusive create, so two
+      // processes never hold one port; the chooser itself takes no lock and runs
+      // at the same time as other processes' choosers (again when a claim was
+      // lost). Their probes of shared candidates overlap ours, hence
+      // confirmingBusy: a port busy only for the instant of a peer's probe is
+      // not skipped.
       await reservingSession.claimResources('port', async (takenByOthers) => {
-        chosen = await discoverPorts({ ...input, takenByOthers });
+        chosen = await discoverPorts({ ...input, probe: confirmingBusy(probePort), takenByOthers });
         return chosen.map((r) => ({
           kind: 'port' as const,
           id: portResourceId(host, r.port),

@@ -11,8 +11,9 @@ export interface PortResource {
 }
 
 /**
- * Chooses ports under the registry lock (a @core/session `ClaimChooser` that
- * returns port resources): `takenByOthers` holds the ids reserved by other live sessions.
+ * Chooses ports (a @core/session `ClaimChooser` that returns port resources):
+ * `takenByOthers` holds the ids reserved by other live sessions. It may run
+ * more than once, and at the same time as other processes' choosers.
  */
 export type PortClaimChooser = (takenByOthers: ReadonlySet<string>) => Promise<readonly PortResource[]>;
 
@@ -23,9 +24,9 @@ export type PortClaimChooser = (takenByOthers: ReadonlySet<string>) => Promise<r
  */
 export interface PortReservationSession {
   /**
-   * Runs `chooser` under the cross-process registry lock with the ids of
-   * `kind` owned by other live sessions, and records what it returns as this
-   * session's resources before releasing the lock.
+   * Runs `chooser` with the ids of `kind` owned by other live sessions and
+   * claims what it returns for this session, each id exclusively: when another
+   * session won one of them meanwhile, it runs `chooser` again.
    */
   claimResources(kind: 'port', chooser: PortClaimChooser): Promise<unknown>;
   /** Drops one resource of this session (here: a port reservation a name has moved away from). */
