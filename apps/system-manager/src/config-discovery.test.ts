@@ -97,8 +97,8 @@ describe('config files', () => {
     const file = write(path.join(dir, 'conf dir/sm.json'), {
       services: [
         { ...svc, name: 'a', command: './bin/run', args: ['./server.js', '--flag', '../data', 'plain.js'] },
-        { ...svc, name: 'b', cwd: 'work' },
-        { ...svc, name: 'c', cwd: '/abs' },
+        { ...svc, name: 'b', cwd: 'work', port: 'frontend' },
+        { ...svc, name: 'c', cwd: '/abs', port: 'event_ui' },
       ],
     });
     const base = path.join(dir, 'conf dir');
@@ -133,7 +133,12 @@ describe('config files', () => {
     try {
       dup();
     } catch (e) {
-      expect((e as ConfigError).details).toHaveLength(2);
+      // The second copy repeats the name and the port of the first; the range is reversed.
+      expect((e as ConfigError).details).toEqual([
+        'services.1.name: duplicate service name "api"',
+        expect.stringMatching(/^dynamicRange: /),
+        expect.stringMatching(/^services\.1\.port: port "main_api" is already the port of services\.0/),
+      ]);
     }
   });
 });
