@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSessionManager, readHostIdentity, type SessionRecord } from '@core/session';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../test/helpers.js';
 import { createLogger } from './logger.js';
 import { reapAndCleanUp, renderCommand, UnsafeCommandValueError } from './reaper.js';
 
@@ -60,7 +60,7 @@ describe('renderCommand', () => {
 
 describe('reapAndCleanUp', () => {
   it('deletes dead VMs through the command, adopts the one that fails, refuses unsafe ids without running anything', async () => {
-    const root = realpathSync(mkdtempSync(join(tmpdir(), 'reaper-test-')));
+    const root = realpathSync(tempDir('reaper-test-').dir);
     const dir = join(root, 'sessions');
     const record = join(root, 'calls.jsonl');
     writeFileSync(record, '');
@@ -102,7 +102,7 @@ describe('reapAndCleanUp', () => {
   });
 
   it('reaps 48 dead VMs with 8 cleanups at once, never more', { timeout: 60_000 }, async () => {
-    const root = realpathSync(mkdtempSync(join(tmpdir(), 'reaper-test-')));
+    const root = realpathSync(tempDir('reaper-test-').dir);
     const dir = join(root, 'sessions');
     for (let i = 0; i < 48; i++) plant(dir, deadRecord(`dead-${i}`, `vm-${i}`));
     const marker = join(root, 'inflight');

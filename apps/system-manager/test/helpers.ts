@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onTestFinished, TestRunner } from 'vitest';
 import type { ManagerStatus } from '../src/index.js';
 
 export const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -102,9 +103,20 @@ export interface Running {
   ) => Promise<Record<string, unknown>>;
 }
 
+/**
+ * A new directory in the OS temp dir. Made inside a test (or its
+ * beforeEach), it is removed when that test finishes, pass or fail; one made
+ * for a whole file (at file level, in beforeAll) is the caller's to `remove`
+ * in afterAll, and so is one made in a concurrent test (with its context's
+ * onTestFinished: the global hook cannot tell concurrent tests apart).
+ * `remove` may run early, and twice.
+ */
 export function tempDir(prefix: string): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  const test = TestRunner.getCurrentTest();
+  if (test && !test.concurrent) onTestFinished(remove);
+  return { dir, remove };
 }
 
 /** A port that was free a moment ago (the OS picks it), for tests that need distinct ports. */

@@ -25,8 +25,8 @@ export async function startRedis(
   fixedPort?: number,
 ): Promise<{ url: string; port: number; pid: number; stop: () => Promise<void> }> {
   if (REDIS_SERVER_BIN === null) throw new Error('no redis-server binary');
-  const tmp = tempDir('sm-redis-');
   const port = fixedPort ?? (await freePort());
+  const tmp = tempDir('sm-redis-');
   const child: ChildProcess = spawn(
     REDIS_SERVER_BIN,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp.dir],
@@ -41,6 +41,10 @@ export async function startRedis(
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${output}`)));
+  }).catch((error: unknown) => {
+    // Nobody gets a `stop` for a server that never came up: its directory goes now.
+    tmp.remove();
+    throw error;
   });
   return {
     url: `redis://127.0.0.1:${port}`,

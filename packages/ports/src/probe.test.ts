@@ -43,7 +43,10 @@ describe('probePort (real binds on 127.0.0.1)', () => {
   // child (uid nobody) meets the real EACCES.
   const isRoot = process.getuid?.() === 0;
   const fixture = fileURLToPath(new URL('../test/fixtures/probe-privileged.ts', import.meta.url));
-  const asNobody = isRoot ? { uid: 65534, gid: 65534, env: { ...process.env, HOME: '/tmp' } } : {};
+  // tsx would leave its transform cache for that uid behind in the OS temp dir (tsx-65534).
+  const asNobody = isRoot
+    ? { uid: 65534, gid: 65534, env: { ...process.env, HOME: '/tmp', TSX_DISABLE_CACHE: '1' } }
+    : {};
   // A checkout inside a private (0700) directory, as CI's temp clones are, cannot
   // be read by uid nobody; then only the error-mapping unit test above covers EACCES.
   const nobodyCanRead =

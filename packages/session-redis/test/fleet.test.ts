@@ -1,14 +1,22 @@
 // Several processes against one real redis-server: concurrent registration
 // and claims, a SIGSTOP'd owner on this host, a paused owner of another host
 // that is reaped meanwhile, and a reaper SIGKILLed mid-cleanup.
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSessionManager } from '@core/session';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
-import { freshDir, freshPrefix, killMembers, type Member, rawClient, startMember, until } from './helpers.js';
+import {
+  freshDir,
+  freshPrefix,
+  killMembers,
+  type Member,
+  rawClient,
+  startMember,
+  tempDir,
+  until,
+} from './helpers.js';
 import { type RedisServer, SKIP_REASON, startRedisServer } from './redis-server.js';
 
 if (SKIP_REASON) console.warn(`@core/session-redis: skipping the multi-process Redis tests: ${SKIP_REASON}`);
@@ -177,7 +185,7 @@ describe.skipIf(SKIP_REASON !== null)('a fleet of processes on one redis-server'
     await dead.exited;
     await until(async () => (await raw.exists(`${prefix}l:${dead.sessionId}`)) === 0, 'the lease to expire');
     const [reaper] = (await members(1, prefix, { ttl: 600 })) as [Member];
-    const marker = join(mkdtempSync(join(tmpdir(), 'reaper-marker-')), 'started');
+    const marker = join(tempDir('reaper-marker-'), 'started');
     reaper.send(`reap-block ${marker}`);
     expect(await reaper.next()).toEqual({ reaping: true });
     await until(() => existsSync(marker), 'a cleanup to start');

@@ -1,14 +1,27 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, realpathSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { onTestFinished } from 'vitest';
+
+/**
+ * A new directory in the OS temp dir (real path), removed with everything in
+ * it when the calling test finishes, pass or fail (after afterEach, so after
+ * killMembers). Call it inside a test (not a concurrent one: vitest's global
+ * onTestFinished cannot tell those apart).
+ */
+export function tempDir(prefix: string): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** A fresh session directory (a subfolder of a new temp dir, created by the code under test). */
 export function freshDir(): string {
-  return join(realpathSync(mkdtempSync(join(tmpdir(), 'session-redis-'))), 'sessions');
+  return join(tempDir('session-redis-'), 'sessions');
 }
 
 let prefixes = 0;

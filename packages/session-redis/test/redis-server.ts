@@ -105,11 +105,24 @@ function stopChild(child: ChildProcess, hard: boolean): Promise<void> {
 export async function startRedisServer(options: { cluster?: boolean } = {}): Promise<RedisServer> {
   const bin = findRedisServer();
   if (bin === null) throw new Error(SKIP_REASON ?? 'no redis-server');
-  const dir = mkdtempSync(join(tmpdir(), 'session-redis-test-'));
   const port = await freePort();
   const cluster = options.cluster ?? false;
-  let child = await launch(bin, port, dir, cluster);
-  if (cluster) await assignAllSlots(port);
+  const dir = mkdtempSync(join(tmpdir(), 'session-redis-test-'));
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  // Until it is returned, nobody can dispose of the server: a failed start removes its directory itself.
+  let child: ChildProcess;
+  try {
+    child = await launch(bin, port, dir, cluster);
+  } catch (error) {
+    removeDir();
+    throw error;
+  }
+  if (cluster)
+    await assignAllSlots(port).catch(async (error: unknown) => {
+      await stopChild(child, true);
+      removeDir();
+      throw error;
+    });
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -124,7 +137,7 @@ export async function startRedisServer(options: { cluster?: boolean } = {}): Pro
     },
     async dispose() {
       await stopChild(child, true);
-      rmSync(dir, { recursive: true, force: true });
+      removeDir();
     },
   };
 }

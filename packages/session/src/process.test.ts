@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../test/helpers.js';
 import { isProcessAlive, readProcessStartTime } from './process.js';
 
 describe('readProcessStartTime / isProcessAlive', () => {
@@ -18,7 +18,7 @@ describe('readProcessStartTime / isProcessAlive', () => {
   it.runIf(process.platform === 'linux')(
     'parse /proc/<pid>/stat after the last ")" when the command name has spaces and parens',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'comm-'));
+      const dir = tempDir('comm-');
       const odd = join(dir, 'a b) (c');
       symlinkSync(process.execPath, odd);
       const child = spawn(odd, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' });

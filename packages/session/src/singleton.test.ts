@@ -1,19 +1,18 @@
 // Issue 14: any number of loaded copies of @core/session share one process
 // session; an incompatible major version is a clear error, not a second session.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { freshDir } from '../test/helpers.js';
+import { freshDir, tempDir } from '../test/helpers.js';
 import { compatibleVersions, sessionPackageVersion } from './singleton.js';
 
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** A copy of this package (src + package.json, node_modules linked) at another path, with `version`. */
 function copyOfPackage(version: string): string {
-  const root = join(realpathSync(mkdtempSync(join(tmpdir(), 'session-copy-'))), 'session');
+  const root = join(tempDir('session-copy-'), 'session');
   cpSync(join(packageRoot, 'src'), join(root, 'src'), {
     recursive: true,
     filter: (p) => !p.endsWith('.test.ts'),

@@ -3,29 +3,19 @@
 // file whole, lose nothing committed, leave no temp file, and say so with
 // E_SESSION_WRITE_FAILED; once space returns, everything works again.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   createSessionManager,
   FileSessionStore,
   parseSessionRecord,
   type SessionError,
 } from '../src/index.js';
+import { freshDir, tempDir } from './helpers.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const mounts: string[] = [];
-afterAll(() => {
-  for (const mount of mounts.splice(0)) {
-    try {
-      execFileSync('umount', [mount]);
-    } catch {
-      // already unmounted
-    }
-  }
-});
 
 function fill(dir: string): string {
   const filler = join(dir, 'filler');
@@ -43,9 +33,13 @@ describe('a full disk (real tmpfs)', () => {
     '100+ writes fail whole: no torn file, no lost entry, no temp left; works once space returns',
     { timeout: 60_000 },
     async () => {
-      const mount = mkdtempSync(join(tmpdir(), 'session-tmpfs-'));
+      const mount = tempDir('session-tmpfs-');
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount]);
-      mounts.push(mount);
+      // Runs before tempDir's removal (onTestFinished hooks run last first); lazy, so
+      // a file still open on the tmpfs cannot keep the mount point from being removed.
+      onTestFinished(() => {
+        execFileSync('umount', ['-l', mount]);
+      });
       const dir = join(mount, 'sessions');
       const warnings: string[] = [];
       const session = createSessionManager({
@@ -110,7 +104,7 @@ describe('a file size limit (prlimit --fsize)', () => {
   it('short writes then EFBIG: every failure whole and reported, nothing lost, no temp file left', {
     timeout: 60_000,
   }, async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'session-fsize-')), 'sessions');
+    const dir = freshDir('session-fsize-');
     mkdirSync(dir, { mode: 0o700 });
     const script = fileURLToPath(new URL('./fixtures/fsize-writer.ts', import.meta.url));
     const child = spawn(

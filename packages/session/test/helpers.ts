@@ -1,15 +1,35 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { onTestFinished } from 'vitest';
 import type { SessionRecord } from '../src/contract.js';
 import { readHostIdentity } from '../src/host.js';
 
+/**
+ * A new directory in the OS temp dir (real path), removed with everything in
+ * it when the calling test finishes, pass or fail. Call it inside a test (not
+ * a concurrent one: vitest's global onTestFinished cannot tell those apart).
+ */
+export function tempDir(prefix: string): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), prefix)));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** A fresh private directory for one test (the session dir is a subfolder, created by the code under test). */
 export function freshDir(prefix = 'session-test-'): string {
-  return join(realpathSync(mkdtempSync(join(tmpdir(), prefix))), 'sessions');
+  return join(tempDir(prefix), 'sessions');
 }
 
 /** A running fixture script with its stdout as lines. */
