@@ -48,8 +48,9 @@
 // npm is configured with here, or RELEASE_E2E_UPLINK). Publishing never goes
 // upstream.
 //
-// RELEASE_E2E_KEEP=1 keeps the temp directory; it is kept on failure (and
-// its path printed), removed on success.
+// The temp directory is removed when the run passes and kept, with its path
+// printed, when it fails. RELEASE_E2E_KEEP=1 keeps it always, =never removes
+// it always (CI's non-gating --latest run: the log tails are printed anyway).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -822,7 +823,8 @@ async function main() {
   } finally {
     await stopRegistry(registryProcess);
     if (registryProcess) progress(`verdaccio (pid ${registryProcess.pid}) stopped`);
-    if (ok && !process.env.RELEASE_E2E_KEEP) rmSync(tmp, { recursive: true, force: true });
+    const keep = process.env.RELEASE_E2E_KEEP;
+    if (keep === 'never' || (ok && !keep)) rmSync(tmp, { recursive: true, force: true });
     else process.stderr.write(`release-e2e: kept ${tmp}\n`);
   }
 }
