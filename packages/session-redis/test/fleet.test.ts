@@ -83,7 +83,11 @@ describe.skipIf(SKIP_REASON !== null)('a fleet of processes on one redis-server'
       expect(record.resources.map((r: { id: string }) => r.id).sort()).toEqual(
         Array.from({ length: 50 }, (_, i) => `r-${i}`).sort(),
       );
-      expect(await raw.hget(`${prefix}s:${id}`, 'ver')).toMatch(/:150$/); // 50 + 2 × 50 writes, none lost
+      // 50 + 2 × 50 compare-and-set writes, none lost: each moved the version one step. (A write
+      // whose reply timed out on a loaded machine had landed, and is written once more on top of
+      // itself, so the count may pass 150; it can never fall short of it.)
+      const version = Number(/:(\d+)$/.exec((await raw.hget(`${prefix}s:${id}`, 'ver')) ?? '')?.[1]);
+      expect(version).toBeGreaterThanOrEqual(150);
     }
     const claims = await all(group, 'claim port p1,p2,p3,p4,p5,p6,p7,p8');
     expect(new Set(claims.map((c) => c['claimed'])).size).toBe(8);
