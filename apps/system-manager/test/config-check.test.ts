@@ -40,7 +40,7 @@ describe('config check and exit code 78', () => {
     const json = await runToEnd(['config', 'check', '--json'], { SYSTEM_MANAGER_CONFIG: bad });
     expect(json.code).toBe(78);
     expect(JSON.parse(json.stdout).errors.length).toBeGreaterThanOrEqual(3);
-  });
+  }, 30_000); // three CLI runs: each a Node start-up
 
   it('start with an invalid or missing config exits 78, so RestartPreventExitStatus=78 stops the restarts', async () => {
     const dir = scratch();
@@ -51,7 +51,7 @@ describe('config check and exit code 78', () => {
     expect((await runToEnd(['start', '--config', path.join(dir, 'missing.json')], env)).code).toBe(78);
     writeFileSync(bad, '{ not json');
     expect((await runToEnd(['start'], { ...env, SYSTEM_MANAGER_CONFIG: bad })).code).toBe(78);
-  });
+  }, 30_000); // three CLI runs: each a Node start-up
 
   // Nine CLI runs, each a Node start-up: a timeout of its own.
   it('config check catches what start refuses (ports, a FIFO); start exits 78 on each, a bad port override too', async () => {

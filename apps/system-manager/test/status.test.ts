@@ -134,7 +134,7 @@ describe('read-only commands create no session files', () => {
       expect(code, `${args.join(' ')}: ${stderr}`).toBe(0);
     }
     expect(readdirSync(dir)).toEqual([]);
-  });
+  }, 60_000); // eight CLI runs one after the other: each a Node start-up, slow on a loaded machine
 
   it('status and ports add nothing to a session directory a manager uses', async () => {
     const t = setup();
