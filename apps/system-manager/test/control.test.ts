@@ -118,7 +118,12 @@ describe('control endpoint hardening', () => {
     while (closedAt.length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(closedAt).toHaveLength(200);
     expect(Math.max(...closedAt)).toBeLessThan(5_000);
-    expect(await new Promise<number>((resolve) => server?.getConnections((_e, n) => resolve(n)))).toBe(0);
+    // The server's side of each socket closes once the client's FIN is processed: on a loaded
+    // machine that can trail the clients' own 'close' events, so wait for it, within a bound.
+    const connections = () => new Promise<number>((resolve) => server?.getConnections((_e, n) => resolve(n)));
+    const drained = Date.now() + 3_000;
+    while ((await connections()) > 0 && Date.now() < drained) await new Promise((r) => setTimeout(r, 50));
+    expect(await connections()).toBe(0);
     expect((await request(port, {})).status).toBe(200);
   });
 });
