@@ -213,11 +213,11 @@ describe.concurrent('under a package manager (real processes)', { timeout: 45_00
       expect(code, run.stderr()).toBe(0);
       expect(run.stderr()).not.toContain('ELIFECYCLE');
       const msgs = run.logs().map((e) => String(e['msg']));
-      // The copy forwarded by the launcher arrived during the stop and was taken for what it is.
-      expect(msgs, run.stderr()).toContain(
-        'the stop signal again (forwarded by the launcher): already stopping',
-      );
-      expect(msgs).not.toContain('second signal during shutdown: exiting now');
+      // The copy forwarded by the launcher arrives during the stop and is taken for what it is
+      // (logged as "the stop signal again"), or, on a loaded machine, before the manager has run
+      // its handler at all, when the kernel merges the two into one pending signal. Never as a
+      // second request.
+      expect(msgs, run.stderr()).not.toContain('second signal during shutdown: exiting now');
       expect(msgs).toContain('stopped');
       expect(isAlive(servicePid)).toBe(false);
       expect(await liveSessions(t.env)).toEqual([]);

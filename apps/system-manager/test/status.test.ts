@@ -89,7 +89,7 @@ describe('status (like pm2 ls)', () => {
     expect((await runToEnd(['sessions', 'cleanup'], t.env)).code).toBe(0);
     await waitUntil(() => !isAlive(orphanPid), 5000, 'orphan to be reaped');
     expect((await statusJson(t.env)).sessions).toEqual([]);
-  });
+  }, 30_000); // a manager started and killed, then five CLI runs: slow on a loaded machine
 
   it('--all-users reads every user directory under the temp dir (root), including another uid', async () => {
     const t = setup();
