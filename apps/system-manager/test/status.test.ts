@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { httpGet, isAlive, portEnv, waitUntil } from './helpers.js';
 import { cleanups, runToEnd, scratch, setup, statusJson } from './operator.js';
 
-describe('status (like pm2 ls)', () => {
+// Each test starts a manager and runs the CLI several times, each a Node start-up: 10 s was
+// passed with two busy loops beside the suite.
+describe('status (like pm2 ls)', { timeout: 30_000 }, () => {
   it('one row per service with state, health, pid, port, uptime, restarts, CPU and memory from the live manager', async () => {
     const t = setup();
     const { r, ports, control } = await t.start();
@@ -111,7 +113,7 @@ describe('status (like pm2 ls)', () => {
   });
 });
 
-describe('read-only commands create no session files', () => {
+describe('read-only commands create no session files', { timeout: 30_000 }, () => {
   it('status, ports, ports --resolve, config check, doctor, unit and --help leave a fresh CORE_SESSION_DIR absent', async () => {
     const dir = scratch();
     const sessionDir = path.join(dir, 'fresh-sessions');
@@ -147,7 +149,7 @@ describe('read-only commands create no session files', () => {
   });
 });
 
-describe('ports', () => {
+describe('ports', { timeout: 30_000 }, () => {
   it('shows the ports the running manager uses, and --resolve the dry run', async () => {
     const t = setup();
     const { ports } = await t.start();
