@@ -55,6 +55,8 @@ describe('probePort (real binds on 127.0.0.1)', () => {
       .status === 0;
   it.skipIf(!nobodyCanRead)(
     'says denied (EACCES) for a privileged port as a non-root user (skipped when uid nobody cannot read the checkout)',
+    // uid nobody cannot use tsx's cache of the root user: it compiles the fixture's imports afresh (~10 s under load).
+    { timeout: 30_000 },
     () => {
       const args = ['--conditions=@core/source', '--import', 'tsx', fixture, '80'];
       const result = spawnSync(process.execPath, args, {

@@ -8,8 +8,7 @@
 // 2. Per-cycle cost in one process with 10 vs 5,000 live sessions in the directory.
 // 3. Reaping 1,000 dead sessions with a VM each and a `true` cleanup command; listing them.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { formatNs } from '@tooling/bench';
 import { createSessionManager, listSessions, readHostIdentity, type SessionRecord } from '../src/index.js';
 import { loadNaive } from './naive.js';
-import { durableWrite, entry } from './shared.js';
+import { durableWrite, entry, freshDir } from './shared.js';
 
 const PROCESSES = 8;
 const CYCLES = Number(process.env['SESSION_BENCH_CYCLES'] ?? 200);
@@ -28,7 +27,6 @@ const median = (xs: number[]) => {
     ? (s[s.length >> 1] as number)
     : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
-const freshDir = () => join(mkdtempSync(join(tmpdir(), 'session-bench-')), 'sessions');
 const log = (line: string) => process.stderr.write(`  ${line}\n`);
 
 // ---- 1. contention ------------------------------------------------------------------

@@ -1,5 +1,28 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { SessionRecord } from '../src/index.js';
+
+const created: string[] = [];
+let cleanupArmed = false;
+
+/**
+ * A fresh session directory under its own temp dir. Every dir made here is
+ * removed when the process exits — normally, on a thrown error, or on
+ * Ctrl-C — so a bench leaves nothing in the OS temp directory.
+ */
+export function freshDir(prefix = 'session-bench-'): string {
+  if (!cleanupArmed) {
+    cleanupArmed = true;
+    process.on('exit', () => {
+      for (const dir of created) rmSync(dir, { recursive: true, force: true });
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  }
+  const parent = mkdtempSync(join(tmpdir(), prefix));
+  created.push(parent);
+  return join(parent, 'sessions');
+}
 
 /** A realistic registry entry: one session owning a VM and two processes. */
 export function entry(sessionId: string): SessionRecord {

@@ -1,8 +1,8 @@
-// The public contract of @core/session v2: the records a session keeps, and
+// The public contract of @core/session: the records a session keeps, and
 // what a store must do for records, claims, take-over and listing. Fixed
 // before the implementations (file store here, Redis in @core/session-redis)
 // so both build against it. Implementations may add members; changing these
-// needs a changeset (and a line in CONTRACT_CHANGES.md while v2 is built).
+// needs a changeset.
 //
 // Design in one paragraph: one record per session, written only by its owner
 // (no shared registry, no global lock). Unique resources (ports, VM ids) are
@@ -65,6 +65,12 @@ export interface SessionRecord {
    * judged by `hostname` alone.
    */
   readonly hostId?: string | undefined;
+  /**
+   * {@link HostIdentity.stableId} of the owner's host (absent in older
+   * records): a record with this host's stable id but another `hostId` was
+   * written in a previous boot of this machine.
+   */
+  readonly stableHostId?: string | undefined;
   /** Start time of `pid` (see `readProcessStartTime`): a different value later means the pid was reused. */
   readonly processStartTime: string | null;
   /** Epoch ms the session was created. */
@@ -78,7 +84,7 @@ export interface SessionRecord {
    */
   readonly heartbeatAt?: number | undefined;
   readonly status: SessionStatus;
-  /** The VM of the original API (`registerVm`), or null. */
+  /** The session's VM as set by `registerVm` (also a resource of kind `vm`), or null. */
   readonly vmId: string | null;
   readonly zone: string | null;
   readonly components: readonly string[];
@@ -137,6 +143,15 @@ export interface HostIdentity {
   readonly pidNamespace: string | null;
   /** A stable digest of the four fields above: what records store as `hostId`. */
   readonly id: string;
+  /**
+   * Digest of the identity without its boot id (hostname, machine id, pid
+   * namespace): equal across reboots of one machine, what records store as
+   * `stableHostId`. Null when the machine id or the boot id is unknown (then
+   * a previous boot cannot be recognised).
+   */
+  readonly stableId?: string | null | undefined;
+  /** Epoch ms this boot began (`btime` of `/proc/stat`), null off Linux. */
+  readonly bootedAt?: number | null | undefined;
 }
 
 /** Who owns a record or a claim, or who reaps: enough to judge liveness from anywhere. */
@@ -146,6 +161,8 @@ export interface SessionOwner {
   readonly hostname: string;
   /** {@link HostIdentity.id} of the owner's host; null for v1 data (judged by hostname). */
   readonly hostId: string | null;
+  /** {@link HostIdentity.stableId} of the owner's host, when known: recognises an owner from a previous boot. */
+  readonly stableHostId?: string | undefined;
   readonly processStartTime: string | null;
   /** Epoch ms the owner's session was created. */
   readonly createdAt: number;

@@ -262,6 +262,16 @@ export function syncDirSync(dir: string): void {
 }
 
 /** Removes a file if it exists (a symlink is removed itself, never its target). */
+/** Whether something (of any type, a symlink included, never followed) is at `path`; unreadable counts as absent. */
+export function entryExistsSync(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function removeFileSync(path: string): boolean {
   try {
     unlinkSync(path);

@@ -42,7 +42,13 @@ export { hostIdOf, readHostIdentity } from './host.js';
 export { type ListSessionsOptions, listSessions } from './listing.js';
 export { GlobalSessionManager, type SessionIdentitySeed, type SessionStatistics } from './manager.js';
 export { resolveSessionDir, type SessionManagerOptions } from './options.js';
-export { isProcessAlive, readProcessStartTime } from './process.js';
+export {
+  isProcessAlive,
+  type ProcessSessionId,
+  readProcessSessionId,
+  readProcessStartTime,
+  SESSION_ID_ENV,
+} from './process.js';
 export { refusalReason, unsafeCommandValue } from './resources.js';
 export { parseSessionRecord, parseWith } from './schema.js';
 export {

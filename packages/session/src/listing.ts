@@ -1,10 +1,14 @@
 // The read-only view of every session: what `status` shows. Creates no files
 // or directories, moves nothing aside, removes nothing.
 import type { HostIdentity, SessionListing, SessionStore, StoredSession } from './contract.js';
+import { listEarlierSessions } from './file-store/earlier-locations.js';
 import { readLegacySessions } from './file-store/migration.js';
 import { FileSessionStore } from './file-store/store.js';
 import { readHostIdentity } from './host.js';
-import { resolveSessionDir } from './options.js';
+import { defaultImportFrom, resolveSessionDir } from './options.js';
+
+const SILENT = { warn() {} };
+
 import { judgeLiveness } from './staleness.js';
 
 /** Judges one stored session for the listing. */
@@ -26,6 +30,8 @@ export function judgeStored(
 export interface ListSessionsOptions {
   /** Session directory of the file store (default: `CORE_SESSION_DIR`, else the per-user default). Ignored with `store`. */
   readonly dir?: string;
+  /** Earlier locations of the directory whose sessions are not imported yet (see `FileSessionStoreOptions.importFrom`; default: as `getSessionManager` would import). */
+  readonly importFrom?: readonly string[];
   /** A store to list instead of the file store (e.g. a `RedisSessionStore`). */
   readonly store?: SessionStore;
   /** Clock (epoch ms), for tests. */
@@ -42,7 +48,13 @@ export interface ListSessionsOptions {
  * listed from it without importing it.
  */
 export async function listSessions(options: ListSessionsOptions = {}): Promise<SessionListing[]> {
-  const store = options.store ?? new FileSessionStore({ dir: resolveSessionDir(options.dir), create: false });
+  const store =
+    options.store ??
+    new FileSessionStore({
+      dir: resolveSessionDir(options.dir),
+      create: false,
+      importFrom: options.importFrom ?? defaultImportFrom(options.dir),
+    });
   const maxAgeMs = (options.maxSessionAgeHours ?? 12) * 3_600_000;
   if (!Number.isFinite(maxAgeMs) || maxAgeMs <= 0)
     throw new RangeError(
@@ -53,6 +65,8 @@ export async function listSessions(options: ListSessionsOptions = {}): Promise<S
     const seen = new Set(listed.map((s) => s.record.sessionId));
     for (const record of readLegacySessions(store.location))
       if (!seen.has(record.sessionId)) listed.push({ record, lease: 'none', version: 'registry.json' });
+    for (const stored of listEarlierSessions(store.importFrom, SILENT))
+      if (!seen.has(stored.record.sessionId)) listed.push(stored);
   }
   const context = { now: (options.now ?? Date.now)(), maxAgeMs, host: readHostIdentity() };
   return listed.map((stored) => judgeStored(stored, context));

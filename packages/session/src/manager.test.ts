@@ -26,7 +26,7 @@ function stored(dir: string, sessionId: string) {
   return new FileSessionStore({ dir, create: false }).readRecordSync(sessionId)?.record ?? null;
 }
 
-describe('the VM API of the original', () => {
+describe('the VM API (registerVm, getMyVm, unregisterVm)', () => {
   it("registers, reads and unregisters this session's VM, and counts it", async () => {
     const dir = freshDir();
     const manager = createSessionManager({ dir });

@@ -119,7 +119,9 @@ export class GlobalSessionManager {
     this.lockTimeoutMs = resolved.lockTimeoutMs;
     this.logger = resolved.logger;
     this.customStore = resolved.store !== undefined;
-    this.store = resolved.store ?? new FileSessionStore({ dir: this.dir, logger: this.logger });
+    this.store =
+      resolved.store ??
+      new FileSessionStore({ dir: this.dir, logger: this.logger, importFrom: resolved.importFrom });
     this.sessionId = seed?.sessionId ?? randomUUID();
     this.createdAt = seed?.createdAt ?? Date.now();
     this.processFile = seed?.processFile ?? null;
@@ -132,6 +134,7 @@ export class GlobalSessionManager {
       pid: this.pid,
       hostname: this.hostname,
       hostId: this.host.id,
+      ...(this.host.stableId ? { stableHostId: this.host.stableId } : {}),
       processStartTime: this.processStartTime,
       createdAt: this.createdAt,
     };
@@ -150,7 +153,7 @@ export class GlobalSessionManager {
     }
   }
 
-  // ---- the VM API of the original -------------------------------------------------
+  // ---- the VM API: one VM per session, also a resource of kind `vm` ----------------
 
   /**
    * Records `vmId` as this session's VM (also as a resource of kind `vm`).

@@ -1,10 +1,14 @@
-import { tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { homedir, tmpdir, userInfo } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { SessionLogger, SessionStore } from './contract.js';
 
 /** Options of a session manager. */
 export interface SessionManagerOptions {
-  /** Private directory of the session files. Default: env `CORE_SESSION_DIR`, else `<os.tmpdir()>/core-session-<uid>`. */
+  /**
+   * Private directory of the session files. Default: env `CORE_SESSION_DIR`,
+   * else `$XDG_STATE_HOME/system-manager` (`~/.local/state/system-manager`):
+   * persistent storage, so a VM recorded before a reboot is still found after it.
+   */
   readonly dir?: string;
   /** Sessions older than this are stale (default 12). */
   readonly maxSessionAgeHours?: number;
@@ -18,6 +22,12 @@ export interface SessionManagerOptions {
   readonly lockTimeoutMs?: number;
   /** The store; default a `FileSessionStore` in `dir`. */
   readonly store?: SessionStore;
+  /**
+   * Earlier locations of the session directory whose sessions are imported
+   * (see `FileSessionStoreOptions.importFrom`). Default: the old per-user
+   * default under the OS temp dir when `dir` is the default, else none.
+   */
+  readonly importFrom?: readonly string[];
 }
 
 const SILENT: SessionLogger = { warn() {} };
@@ -31,8 +41,41 @@ export function resolveSessionDir(dir?: string): string {
   }
   const fromEnv = process.env['CORE_SESSION_DIR'];
   if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
+  return defaultSessionDir();
+}
+
+/**
+ * The per-user default session directory: `$XDG_STATE_HOME/system-manager`,
+ * else `~/.local/state/system-manager` (the XDG base directory rule: a
+ * relative `XDG_STATE_HOME` is ignored). Shared with the system-manager app,
+ * which keeps its service logs beside it.
+ */
+export function defaultSessionDir(): string {
+  const state = process.env['XDG_STATE_HOME'];
+  const base = state !== undefined && isAbsolute(state) ? state : join(homedir(), '.local', 'state');
+  return join(base, 'system-manager');
+}
+
+/**
+ * Where earlier versions kept the per-user default: under the OS temp dir,
+ * wiped at reboot. Sessions found there are imported into the default
+ * directory (see `importSessions`).
+ */
+export function legacyDefaultSessionDir(): string {
   const user = typeof process.getuid === 'function' ? String(process.getuid()) : userInfo().username;
   return join(tmpdir(), `core-session-${user}`);
+}
+
+/**
+ * The earlier locations a directory chosen by `dir` (see
+ * {@link resolveSessionDir}) imports from: the old per-user default under
+ * the OS temp dir when the default is in use, none otherwise.
+ */
+export function defaultImportFrom(dir?: string): string[] {
+  if (dir !== undefined) return [];
+  const fromEnv = process.env['CORE_SESSION_DIR'];
+  if (fromEnv !== undefined && fromEnv !== '') return [];
+  return [legacyDefaultSessionDir()];
 }
 
 /** Validated, defaulted options. */
@@ -42,6 +85,7 @@ export interface ResolvedSessionOptions {
   readonly lockTimeoutMs: number;
   readonly logger: SessionLogger;
   readonly store: SessionStore | undefined;
+  readonly importFrom: readonly string[];
 }
 
 /** Validates options and applies defaults. @throws TypeError / RangeError */
@@ -68,11 +112,17 @@ export function resolveSessionOptions(options: SessionManagerOptions = {}): Reso
   const logger = options.logger ?? SILENT;
   if (typeof logger.warn !== 'function')
     throw new TypeError('session option "logger" must have a warn(obj, msg) method');
+  const importFrom = options.importFrom ?? defaultImportFrom(options.dir);
+  if (!Array.isArray(importFrom) || importFrom.some((dir) => typeof dir !== 'string' || dir === ''))
+    throw new TypeError(
+      `session option "importFrom" must be a list of directories, got ${JSON.stringify(importFrom)}`,
+    );
   return {
     dir: resolveSessionDir(options.dir),
     maxSessionAgeHours,
     lockTimeoutMs,
     logger,
     store: options.store,
+    importFrom,
   };
 }

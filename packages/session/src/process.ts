@@ -105,3 +105,41 @@ const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 export function sleepSync(ms: number): void {
   Atomics.wait(sleepCell, 0, 0, ms);
 }
+
+/**
+ * The environment variable that names the session owning a process: every
+ * process a session starts carries it, so a reaper can check, on the process
+ * itself, that a recorded pid really is the dead session's before it signals
+ * it (a pid and start time can be copied from a live record into a planted one).
+ */
+export const SESSION_ID_ENV = 'CORE_SESSION_ID';
+
+/** What {@link readProcessSessionId} found. */
+export type ProcessSessionId =
+  | { readonly kind: 'found'; readonly sessionId: string }
+  | { readonly kind: 'absent' }
+  | { readonly kind: 'gone' }
+  /** `/proc/<pid>/environ` cannot be read: another user's process (and we are not root), or no /proc. */
+  | { readonly kind: 'unreadable'; readonly reason: string };
+
+/**
+ * Reads {@link SESSION_ID_ENV} from a process's environment as the kernel
+ * holds it (`/proc/<pid>/environ`: the environment it was started with;
+ * readable for the same user, or root).
+ */
+export function readProcessSessionId(pid: number): ProcessSessionId {
+  assertPid(pid, 'readProcessSessionId');
+  let environ: Buffer;
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return { kind: 'gone' };
+    return { kind: 'unreadable', reason: `/proc/${pid}/environ: ${code ?? (error as Error).message}` };
+  }
+  const prefix = `${SESSION_ID_ENV}=`;
+  // NUL-separated NAME=value entries; the first one of the name is what getenv() would see.
+  for (const entry of environ.toString('utf8').split('\0'))
+    if (entry.startsWith(prefix)) return { kind: 'found', sessionId: entry.slice(prefix.length) };
+  return { kind: 'absent' };
+}

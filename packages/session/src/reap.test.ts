@@ -59,7 +59,15 @@ describe('reapDeadSessions', () => {
       dir,
       recordOf({
         sessionId: 'evil',
-        resources: [vm('--project=other'), vm('ok-id', { zone: '-z' }), vm('bell\u0007'), vm('fine')],
+        resources: [
+          vm('--project=other'),
+          vm('ok-id', { zone: '-z' }),
+          vm('bell\u0007'),
+          vm('line\u2028break'),
+          vm('rtl\u202eevil'),
+          vm('zero\u200bwidth'),
+          vm('fine'),
+        ],
       }),
     );
     const reaper = createSessionManager({ dir });
@@ -72,12 +80,27 @@ describe('reapDeadSessions', () => {
     });
     expect(seen).toEqual(['fine']);
     expect(report.refused.map((r) => r.resource.id).sort()).toEqual(
-      ['--project=other', 'bell\u0007', 'ok-id'].sort(),
+      [
+        '--project=other',
+        'bell\u0007',
+        'line\u2028break',
+        'ok-id',
+        'rtl\u202eevil',
+        'zero\u200bwidth',
+      ].sort(),
     );
-    expect(report.refused.every((r) => /starts with "-"|control characters/.test(r.detail ?? ''))).toBe(true);
+    expect(
+      report.refused.every((r) =>
+        /starts with "-"|control or other non-printing characters/.test(r.detail ?? ''),
+      ),
+    ).toBe(true);
     expect(
       (await reaper.listSessions()).find((l) => l.record.sessionId === 'evil')?.record.resources,
-    ).toHaveLength(3);
+    ).toHaveLength(6);
+    // Registering such an id is refused up front.
+    await expect(reaper.registerResource({ kind: 'vm', id: 'a\u2029b' })).rejects.toThrow(
+      /must be printable/,
+    );
   });
 
   it('runs at most `concurrency` cleanups at once', async () => {

@@ -13,6 +13,7 @@ export function emptyRecord(owner: SessionOwner, now: number): SessionRecord {
     pid: owner.pid,
     hostname: owner.hostname,
     ...(owner.hostId === null ? {} : { hostId: owner.hostId }),
+    ...(owner.stableHostId === undefined ? {} : { stableHostId: owner.stableHostId }),
     processStartTime: owner.processStartTime,
     createdAt: owner.createdAt,
     registeredAt: now,
@@ -78,7 +79,7 @@ export function withReplaced(
   return (record) => add(drop(record));
 }
 
-/** Sets the VM of the original API (also a resource of kind `vm`). */
+/** Sets the session's VM (`registerVm`; also a resource of kind `vm`). */
 export function withVm(vm: ResourceRecord, now: number): RecordOperation {
   return (record) => ({
     ...record,
@@ -91,7 +92,7 @@ export function withVm(vm: ResourceRecord, now: number): RecordOperation {
   });
 }
 
-/** Drops the VM of the original API. */
+/** Drops the session's VM (`unregisterVm`). */
 export function withoutVm(now: number): RecordOperation {
   return (record) => (record.vmId === null ? record : withoutResource('vm', record.vmId, now)(record));
 }

@@ -24,6 +24,10 @@ export function checkId(id: unknown, caller: string, field = 'id'): string {
       `${caller}: "${field}" must be a non-empty string (at most 1024 characters), got ${JSON.stringify(id)}`,
     );
   }
+  if (hasNonPrinting(id))
+    throw new TypeError(
+      `${caller}: "${field}" must be printable (no control, format, line or paragraph separator characters), got ${JSON.stringify(id)}`,
+    );
   return id;
 }
 
@@ -84,14 +88,14 @@ export function toResourceRecord(input: ResourceInput, registeredAt: number, cal
   return record;
 }
 
-// C0 controls, DEL and C1 controls: never part of a cloud resource name, and a
-// newline or escape in a command argument or a log line is an injection.
-function hasControlCharacter(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f)) return true;
-  }
-  return false;
+// Controls (C0, DEL, C1), format characters (bidi overrides, zero-width),
+// line and paragraph separators (U+2028/U+2029 end a line in many readers),
+// surrogates, private use and unassigned code points: never part of a cloud
+// resource name, and in a command argument or a log line an injection.
+const NON_PRINTING = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/u;
+
+function hasNonPrinting(value: string): boolean {
+  return NON_PRINTING.test(value);
 }
 
 /**
@@ -102,7 +106,8 @@ function hasControlCharacter(value: string): boolean {
  */
 export function unsafeCommandValue(value: string): string | null {
   if (value.startsWith('-')) return `${JSON.stringify(value)} starts with "-" and would be read as an option`;
-  if (hasControlCharacter(value)) return `${JSON.stringify(value)} contains control characters`;
+  if (hasNonPrinting(value))
+    return `${JSON.stringify(value)} contains control or other non-printing characters`;
   return null;
 }
 

@@ -19,6 +19,8 @@ const Metadata = z.record(z.string(), z.unknown());
 const SessionId = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/));
 
 const Pid = z.int().check(z.positive());
+// A digest written by `readHostIdentity` (hex); anything else is not ours.
+const StableHostId = z.string().check(z.regex(/^[0-9a-f]{32}$/));
 
 const ResourceRecordSchema = z.object({
   kind: z.string().check(z.regex(RESOURCE_KIND)),
@@ -40,6 +42,7 @@ export const SessionRecordSchema = z.object({
   pid: Pid,
   hostname: z.string(),
   hostId: z.optional(z.string()),
+  stableHostId: z.optional(StableHostId),
   processStartTime: z.nullable(z.string()),
   createdAt: z.number(),
   registeredAt: z.number(),
@@ -58,6 +61,7 @@ export const SessionOwnerSchema = z.object({
   pid: Pid,
   hostname: z.string(),
   hostId: z.nullable(z.string()),
+  stableHostId: z.optional(StableHostId),
   processStartTime: z.nullable(z.string()),
   createdAt: z.number(),
   heartbeatAt: z.optional(z.number()),

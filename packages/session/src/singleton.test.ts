@@ -1,4 +1,4 @@
-// Issue 14: any number of loaded copies of @core/session share one process
+// Any number of loaded copies of @core/session share one process
 // session; an incompatible major version is a clear error, not a second session.
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';

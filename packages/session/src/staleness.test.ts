@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { deadPid } from '../test/helpers.js';
-import { readHostIdentity } from './host.js';
+import { hostIdOf, readHostIdentity, stableHostIdOf } from './host.js';
 import { readProcessStartTime } from './process.js';
 import { judgeLiveness, judgeSession } from './staleness.js';
 
@@ -65,5 +65,55 @@ describe('judgeLiveness', () => {
       ),
     ).toBe('stale');
     expect(judgeSession(remote, { now, maxAgeMs: HOUR, hostname: host.hostname })).toBe('remote');
+  });
+
+  it('an owner from an earlier boot of this machine is dead at once, whatever its age; a clone of the machine id is not', () => {
+    // This machine, booted an hour ago; the owner wrote its record under another boot id before that.
+    const parts = { hostname: 'box', machineId: 'm'.repeat(32), pidNamespace: '4026531836' };
+    const booted = now - HOUR;
+    const thisBoot = { ...parts, bootId: 'b2', id: hostIdOf({ ...parts, bootId: 'b2' }) };
+    const here = { ...thisBoot, stableId: stableHostIdOf(thisBoot), bootedAt: booted };
+    const before = { ...parts, bootId: 'b1' };
+    const owner: {
+      pid: number;
+      hostname: string;
+      hostId: string;
+      stableHostId: string;
+      processStartTime: string;
+      createdAt: number;
+      heartbeatAt?: number;
+    } = {
+      pid: 4242,
+      hostname: 'box',
+      hostId: hostIdOf(before),
+      stableHostId: stableHostIdOf(before) as string,
+      processStartTime: '1',
+      createdAt: booted - 60_000,
+    };
+    const judge = (o: typeof owner, lease: 'none' | 'held' | 'expired' | 'settling' = 'none') =>
+      judgeLiveness(o, { now, maxAgeMs: 12 * HOUR, host: here, lease });
+    expect(owner.stableHostId).toBe(here.stableId);
+    expect(judge(owner)).toMatchObject({ liveness: 'dead', thisHost: false });
+    expect(judge(owner).reason).toMatch(/^from an earlier boot of this machine/);
+    expect(judge(owner, 'settling').liveness).toBe('dead');
+    // A held lease means someone renews it: whatever the ids say, that owner lives.
+    expect(judge(owner, 'held').liveness).toBe('live');
+    // A sign of life after this boot began cannot be from an earlier boot: a cloned machine id elsewhere.
+    expect(judge({ ...owner, heartbeatAt: booted + 1 }).liveness).toBe('unknown');
+    // Another machine (other machine id or hostname), or a record without the stable id: the age limit decides.
+    const other = { ...before, machineId: 'o'.repeat(32) };
+    expect(judge({ ...owner, stableHostId: stableHostIdOf(other) as string }).liveness).toBe('unknown');
+    const { stableHostId: _s, ...older } = owner;
+    expect(judgeLiveness(older, { now, maxAgeMs: 12 * HOUR, host: here, lease: 'none' }).liveness).toBe(
+      'unknown',
+    );
+    // Without a machine id nothing tells two machines apart: no stable id at all.
+    expect(stableHostIdOf({ ...parts, machineId: null, bootId: 'b2' })).toBeNull();
+  });
+
+  it.skipIf(host.machineId === null)('this process has a stable id and a boot time on Linux', () => {
+    expect(host.stableId).toMatch(/^[0-9a-f]{32}$/);
+    expect(host.bootedAt).toBeGreaterThan(0);
+    expect(host.bootedAt).toBeLessThan(Date.now());
   });
 });

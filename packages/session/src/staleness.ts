@@ -1,8 +1,10 @@
 // Liveness in one place. Every store, the reaper, claims and the listing ask
 // `judgeLiveness`; stores only hand over evidence (leases). On this host a pid
 // alive with the recorded start time is live whatever its age or lease — a
-// SIGSTOP'd or suspended owner keeps its resources. Age and leases decide only
-// what cannot be verified here: other hosts, records without a start time.
+// SIGSTOP'd or suspended owner keeps its resources. An owner from an earlier
+// boot of this machine is dead: a reboot ends every process. Age and leases
+// decide only what cannot be verified here: other hosts, records without a
+// start time.
 import type { HostIdentity, LeaseEvidence, Liveness, SessionOwner, SessionRecord } from './contract.js';
 import { readProcessStartTime } from './process.js';
 
@@ -51,6 +53,7 @@ export function isOnThisHost(
 export function judgeLiveness(
   owner: Pick<SessionOwner, 'pid' | 'hostname' | 'processStartTime' | 'createdAt' | 'heartbeatAt'> & {
     readonly hostId?: string | null | undefined;
+    readonly stableHostId?: string | undefined;
   },
   context: LivenessContext,
 ): LivenessVerdict {
@@ -66,9 +69,10 @@ export function judgeLiveness(
     }
     pidAliveUnverified = true;
   }
+  if (context.lease === 'held') return { liveness: 'live', reason: 'lease held', thisHost };
+  const earlierBoot = thisHost ? null : fromEarlierBoot(owner, context.host);
+  if (earlierBoot !== null) return { liveness: 'dead', reason: earlierBoot, thisHost };
   switch (context.lease) {
-    case 'held':
-      return { liveness: 'live', reason: 'lease held', thisHost };
     case 'expired':
       return { liveness: 'dead', reason: 'lease expired', thisHost };
     case 'settling':
@@ -87,6 +91,29 @@ export function judgeLiveness(
   return pidAliveUnverified
     ? { liveness: 'live', reason: `pid ${owner.pid} alive (no start time recorded)`, thisHost }
     : { liveness: 'unknown', reason: `on another host (${owner.hostname}): cannot verify`, thisHost };
+}
+
+/**
+ * Why `owner` is from an earlier boot of this machine, or null when that
+ * cannot be told. Same machine id, hostname and pid namespace (the stable
+ * id) but another boot id (the host id) is a reboot — or a clone of this
+ * machine's id on another machine: so the owner's last sign of life must
+ * also lie before this boot began. A clock set back after the reboot only
+ * makes this say null (kept for the age limit), never dead.
+ */
+function fromEarlierBoot(
+  owner: Pick<SessionOwner, 'createdAt' | 'heartbeatAt'> & {
+    readonly hostId?: string | null | undefined;
+    readonly stableHostId?: string | undefined;
+  },
+  host: HostIdentity,
+): string | null {
+  if (!host.stableId || owner.stableHostId !== host.stableId) return null;
+  if (owner.hostId === undefined || owner.hostId === null || owner.hostId === host.id) return null;
+  if (host.bootedAt === null || host.bootedAt === undefined) return null;
+  const lastSign = lastSignOfLife(owner);
+  if (lastSign >= host.bootedAt) return null;
+  return `from an earlier boot of this machine (last sign of life ${new Date(lastSign).toISOString()}, this boot began ${new Date(host.bootedAt).toISOString()})`;
 }
 
 /** How a session looks from this machine (v1 verdicts, kept for callers of `judgeSession`). */

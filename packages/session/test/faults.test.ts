@@ -30,7 +30,7 @@ function fill(dir: string): string {
 
 describe('a full disk (real tmpfs)', () => {
   it.skipIf(!isRoot)(
-    '100+ writes fail whole: no torn file, no lost entry, no temp left; works once space returns',
+    '(root only: mounts a tmpfs) 100+ writes fail whole: no torn file, no lost entry, no temp left; works once space returns',
     { timeout: 60_000 },
     async () => {
       const mount = tempDir('session-tmpfs-');
@@ -89,13 +89,6 @@ describe('a full disk (real tmpfs)', () => {
       expect(
         (await session.claimResources('port', () => [{ kind: 'port', id: '9999' }])).map((r) => r.id),
       ).toEqual(['9999']);
-    },
-  );
-
-  it.skipIf(isRoot)(
-    'skipped: needs root to mount a tmpfs (the file size limit case below runs for everyone)',
-    () => {
-      console.warn('faults.test.ts: not root, the full-tmpfs case is skipped');
     },
   );
 });

@@ -67,8 +67,8 @@ const STRIDE = 6;
 /**
  * The newest `capacity` events in a ring buffer: one preallocated
  * Float64Array of fixed-size slots and a write index, so recording is O(1)
- * and allocation-free whatever the capacity (the original copied the whole
- * list on every record past its limit: O(n)). Details objects are built when
+ * and allocation-free whatever the capacity (no copy of the list when it is
+ * full: the oldest slot is overwritten). Details objects are built when
  * read; only a `consistency_violation` stores one.
  */
 export class EventLog {

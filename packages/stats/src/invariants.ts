@@ -133,7 +133,7 @@ const uninitializedWithinMisses = defineInvariant<CounterState>({
 });
 
 /**
- * Rule 5 (stated but never checked by the original): the two miss categories
+ * Rule 5: the two miss categories
  * are disjoint. Heal: keep `cacheExpired` (rule 2 already bounds it) and cap
  * `queriesWhileUninitialized` at the misses left over.
  */
@@ -156,9 +156,9 @@ const missCategoriesDisjoint = defineInvariant<CounterState>({
 /**
  * The five invariants of a tracker, in heal order. Non-negativity comes first
  * and the disjointness cap before rule 3, so a typical drift heals in one pass
- * with each field changed once; the engine still re-checks to a fixpoint
- * (the original healed once, in an order where fixing a negative hit count
- * left the total wrong again).
+ * with each field changed once; the engine still re-checks to a fixpoint,
+ * because healing one rule can break another (a negative hit count set to 0
+ * changes the total that rule 3 compares).
  */
 export const STATS_INVARIANTS = Object.freeze([
   countersNonNegative,

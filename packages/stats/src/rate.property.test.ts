@@ -33,7 +33,7 @@ describe('hitRate and expiredRate', () => {
     );
   });
 
-  it('a denominator that is not positive gives 0, as in the original', () => {
+  it('a denominator that is not positive gives 0', () => {
     fc.assert(
       fc.property(fc.double({ noNaN: true }), fc.double({ max: 0, noNaN: true }), (part, whole) => {
         expect(rate(part, whole)).toBe(0);
@@ -79,7 +79,7 @@ describe('hitRate and expiredRate', () => {
     );
   });
 
-  it('the cases the original got wrong: a negative denominator, a part larger than the whole', async () => {
+  it('a negative denominator gives 0 and a part larger than the whole is clamped to 1', async () => {
     const tracker = await CacheStatisticsTracker.fromSnapshot({
       cacheHits: 4,
       cacheMisses: -10,

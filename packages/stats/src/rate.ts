@@ -4,8 +4,8 @@
  * Counters restored from a snapshot may break the invariants until they are
  * healed (a negative `cacheMisses`, `cacheExpired > cacheMisses`…), and
  * `validateConsistency({ autoHeal: false })` reports them as found. A rate
- * must still be a rate: a denominator that is not positive gives 0, as the
- * original's `part / whole if whole > 0 else 0` does, and a quotient outside
+ * must still be a rate: a denominator that is not positive gives 0 (no
+ * queries yet means no rate, not NaN), and a quotient outside
  * [0, 1] (a negative part, a part larger than the whole) is clamped to it.
  * Internal: the tracker's `currentState` and the Prometheus gauges share it.
  */

@@ -555,7 +555,7 @@ describe('validateConsistency', () => {
     expect(stats.costSavedUsd).toBe(0.1);
   });
 
-  it('checks rule 5: expired + uninitialized within misses, which the original never did', async () => {
+  it('checks rule 5: expired + uninitialized within misses', async () => {
     const stats = await CacheStatisticsTracker.fromSnapshot({
       ...healthy,
       cacheMisses: 40,

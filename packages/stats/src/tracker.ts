@@ -70,8 +70,7 @@ function optionsObject<T>(method: string, options: T | undefined): T | Record<st
  * runs one piece of JavaScript at a time, so an update is atomic with respect
  * to every other caller: thousands of un-awaited `recordHit()`s lose nothing,
  * and a snapshot never sees half an update. A mutex would only add an await
- * per record (the original awaited an asyncio lock because Python coroutines
- * do the same). The methods are async for API parity and so callers can treat
+ * per record and protect nothing. The methods are async for API parity and so callers can treat
  * a tracker like any other async resource; each settles immediately.
  *
  * @example

@@ -2,25 +2,16 @@
 // into v2 records, so an upgrade loses no ownership. The file is renamed
 // first (only one process wins), imported with exclusive creates (never over a
 // record its owner wrote), then kept aside as `registry.json.v1-imported-<ms>`.
-import { lstatSync, renameSync } from 'node:fs';
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostIdentity, SessionLogger, SessionRecord } from '../contract.js';
-import { createExclusiveFileSync, readPrivateFileSync } from '../files.js';
+import { createExclusiveFileSync, entryExistsSync, readPrivateFileSync } from '../files.js';
 import { parseWith, RegistryFileSchema, toSessionRecord } from '../schema.js';
 import { claimName, recordName, type StoreLayout } from './layout.js';
 import { moveAside, serializeRecord } from './records.js';
 
 const LEGACY = 'registry.json';
 const IMPORTING = 'registry.json.v1-importing';
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Reads a v1 registry's sessions without changing anything (for the read-only listing). */
 export function readLegacySessions(dir: string): SessionRecord[] {
@@ -45,7 +36,7 @@ export function importLegacyRegistry(
 ): number {
   const legacy = join(layout.dir, LEGACY);
   const importing = join(layout.dir, IMPORTING);
-  if (!exists(legacy) && !exists(importing)) return 0;
+  if (!entryExistsSync(legacy) && !entryExistsSync(importing)) return 0;
   try {
     renameSync(legacy, importing);
   } catch (error) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { SessionLogger, SessionOwner, SessionRecord, StoredSession } from '../contract.js';
 import { SessionTakenOverError } from '../errors.js';
 import {
+  entryExistsSync,
   type PrivateRead,
   readPrivateFile,
   readPrivateFileSync,
@@ -29,15 +30,6 @@ export function parseRecordRead(read: PrivateRead): { record: SessionRecord | nu
   return parsed.ok
     ? { record: toSessionRecord(parsed.value), problem: null }
     : { record: null, problem: parsed.reason };
-}
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Whether a reaper holds `sessionId`'s record (a reaping file exists). Lists the directory: only on the rare path. */
@@ -77,7 +69,7 @@ export function writeRecordFile(
   fsync: boolean,
 ): void {
   const path = join(layout.sessionsDir, recordName(record.sessionId));
-  if (state.written.has(record.sessionId) && !exists(path)) {
+  if (state.written.has(record.sessionId) && !entryExistsSync(path)) {
     const holder = findReapingHolder(layout, record.sessionId);
     if (holder !== null) throw new SessionTakenOverError(record.sessionId, holder);
   }

@@ -16,6 +16,7 @@ import { SessionDirUnsafeError, SessionError, SessionWriteError } from '../error
 import { ensurePrivateDir, readPrivateFileSync, removeDeadTempFiles } from '../files.js';
 import { readHostIdentity } from '../host.js';
 import { claimSync, listClaimFiles, releaseClaimSync } from './claims.js';
+import { importEarlierSessions } from './earlier-locations.js';
 import { layoutOf, type StoreLayout } from './layout.js';
 import { importLegacyRegistry } from './migration.js';
 import {
@@ -45,7 +46,17 @@ export interface FileSessionStoreOptions {
    * nothing is created, a missing directory lists as empty (what `status` uses).
    */
   readonly create?: boolean;
+  /**
+   * Directories an earlier version used for this registry (a default under
+   * the OS temp dir or `/run`, wiped at reboot). Sessions there that are not
+   * live are moved into `dir` when a session attaches; the read-only
+   * listing shows the rest. Default none.
+   */
+  readonly importFrom?: readonly string[];
 }
+
+/** The age limit the import judges owners by that cannot be verified here (they are moved, not reaped). */
+const IMPORT_MAX_AGE_MS = 12 * 3_600_000;
 
 const SILENT: SessionLogger = { warn() {} };
 
@@ -71,6 +82,8 @@ export class FileSessionStore implements SessionStore {
   readonly location: string;
   /** Directory layout. */
   readonly layout: StoreLayout;
+  /** See {@link FileSessionStoreOptions.importFrom}. */
+  readonly importFrom: readonly string[];
   private readonly fsync: boolean;
   private readonly logger: SessionLogger;
   private readonly hostScoped: ReadonlySet<string>;
@@ -93,6 +106,9 @@ export class FileSessionStore implements SessionStore {
     this.fsync = options.fsync ?? true;
     this.logger = options.logger ?? SILENT;
     this.hostScoped = new Set(options.hostScopedKinds ?? ['port', 'process']);
+    this.importFrom = (options.importFrom ?? [])
+      .map((dir) => resolve(dir))
+      .filter((dir) => dir !== this.location);
     if (options.create ?? true) {
       try {
         ensurePrivateDir(this.location);
@@ -115,6 +131,18 @@ export class FileSessionStore implements SessionStore {
       importLegacyRegistry(this.layout, readHostIdentity(), (kind) => this.hostScoped.has(kind), this.logger);
     } catch (error) {
       this.logger.warn({ err: error }, `could not import the v1 registry: ${(error as Error).message}`);
+    }
+    try {
+      importEarlierSessions(this.layout, this.importFrom, {
+        host: readHostIdentity(),
+        maxAgeMs: IMPORT_MAX_AGE_MS,
+        logger: this.logger,
+      });
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        `could not import sessions from earlier locations: ${(error as Error).message}`,
+      );
     }
   }
 

@@ -8,22 +8,13 @@
 // only brings back an earlier state with more resources recorded, which the
 // next reaper cleans again (cleanups are idempotent). Nothing can be lost that
 // way, and 1,000 dead sessions are reaped without 3,000 disk flushes.
-import { linkSync, lstatSync, renameSync } from 'node:fs';
+import { linkSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ReapTakeover, SessionLogger, SessionOwner, SessionRecord, StoredSession } from '../contract.js';
 import { SessionTakenOverError, SessionWriteError } from '../errors.js';
-import { readPrivateFileSync, removeFileSync, writePrivateFileSync } from '../files.js';
+import { entryExistsSync, readPrivateFileSync, removeFileSync, writePrivateFileSync } from '../files.js';
 import { parseSessionFileName, reapingName, recordName, type StoreLayout } from './layout.js';
 import { moveAside, parseRecordRead, serializeRecord } from './records.js';
-
-function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Takes `target` over for `reaper` (see `SessionStore.takeOver`).
@@ -55,7 +46,7 @@ export function takeOverSync(
     return null;
   }
   const ensureHeld = () => {
-    if (!exists(held)) throw new SessionTakenOverError(sessionId, null);
+    if (!entryExistsSync(held)) throw new SessionTakenOverError(sessionId, null);
   };
   return {
     record,
