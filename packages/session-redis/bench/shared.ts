@@ -1,11 +1,27 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionRecord } from '@core/session';
 
-/** A fresh session directory (the manager's tracker file lives there). */
+const created: string[] = [];
+let cleanupArmed = false;
+
+/**
+ * A fresh session directory (the manager's tracker file lives there). Every
+ * dir made here is removed when the process exits — normally, on a thrown
+ * error, or on Ctrl-C — so a bench leaves nothing in the OS temp directory.
+ */
 export function freshDir(): string {
-  return join(mkdtempSync(join(tmpdir(), 'session-redis-bench-')), 'sessions');
+  if (!cleanupArmed) {
+    cleanupArmed = true;
+    process.on('exit', () => {
+      for (const dir of created) rmSync(dir, { recursive: true, force: true });
+    });
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  }
+  const parent = mkdtempSync(join(tmpdir(), 'session-redis-bench-'));
+  created.push(parent);
+  return join(parent, 'sessions');
 }
 
 /** A realistic record: one session owning a VM and two processes (the size every floor write uses too). */

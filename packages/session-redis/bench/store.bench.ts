@@ -5,6 +5,7 @@
 //    processes × N bare SET+DEL pairs of a record-sized value (the floor);
 //    every write of ours is counted on the server (0 lost).
 // 2. Cost per cycle in one process with 10 vs 5,000 live sessions in the store.
+// 3. With a replica: the store with `replicasToAck: 1` vs SET + WAIT 1 + DEL + WAIT 1.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -234,6 +235,66 @@ try {
     `| reapDeadSessions: ${fmt(reaped.removed.length)} dead sessions, ${fmt(reaped.cleaned.length)} resources, cleanup \`{ ok: true }\` | ${fmt(reapMs)} (one call) | — |`,
   );
   console.log('');
+
+  // Writes acknowledged by a replica (WAIT 1): the store's cost against the same two writes, each followed by WAIT 1.
+  process.stderr.write('  one process, with a replica: every write waits for it (WAIT 1) …\n');
+  const replica = await startRedisServer({ replicaOf: server.port });
+  try {
+    // Listed as connected while the initial sync still runs; WAIT counts it only once it is online.
+    while (!/slave0:.*state=online/.test(await raw.info('replication')))
+      await new Promise((r) => setTimeout(r, 50));
+    await raw.set('{floor}:wait', 'warm-up');
+    if ((await raw.wait(1, 10_000)) < 1) throw new Error('the bench replica never acknowledged a write');
+    const waitPrefix = `{wait-${randomUUID().slice(0, 8)}}:`;
+    const waitStore = new RedisSessionStore({ url: server.url, keyPrefix: waitPrefix, replicasToAck: 1 });
+    const waitManager = createSessionManager({ dir: freshDir(), store: waitStore });
+    await waitManager.registerResource({ kind: 'vm', id: 'vm-bench', zone: 'europe-west4-a' });
+    const value = JSON.stringify(benchRecord('floor'));
+    const waitFloor = async (n: number) => {
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) {
+        await raw.set('{floor}:wait', value);
+        await raw.wait(1, 1_000);
+        await raw.del('{floor}:wait');
+        await raw.wait(1, 1_000);
+      }
+      return Number(process.hrtime.bigint() - started) / 1e6 / n;
+    };
+    const waited = { floor: [] as number[], store: [] as number[], plain: [] as number[] };
+    await cycles(waitManager, 50);
+    for (let round = 0; round < 7; round++) {
+      if (round % 2 === 0) {
+        waited.floor.push(await waitFloor(100));
+        waited.store.push(await cycles(waitManager, 100));
+      } else {
+        waited.store.push(await cycles(waitManager, 100));
+        waited.floor.push(await waitFloor(100));
+      }
+      waited.plain.push(await floorPairs(100));
+    }
+    await waitManager.unregisterSession();
+    await waitStore.close();
+    const [waitFloorMs, waitStoreMs, plainMs] = [
+      median(waited.floor),
+      median(waited.store),
+      median(waited.plain),
+    ];
+    console.log(
+      '### @core/session-redis — one process, every write acknowledged by a replica (`replicasToAck: 1`; median of 7 interleaved rounds)\n',
+    );
+    console.log('| case | ms / cycle | × its floor |');
+    console.log('|---|---:|---:|');
+    console.log(`| floor without replica wait: SET + DEL | ${plainMs.toFixed(3)} | — |`);
+    console.log(`| floor: SET + WAIT 1 + DEL + WAIT 1 | ${waitFloorMs.toFixed(3)} | 1.00 |`);
+    console.log(
+      `| RedisSessionStore with replicasToAck 1: registerResource + unregisterResource | ${waitStoreMs.toFixed(3)} | ${(waitFloorMs / waitStoreMs).toFixed(2)} (throughput) |`,
+    );
+    console.log(
+      `\nWAIT 1 costs ${(waitFloorMs - plainMs).toFixed(3)} ms per cycle at the floor (two waits), ${(waitStoreMs - fewMs).toFixed(3)} ms for the store.\n`,
+    );
+  } finally {
+    await replica.dispose();
+  }
   console.log('| goal | measured | met |');
   console.log('|---|---|:---:|');
   console.log(

@@ -8,6 +8,7 @@ import type { Connection } from './connection.js';
 import type { KeyLayout } from './keys.js';
 import { claimMember } from './keys.js';
 import { leaseEvidence, type ReadContext } from './reading.js';
+import type { ScriptReply } from './scripts.js';
 
 /** What claims need from the store. */
 export interface ClaimContext extends ReadContext {
@@ -22,8 +23,6 @@ export interface ClaimContext extends ReadContext {
   readonly scopeOf: (kind: string, owner: { readonly hostId: string | null }) => string;
 }
 
-type Reply = [string, ...string[]];
-
 /** How often a claim is retried when its holder changes under it. */
 const ATTEMPTS = 8;
 
@@ -33,7 +32,8 @@ export async function claim(context: ClaimContext, request: ClaimRequest): Promi
   const member = claimMember(context.scopeOf(request.kind, request.owner), request.id);
   const claimKey = keys.claimFromMember(request.kind, member);
   const ownLease = keys.lease(request.owner.sessionId);
-  const value = serializeClaim(request.owner);
+  const source = { key: claimKey, signer: context.signer };
+  const value = serializeClaim(request.owner, source);
   let expected = '';
   let holderLease = ownLease;
   let leaseMustBeAbsent = false;
@@ -55,7 +55,7 @@ export async function claim(context: ClaimContext, request: ClaimRequest): Promi
           leaseMustBeAbsent ? '1' : '0',
         ],
       ),
-    )) as Reply;
+    )) as ScriptReply;
     switch (reply[0]) {
       case 'ok':
         context.leaseSet();
@@ -69,7 +69,7 @@ export async function claim(context: ClaimContext, request: ClaimRequest): Promi
         break;
     }
     const raw = reply[1] ?? '';
-    const holder = parseClaim(raw);
+    const holder = parseClaim(raw, source);
     if (!holder.ok) {
       // Not a value any store wrote: nobody can be holding it by this protocol. Take it over (CAS on the raw value).
       context.warnCorrupt(claimKey, `${holder.reason}; taken over by ${request.owner.sessionId}`);
@@ -89,7 +89,8 @@ export async function claim(context: ClaimContext, request: ClaimRequest): Promi
   }
   // The claim kept changing hands under us: someone else is winning it.
   const last = parseClaim(
-    (await connection.call(() => connection.redis.get(claimKey))) ?? serializeClaim(request.owner),
+    (await connection.call(() => connection.redis.get(claimKey))) ?? serializeClaim(request.owner, source),
+    source,
   );
   return last.ok && last.value.sessionId !== request.owner.sessionId
     ? { ok: false, holder: last.value }

@@ -5,7 +5,11 @@
 import { EventEmitter } from 'node:events';
 import { SessionError, type SessionLogger } from '@core/session';
 import { Redis, ReplyError } from 'ioredis';
-import { RedisStoreCorruptError, RedisStoreUnavailableError } from './errors.js';
+import {
+  RedisStoreCorruptError,
+  RedisStoreNotReplicatedError,
+  RedisStoreUnavailableError,
+} from './errors.js';
 import type { ResolvedRedisOptions } from './options.js';
 import {
   CLAIM,
@@ -58,6 +62,9 @@ export class Connection {
   private lastError: Error | null = null;
   private closed = false;
   private policyChecked = false;
+  /** Replicas the master reported connected when it was last (re)connected. */
+  private replicas = 0;
+  private replicationRead: Promise<void> = Promise.resolve();
 
   /**
    * @param options - resolved store options
@@ -70,7 +77,10 @@ export class Connection {
     private readonly logger: SessionLogger,
   ) {
     const maxDelay = options.reconnectMaxDelayMs;
-    this.redis = new Redis(options.url, {
+    this.redis = new Redis({
+      ...options.endpoint.options,
+      // Behind Sentinel: follow a failover as soon as Sentinel announces it (+switch-master).
+      ...(options.endpoint.sentinel ? { failoverDetector: true } : {}),
       // Commands fail at once while disconnected instead of queueing without
       // bound; `call` waits for the connection itself, with a deadline.
       enableOfflineQueue: false,
@@ -151,6 +161,29 @@ export class Connection {
     }
   }
 
+  /**
+   * Waits until the replicas (`replicasToAck`, or with `'auto'` those the
+   * master reported connected) acknowledge every write this connection made.
+   * No replicas: returns at once.
+   * @throws RedisStoreNotReplicatedError when fewer acknowledge within `replicaAckTimeoutMs`.
+   */
+  async replicated(): Promise<void> {
+    await this.replicationRead;
+    const wanted = this.options.replicasToAck === 'auto' ? this.replicas : this.options.replicasToAck;
+    if (wanted === 0) return;
+    const timeout = this.options.replicaAckTimeoutMs;
+    const acknowledged = Number(await this.call(() => this.redis.wait(wanted, timeout)));
+    if (acknowledged >= wanted) return;
+    // A replica may have gone for good: count again for the next writes; this one is not safe.
+    this.replicationRead = this.readReplication();
+    throw new RedisStoreNotReplicatedError(this.location, wanted, acknowledged, timeout);
+  }
+
+  /** Replicas the writes wait for now (`replicasToAck`, or the connected count for `'auto'`). */
+  get replicasWaitedFor(): number {
+    return this.options.replicasToAck === 'auto' ? this.replicas : this.options.replicasToAck;
+  }
+
   /** Resolves once connected for `settleMs` (at once when settled), or when `signal` aborts. */
   async whenSettled(signal?: AbortSignal): Promise<void> {
     while (!this.settled && !this.closed && !signal?.aborted) {
@@ -216,6 +249,7 @@ export class Connection {
       this.emitSafely('reconnected', { at, downtimeMs: at - since });
     }
     if (!this.policyChecked) void this.checkEvictionPolicy();
+    this.replicationRead = this.readReplication();
     this.emitSafely('ready');
   }
 
@@ -227,6 +261,20 @@ export class Connection {
       this.logger.warn(
         { err: error, event },
         `session store ${this.location}: a \`${event}\` listener threw: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Reads how many replicas the master has connected (`INFO replication`); never throws. */
+  private async readReplication(): Promise<void> {
+    try {
+      const info = String(await this.redis.info('replication'));
+      const count = /^connected_slaves:(\d+)\r?$/m.exec(info);
+      this.replicas = count ? Number(count[1]) : 0;
+    } catch (error) {
+      this.logger.debug?.(
+        { err: error },
+        `session store ${this.location}: could not read INFO replication (${(error as Error).message})`,
       );
     }
   }

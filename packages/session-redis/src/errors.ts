@@ -5,7 +5,8 @@ export type RedisStoreErrorCode =
   | 'E_SESSION_STORE_UNAVAILABLE'
   | 'E_SESSION_STORE_SYNC'
   | 'E_SESSION_LEASE_CONFLICT'
-  | 'E_SESSION_STORE_CORRUPT';
+  | 'E_SESSION_STORE_CORRUPT'
+  | 'E_SESSION_STORE_NOT_REPLICATED';
 
 /**
  * Base class of every error this package throws on purpose (bad arguments are
@@ -83,6 +84,29 @@ export class RedisStoreCorruptError extends RedisStoreError {
       'E_SESSION_STORE_CORRUPT',
       `the session store key ${JSON.stringify(key)} holds a value this store did not write (${reason}); ` +
         'it was left in place for inspection. Delete it once inspected.',
+    );
+  }
+}
+
+/**
+ * A write that must not be lost (a record, a claim) reached the master but
+ * not the replicas it waits for (`WAIT`) within `replicaAckTimeoutMs`: a
+ * failover now could forget it, so it does not count as done. The caller
+ * treats it like a failed write (the VM is not known to be recorded); the
+ * next write of the same record tries again.
+ */
+export class RedisStoreNotReplicatedError extends RedisStoreError {
+  /**
+   * @param location - the store
+   * @param wanted - replicas waited for
+   * @param acknowledged - replicas that acknowledged in time
+   * @param timeoutMs - how long it waited
+   */
+  constructor(location: string, wanted: number, acknowledged: number, timeoutMs: number) {
+    super(
+      'E_SESSION_STORE_NOT_REPLICATED',
+      `the session store at ${location}: a write reached the master but only ${acknowledged} of ${wanted} replica(s) acknowledged it within ${timeoutMs} ms; ` +
+        'a failover could still lose it, so it does not count as done. Check the replicas (INFO replication), or lower `replicasToAck`.',
     );
   }
 }

@@ -1,8 +1,10 @@
+export type { SentinelAddress } from './endpoint.js';
 export {
   RedisLeaseConflictError,
   RedisStoreCorruptError,
   RedisStoreError,
   type RedisStoreErrorCode,
+  RedisStoreNotReplicatedError,
   RedisStoreSyncError,
   RedisStoreUnavailableError,
 } from './errors.js';

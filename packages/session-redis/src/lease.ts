@@ -14,12 +14,13 @@
 //   mark, a reaper's version or no lease of ours is what the server shows.
 import { randomUUID } from 'node:crypto';
 import { type SessionLogger, type SessionRecord, SessionTakenOverError } from '@core/session';
-import { isToken } from './codec.js';
+import { isToken, serializeRecord } from './codec.js';
 import type { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError } from './errors.js';
 import type { KeyLayout } from './keys.js';
 import type { LeaseRenewal } from './lease-renewal.js';
 import type { ResolvedRedisOptions } from './options.js';
+import type { ScriptReply } from './scripts.js';
 import { isEarlierOwnVersion, nextVersion } from './versions.js';
 
 /** What the own side needs from the store. */
@@ -33,8 +34,6 @@ export interface OwnLeaseContext {
   /** Claims the given resources again (after the server lost its data). */
   readonly reclaim: (resources: readonly { kind: string; id: string }[]) => Promise<void>;
 }
-
-type Reply = [string, ...string[]];
 
 /** The attached session's record version, lease and heartbeat. */
 export class OwnLease {
@@ -141,6 +140,12 @@ export class OwnLease {
     );
   }
 
+  /** The record as stored: JSON, signed when the fleet has a key. */
+  private serialize(record: SessionRecord): string {
+    const { keys, options } = this.context;
+    return serializeRecord(record, { key: keys.record(record.sessionId), signer: options.signer });
+  }
+
   private writeFast(record: SessionRecord): Promise<void> {
     const { connection, keys, options } = this.context;
     const expected = this.version as string;
@@ -153,7 +158,7 @@ export class OwnLease {
       .script(
         'corePutRecordFast',
         [keys.record(record.sessionId), keys.lease(record.sessionId)],
-        [expected, next, JSON.stringify(record), this.leaseId, options.leaseTtlMs],
+        [expected, next, this.serialize(record), this.leaseId, options.leaseTtlMs],
       )
       .then(
         (reply) => {
@@ -212,7 +217,7 @@ export class OwnLease {
             [keys.epoch, keys.record(sessionId), keys.sessions],
             [epoch, this.version ?? '', sessionId],
           ),
-        )) as Reply;
+        )) as ScriptReply;
         switch (reply[0]) {
           case 'ok':
             this.version = null;
@@ -277,9 +282,9 @@ export class OwnLease {
     return next;
   }
 
-  private async put(record: SessionRecord, epoch: string, started = Date.now()): Promise<Reply> {
+  private async put(record: SessionRecord, epoch: string, started = Date.now()): Promise<ScriptReply> {
     const { connection, keys, options } = this.context;
-    const text = JSON.stringify(record);
+    const text = this.serialize(record);
     // After a rollback the next version moves past every one issued before it.
     const next = this.version === null ? null : nextVersion(this.rolledBackFrom ?? this.version);
     if (next !== null) {
@@ -308,7 +313,7 @@ export class OwnLease {
           [epoch, this.version ?? '', text, this.leaseId, options.leaseTtlMs, record.sessionId, randomUUID()],
         ),
       started,
-    )) as Reply;
+    )) as ScriptReply;
     if (reply[0] === 'ok') {
       this.version = reply[1] as string;
       this.rolledBackFrom = null;
@@ -320,7 +325,7 @@ export class OwnLease {
   }
 
   /** A non-ok reply of a write: throws the matching error (and remembers a take-over). */
-  private refuse(reply: Reply, sessionId: string): never {
+  private refuse(reply: ScriptReply, sessionId: string): never {
     if (reply[0] === 'lease-conflict')
       throw new RedisLeaseConflictError(
         sessionId,
@@ -400,7 +405,7 @@ export class OwnLease {
           [keys.epoch, keys.lease(sessionId), keys.record(sessionId)],
           [epoch, this.leaseId, options.leaseTtlMs, this.versionEpoch === epoch ? (this.version ?? '') : ''],
         ),
-      )) as Reply;
+      )) as ScriptReply;
       switch (reply[0]) {
         case 'ok':
           // Our lease holds, but the record is not the version we wrote: a restart from an older snapshot.
@@ -476,7 +481,7 @@ export class OwnLease {
     if (record !== null) await this.writeQueued(record);
   }
 
-  private markTakenOver(reply: Reply): void {
+  private markTakenOver(reply: ScriptReply): void {
     if (this.takenOverBy !== undefined) return;
     const match = reply[1] ? /"sessionId":"([^"]+)"/.exec(reply[1]) : null;
     this.takenOverBy = match ? (match[1] as string) : null;

@@ -8,8 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { parseSessionRecord, type SessionLogger } from '@core/session';
 import { ReplyError } from 'ioredis';
+import { serializeRecord } from './codec.js';
 import type { Connection } from './connection.js';
 import type { KeyLayout } from './keys.js';
+import type { EntrySigner } from './signing.js';
 
 /** What the import needs from the store. */
 export interface MigrationContext {
@@ -19,6 +21,8 @@ export interface MigrationContext {
   readonly location: string;
   readonly epoch: () => Promise<string>;
   readonly warnCorrupt: (key: string, reason: string) => void;
+  /** Signs the imported records (null without a fleet key). */
+  readonly signer: EntrySigner | null;
 }
 
 /** Marker key: set once the v1 store under `legacyPrefix` was imported. */
@@ -63,7 +67,14 @@ export async function importV1(context: MigrationContext, legacyPrefix: string):
       connection.script(
         'coreImportV1',
         [keys.epoch, keys.record(id), keys.sessions, keys.lease(id)],
-        [epoch, JSON.stringify(record.value), randomUUID(), id, lease ?? '', Math.max(0, remaining)],
+        [
+          epoch,
+          serializeRecord(record.value, { key: keys.record(id), signer: context.signer }),
+          randomUUID(),
+          id,
+          lease ?? '',
+          Math.max(0, remaining),
+        ],
       ),
     )) as [string, ...string[]];
     if (reply[0] === 'ok') imported++;

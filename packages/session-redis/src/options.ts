@@ -1,10 +1,32 @@
 import type { SessionLogger } from '@core/session';
 import { z } from 'zod';
+import { type Endpoint, parseEndpoint, type SentinelAddress } from './endpoint.js';
+import { EntrySigner } from './signing.js';
 
 /** Options of {@link RedisSessionStore} (also `RedisRegistryStoreOptions`). */
 export interface RedisSessionStoreOptions {
-  /** `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS). */
+  /**
+   * `redis://[[user]:password@]host[:port][/db]` (or `rediss://` for TLS), or
+   * a group watched by Sentinel: `redis+sentinel://[[user]:password@]s1[:26379],s2,…/<master name>[/db]`
+   * (`rediss+sentinel://` for TLS to the master). User and password are the
+   * master's ACL credentials.
+   */
   readonly url: string;
+  /** Sentinels to ask for the master (with `masterName`): the URL then gives scheme, credentials and db only. */
+  readonly sentinels?: readonly SentinelAddress[];
+  /** The master's name in Sentinel (`sentinel monitor <name> …`). */
+  readonly masterName?: string;
+  /**
+   * Replicas that must acknowledge a write that must not be lost (a record,
+   * a claim) before it counts as done: `WAIT n` after it, and a write not
+   * acknowledged within `replicaAckTimeoutMs` is an error to the caller
+   * (`RedisStoreNotReplicatedError`), so nobody believes a VM is recorded
+   * when a failover could still forget it. Default `'auto'`: the replicas
+   * the master reports connected when the store connects (none: no WAIT).
+   */
+  readonly replicasToAck?: number | 'auto';
+  /** How long a write waits for its replicas (default 1 000 ms). */
+  readonly replicaAckTimeoutMs?: number;
   /**
    * Prefix of every key the store uses (default `{core-session}:`); one fleet
    * per prefix. It must contain a Redis Cluster hash tag (`{…}`): scripts that
@@ -27,7 +49,10 @@ export interface RedisSessionStoreOptions {
   /**
    * After (re)connecting, expired leases read as `settling` (never reaped)
    * for this long, so owners get one lease TTL to re-establish theirs after
-   * an outage (default `leaseTtlMs`).
+   * an outage, counted from the latest moment their own reconnect may come
+   * (default `leaseTtlMs + reconnectMaxDelayMs`: after a failover every
+   * client reconnects on its own backoff, and a peer that is back first must
+   * not judge an owner still waiting out its delay).
    */
   readonly settleMs?: number;
   /**
@@ -45,11 +70,23 @@ export interface RedisSessionStoreOptions {
   readonly legacyKeyPrefix?: string | null;
   /** Where the outage, reconnection and lease-renewal messages go (pino fits); default silent. */
   readonly logger?: SessionLogger;
+  /**
+   * The fleet key (at least 32 bytes, the same on every member of the fleet):
+   * every record, reaping mark and claim this store writes is signed with it
+   * (HMAC-SHA256), and a value that does not verify is refused — skipped,
+   * warned about once, never acted on — so a writer without the key cannot
+   * direct a cleanup or hold a resource. Without a key any writer of the
+   * store is trusted, as before.
+   */
+  readonly fleetKey?: Uint8Array;
 }
 
 /** Validated, defaulted options. */
 export interface ResolvedRedisOptions {
   readonly url: string;
+  readonly endpoint: Endpoint;
+  readonly replicasToAck: number | 'auto';
+  readonly replicaAckTimeoutMs: number;
   readonly keyPrefix: string;
   readonly leaseTtlMs: number;
   readonly heartbeatMs: number;
@@ -59,6 +96,8 @@ export interface ResolvedRedisOptions {
   readonly settleMs: number;
   readonly legacyKeyPrefix: string | null;
   readonly hostScopedKinds: ReadonlySet<string>;
+  /** Signs and checks entries; null without a fleet key. */
+  readonly signer: EntrySigner | null;
 }
 
 const ms = (min: number) =>
@@ -73,8 +112,8 @@ const schema = z
     url: z
       .string()
       .refine(
-        (value) => /^rediss?:\/\/[^/]/.test(value),
-        'a URL like redis://host:6379 (or rediss:// for TLS)',
+        (value) => /^rediss?(\+sentinel)?:\/\/[^/]/.test(value),
+        'a URL like redis://host:6379 (rediss:// for TLS, redis+sentinel://s1:26379,s2/<master name> for Sentinel)',
       ),
     keyPrefix: z
       .string()
@@ -95,6 +134,16 @@ const schema = z
       .regex(/^[^\s]{1,100}$/, 'a key prefix of 1-100 characters without spaces, or null')
       .nullable()
       .default('core-session:'),
+    sentinels: z
+      .array(z.object({ host: z.string().min(1).max(255), port: z.number().int().min(1).max(65_535) }))
+      .min(1)
+      .optional(),
+    masterName: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a master name of 1-64 [A-Za-z0-9._-]')
+      .optional(),
+    replicasToAck: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).default('auto'),
+    replicaAckTimeoutMs: ms(1).default(1_000),
     hostScopedKinds: z
       .array(z.string().regex(/^[a-z][a-z0-9._-]*$/, 'a lower-case resource kind'))
       .default(['port', 'process']),
@@ -127,20 +176,19 @@ export function resolveRedisOptions(options: RedisSessionStoreOptions): Resolved
   }
   if (options.logger !== undefined && typeof options.logger.warn !== 'function')
     throw new TypeError('RedisSessionStore option "logger" must have a warn(obj, msg) method');
-  return {
-    ...value,
-    settleMs: value.settleMs ?? value.leaseTtlMs,
-    hostScopedKinds: new Set(value.hostScopedKinds),
-  };
-}
-
-/** `redis://host:port/db` with any password replaced by `***`, for messages. */
-export function redactUrl(url: string): string {
+  const { fleetKey: _key, sentinels, masterName, ...rest } = value as typeof value & { fleetKey?: unknown };
+  let endpoint: Endpoint;
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '<unparsable redis url>';
+    endpoint = parseEndpoint(value.url, sentinels, masterName);
+  } catch (error) {
+    const message = `RedisSessionStore option "url": ${(error as Error).message}`;
+    throw error instanceof RangeError ? new RangeError(message) : new TypeError(message);
   }
+  return {
+    ...rest,
+    endpoint,
+    settleMs: value.settleMs ?? value.leaseTtlMs + value.reconnectMaxDelayMs,
+    hostScopedKinds: new Set(value.hostScopedKinds),
+    signer: options.fleetKey === undefined ? null : new EntrySigner(options.fleetKey),
+  };
 }

@@ -7,6 +7,7 @@ import { ReplyError } from 'ioredis';
 import { parseClaim, parseRecordHash } from './codec.js';
 import type { Connection } from './connection.js';
 import { type KeyLayout, splitClaimMember } from './keys.js';
+import type { EntrySigner } from './signing.js';
 
 /** What the readers need from the store. */
 export interface ReadContext {
@@ -14,6 +15,8 @@ export interface ReadContext {
   readonly keys: KeyLayout;
   /** Warns once per key about a value that failed its check. */
   readonly warnCorrupt: (key: string, reason: string) => void;
+  /** Checks signed entries (null without a fleet key). */
+  readonly signer: EntrySigner | null;
 }
 
 /** Lease evidence from a lease value read now. */
@@ -32,7 +35,11 @@ function toStored(
   lease: string | null,
   reaperLease: () => string | null,
 ): StoredSession | null {
-  const parsed = parseRecordHash(sessionId, ...hash);
+  const parsed = parseRecordHash(
+    sessionId,
+    { key: context.keys.record(sessionId), signer: context.signer },
+    ...hash,
+  );
   if (parsed === null) return null;
   if (!parsed.ok) {
     context.warnCorrupt(context.keys.record(sessionId), parsed.reason);
@@ -152,7 +159,7 @@ export async function readClaims(context: ReadContext, kind: string): Promise<Re
       const raw = (values[i] as string | null) ?? null;
       const split = splitClaimMember(member);
       if (raw === null || split === null) return; // released meanwhile, or a member we never wrote
-      const holder = parseClaim(raw);
+      const holder = parseClaim(raw, { key: keys.claimFromMember(kind, member), signer: context.signer });
       if (!holder.ok) {
         context.warnCorrupt(keys.claimFromMember(kind, member), holder.reason);
         return;

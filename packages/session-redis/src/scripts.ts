@@ -4,6 +4,9 @@
 // a fleet-wide key: there is no global version and no global lock. Key layout
 // in keys.ts. Every reply is a table whose first element names the outcome.
 
+/** A script's reply as the client reads it: the outcome's name first, then its details. */
+export type ScriptReply = [string, ...string[]];
+
 /** `ver` is "<epoch>:<incarnation>:<n>"; the next version keeps epoch and incarnation and counts on. */
 const NEXT_VERSION = `
 local function nextver(ver)

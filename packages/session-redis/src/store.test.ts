@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import {
   createSessionManager,
@@ -21,6 +22,8 @@ import {
 import * as scripts from './scripts.js';
 
 if (SKIP_REASON) console.warn(`@core/session-redis: skipping the Redis tests: ${SKIP_REASON}`);
+
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
 /** A session of another host: judged by its lease alone. */
 function remoteOwner(tag: string): SessionOwner {
@@ -156,6 +159,30 @@ describe.skipIf(SKIP_REASON !== null)('RedisSessionStore on a real redis-server'
       ),
     ).toBe(0);
     expect(await raw.scard(`${prefix}sessions`)).toBe(0);
+  });
+
+  it('a server that lost its script cache (SCRIPT FLUSH) gets each script again on the next call: no write fails', async () => {
+    const prefix = freshPrefix();
+    const manager = createSessionManager({ dir: freshDir(), store: store(prefix) });
+    await manager.registerVm('vm-1', 'europe-west4-a', ['api']);
+    await manager.claimResources('port', () => [{ kind: 'port', id: '127.0.0.1:8011' }]);
+    expect(await raw.script('FLUSH')).toBe('OK');
+    const [put] = (await raw.script('EXISTS', sha1(scripts.PUT_RECORD_FAST))) as number[];
+    expect(put).toBe(0);
+    await manager.registerResource({ kind: 'disk', id: 'disk-1' });
+    await manager.claimResources('port', () => [{ kind: 'port', id: '127.0.0.1:8012' }]);
+    expect((await manager.getMyResources()).map((r) => r.id).sort()).toEqual(
+      ['127.0.0.1:8011', '127.0.0.1:8012', 'disk-1', 'vm-1'].sort(),
+    );
+    const stored = JSON.parse(
+      (await raw.hget(`${prefix}s:${manager.sessionId}`, 'rec')) as string,
+    ) as SessionRecord;
+    expect(stored.resources.map((r) => r.id).sort()).toEqual(
+      ['127.0.0.1:8011', '127.0.0.1:8012', 'disk-1', 'vm-1'].sort(),
+    );
+    // Loaded again by the EVAL fallback: the next call runs by its SHA.
+    expect(((await raw.script('EXISTS', sha1(scripts.PUT_RECORD_FAST))) as number[])[0]).toBe(1);
+    expect(await manager.unregisterSession()).toBe(true);
   });
 
   it('a corrupt or foreign entry is warned about once, skipped and left in place; the store keeps working', async () => {

@@ -18,13 +18,9 @@ import { KeyLayout } from './keys.js';
 import { OwnLease } from './lease.js';
 import type { LeaseRenewal } from './lease-renewal.js';
 import { importV1 } from './migration.js';
-import {
-  type RedisSessionStoreOptions,
-  type ResolvedRedisOptions,
-  redactUrl,
-  resolveRedisOptions,
-} from './options.js';
+import { type RedisSessionStoreOptions, type ResolvedRedisOptions, resolveRedisOptions } from './options.js';
 import { type ReadContext, readAll, readClaims, readOne } from './reading.js';
+import { isSignatureRefusal } from './signing.js';
 import { takeOver } from './takeover.js';
 
 export type { LeaseRenewal } from './lease-renewal.js';
@@ -71,6 +67,7 @@ export class RedisSessionStore implements SessionStore {
   private readonly events = new EventEmitter();
   private readonly own: OwnLease;
   private readonly corruptWarned = new Set<string>();
+  private readonly unverified = new Set<string>();
   private owner: SessionOwner | null = null;
   private closed = false;
   private imported = false;
@@ -82,7 +79,7 @@ export class RedisSessionStore implements SessionStore {
     this.leaseTtlMs = this.options.leaseTtlMs;
     this.heartbeatMs = this.options.heartbeatMs;
     this.keyPrefix = this.options.keyPrefix;
-    this.location = `${redactUrl(this.options.url)} (keys ${this.keyPrefix}*)`;
+    this.location = `${this.options.endpoint.redacted} (keys ${this.keyPrefix}*)`;
     this.keys = new KeyLayout(this.keyPrefix);
     this.connection = new Connection(this.options, this.location, this.logger);
     this.own = new OwnLease({
@@ -104,6 +101,21 @@ export class RedisSessionStore implements SessionStore {
   /** The lease this store holds for its session, or null (it has not needed one yet, or lost it to a reaper). */
   get leaseId(): string | null {
     return this.own.activeLeaseId;
+  }
+
+  /** Replicas a record or claim write waits for (`WAIT`) now: `replicasToAck`, or with `'auto'` those the master reported. */
+  get replicasWaitedFor(): number {
+    return this.connection.replicasWaitedFor;
+  }
+
+  /** Whether this store signs its entries and refuses unsigned ones (it has a fleet key). */
+  get signed(): boolean {
+    return this.options.signer !== null;
+  }
+
+  /** How many keys this store refused because their value does not verify with the fleet key (each counted once). */
+  get unverifiedEntries(): number {
+    return this.unverified.size;
   }
 
   /** Whether the server is reachable now. */
@@ -199,9 +211,14 @@ export class RedisSessionStore implements SessionStore {
    * @throws SessionTakenOverError when a reaper took the record over (nothing is written back);
    *   RedisStoreUnavailableError, RedisLeaseConflictError.
    */
-  writeRecord(record: SessionRecord): Promise<void> {
+  /**
+   * Writes this session's record; with replicas, done only once they have it.
+   * @throws RedisStoreNotReplicatedError when the replicas did not acknowledge it in time (it is then not safe from a failover).
+   */
+  async writeRecord(record: SessionRecord): Promise<void> {
     this.ensureOwner(record, 'writeRecord');
-    return this.own.write(record);
+    await this.own.write(record);
+    await this.connection.replicated();
   }
 
   /** Always false (warned): no network write completes synchronously. */
@@ -239,8 +256,11 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** Claims by `SET NX`; a dead holder's claim is taken over by compare-and-set (exactly one claimant wins). */
-  claim(request: ClaimRequest): Promise<ClaimOutcome> {
-    return claim(this.claimContext, request);
+  /** Claims a resource; a won claim counts only once the replicas have it (see {@link writeRecord}). */
+  async claim(request: ClaimRequest): Promise<ClaimOutcome> {
+    const outcome = await claim(this.claimContext, request);
+    if (outcome.ok) await this.connection.replicated();
+    return outcome;
   }
 
   /** Removes the claim if `holderSessionId` still holds it. */
@@ -273,6 +293,8 @@ export class RedisSessionStore implements SessionStore {
         epochChanged: (current) => this.own.epochChanged(current),
         leaseId: this.own.leaseIdFor(reaper.sessionId),
         leaseSet: () => this.own.leaseSet(),
+        signer: this.options.signer,
+        replicated: () => this.connection.replicated(),
       },
       target,
       reaper,
@@ -294,7 +316,12 @@ export class RedisSessionStore implements SessionStore {
   // ---- internals ------------------------------------------------------------------
 
   private get readContext(): ReadContext {
-    return { connection: this.connection, keys: this.keys, warnCorrupt: (k, r) => this.warnCorrupt(k, r) };
+    return {
+      connection: this.connection,
+      keys: this.keys,
+      warnCorrupt: (k, r) => this.warnCorrupt(k, r),
+      signer: this.options.signer,
+    };
   }
 
   private get claimContext() {
@@ -345,6 +372,7 @@ export class RedisSessionStore implements SessionStore {
         location: this.location,
         epoch: () => this.own.epoch(),
         warnCorrupt: (k, r) => this.warnCorrupt(k, r),
+        signer: this.options.signer,
       },
       legacy,
     ).catch((error: unknown) => {
@@ -368,6 +396,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   private warnCorrupt(key: string, reason: string): void {
+    if (isSignatureRefusal(reason)) this.unverified.add(key);
     if (this.corruptWarned.has(key)) return;
     this.corruptWarned.add(key);
     const error = new RedisStoreCorruptError(key, reason);

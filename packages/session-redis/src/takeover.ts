@@ -11,10 +11,12 @@ import {
   SessionTakenOverError,
   type StoredSession,
 } from '@core/session';
-import { serializeReaping } from './codec.js';
+import { serializeReaping, serializeRecord } from './codec.js';
 import type { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError } from './errors.js';
 import type { KeyLayout } from './keys.js';
+import type { ScriptReply } from './scripts.js';
+import type { EntrySigner } from './signing.js';
 
 /** What a take-over needs from the store. */
 export interface TakeOverContext {
@@ -29,9 +31,11 @@ export interface TakeOverContext {
   readonly leaseId: string;
   /** The lease was set by a script: start heartbeating. */
   readonly leaseSet: () => void;
+  /** Signs what the reaper writes (null without a fleet key). */
+  readonly signer: EntrySigner | null;
+  /** Resolves once the replicas have the writes so far (see `Connection.replicated`). */
+  readonly replicated: () => Promise<void>;
 }
-
-type Reply = [string, ...string[]];
 
 /**
  * Takes `target` over for `reaper` (see `SessionStore.takeOver`).
@@ -45,6 +49,7 @@ export async function takeOver(
   const { connection, keys } = context;
   const sessionId = target.record.sessionId;
   const recordKey = keys.record(sessionId);
+  const source = { key: recordKey, signer: context.signer };
   const ownLease = keys.lease(reaper.sessionId);
   const previous = target.reaping?.by.sessionId;
   const epoch = await context.epoch();
@@ -56,14 +61,14 @@ export async function takeOver(
       [
         epoch,
         target.version,
-        serializeReaping(reaper, Date.now()),
+        serializeReaping(reaper, Date.now(), source),
         context.leaseId,
         context.leaseTtlMs,
         target.lease === 'held' ? '0' : '1',
         previous && target.reaping?.lease !== 'held' ? '1' : '0',
       ],
     ),
-  )) as Reply;
+  )) as ScriptReply;
   switch (reply[0]) {
     case 'ok':
       break;
@@ -85,11 +90,13 @@ export async function takeOver(
       connection.script(
         'coreReapWrite',
         [keys.epoch, recordKey, keys.sessions],
-        [epoch, held, mode, next === null ? '' : JSON.stringify(next), sessionId],
+        [epoch, held, mode, next === null ? '' : serializeRecord(next, source), sessionId],
       ),
-    )) as Reply;
+    )) as ScriptReply;
     if (result[0] === 'ok') {
       held = result[1] as string;
+      // What the reaper keeps (adopted, put back) must survive a failover like any record.
+      await context.replicated();
       return;
     }
     if (result[0] === 'removed') return;

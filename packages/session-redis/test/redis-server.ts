@@ -56,7 +56,13 @@ export interface RedisServer {
   dispose(): Promise<void>;
 }
 
-async function launch(bin: string, port: number, dir: string, cluster: boolean): Promise<ChildProcess> {
+async function launch(
+  bin: string,
+  port: number,
+  dir: string,
+  cluster: boolean,
+  replicaOf?: number,
+): Promise<ChildProcess> {
   const args = [
     '--port',
     String(port),
@@ -71,6 +77,7 @@ async function launch(bin: string, port: number, dir: string, cluster: boolean):
   ];
   // A one-node Redis Cluster: the server then refuses any command or script whose keys span slots (CROSSSLOT).
   if (cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'));
+  if (replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(replicaOf));
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
@@ -102,7 +109,9 @@ function stopChild(child: ChildProcess, hard: boolean): Promise<void> {
  * Starts a redis-server on a free loopback port; with `cluster`, as a
  * one-node Redis Cluster owning every slot (ready once `cluster_state:ok`).
  */
-export async function startRedisServer(options: { cluster?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer(
+  options: { cluster?: boolean; replicaOf?: number } = {},
+): Promise<RedisServer> {
   const bin = findRedisServer();
   if (bin === null) throw new Error(SKIP_REASON ?? 'no redis-server');
   const port = await freePort();
@@ -112,7 +121,7 @@ export async function startRedisServer(options: { cluster?: boolean } = {}): Pro
   // Until it is returned, nobody can dispose of the server: a failed start removes its directory itself.
   let child: ChildProcess;
   try {
-    child = await launch(bin, port, dir, cluster);
+    child = await launch(bin, port, dir, cluster, options.replicaOf);
   } catch (error) {
     removeDir();
     throw error;
@@ -132,7 +141,7 @@ export async function startRedisServer(options: { cluster?: boolean } = {}): Pro
     stop: (hard = false) => stopChild(child, hard),
     async restart() {
       await stopChild(child, true);
-      child = await launch(bin, port, dir, cluster);
+      child = await launch(bin, port, dir, cluster, options.replicaOf);
       if (cluster) await assignAllSlots(port);
     },
     async dispose() {
