@@ -1,5 +1,5 @@
 // Bundles the read-only commands (`status`, `ports`) over tsc's output, so
-// they start fast with a manager running (issue 13: ≤ 1.5× `node -e ""`).
+// they start fast with a manager running (goal: ≤ 1.5× `node -e ""`).
 //
 // Why: reading a live manager's session record loads @core/session and zod.
 // As separate ES modules that is ~100 ms over Node's own start (every file is

@@ -20,8 +20,12 @@ Commands:
   sessions cleanup [--json]   reap dead sessions: kill their orphaned services, run VM cleanup
   config check [--json]       validate the config and print it resolved (exit 78 naming every bad field)
   doctor [--json]             check the session directory, registry, store, ports, commands and clock
-  unit [--user <u>] [--group <g>]
-                              print a systemd unit (Type=notify) that runs \`start\` at boot as <u>
+  unit [--user <u>] [--group <g>] [--set <Key>=<value>]... [--no-hardening] [--allow-temp-paths]
+                              print a systemd unit (Type=notify, sandboxed) that runs \`start\` at boot as <u>;
+                              --set changes one hardening directive (NoNewPrivileges, ProtectSystem,
+                              ProtectHome, PrivateTmp, RestrictSUIDSGID, LockPersonality, LimitNOFILE)
+                              or adds a ReadWritePaths= directory; --no-hardening leaves them all out;
+                              paths under /tmp, /var/tmp or $TMPDIR are refused unless --allow-temp-paths
 
 Options:
   -c, --config <file>   JSON config file; default: $SYSTEM_MANAGER_CONFIG, else
@@ -59,6 +63,9 @@ const OPTIONS = {
   json: { type: 'boolean' },
   user: { type: 'string' },
   group: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  'no-hardening': { type: 'boolean' },
+  'allow-temp-paths': { type: 'boolean' },
   'all-users': { type: 'boolean' },
   resolve: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -89,7 +96,7 @@ const COMMANDS: Record<string, { sub?: string; options: readonly string[] }> = {
   start: { options: [] },
   status: { options: ['all-users'] },
   ports: { options: ['resolve'] },
-  unit: { options: ['user', 'group'] },
+  unit: { options: ['user', 'group', 'set', 'no-hardening', 'allow-temp-paths'] },
   sessions: { sub: 'cleanup', options: [] },
   config: { sub: 'check', options: [] },
   doctor: { options: [] },
@@ -101,9 +108,27 @@ if (spec.sub !== undefined && rest[0] !== spec.sub)
   usageError(`unknown command '${command} ${rest[0] ?? ''}'`.trim());
 const extra = rest.slice(spec.sub === undefined ? 0 : 1);
 if (extra.length > 0) usageError(`unexpected argument '${extra[0]}'`);
-for (const name of ['user', 'group', 'all-users', 'resolve'] as const) {
+for (const name of [
+  'user',
+  'group',
+  'set',
+  'no-hardening',
+  'allow-temp-paths',
+  'all-users',
+  'resolve',
+] as const) {
   if (values[name] !== undefined && !spec.options.includes(name))
     usageError(`option '--${name}' does not apply to '${command}'`);
+}
+
+// PID 1 must reap orphans, which Node cannot: `start` then runs again under a reaper (init-process.ts).
+if (command === 'start' && process.pid === 1) {
+  const [{ runAsInit }, { createLogger }] = await Promise.all([
+    import('./init-process.js'),
+    import('./logger.js'),
+  ]);
+  const status = await runAsInit(createLogger());
+  if (status !== undefined) process.exit(status);
 }
 
 const { runCommand } = await import('./commands.js');
@@ -112,6 +137,9 @@ process.exitCode = await runCommand(command, {
   json: values.json === true,
   user: values.user,
   group: values.group,
+  set: values.set,
+  noHardening: values['no-hardening'] === true,
+  allowTempPaths: values['allow-temp-paths'] === true,
   allUsers: values['all-users'] === true,
   resolve: values.resolve === true,
 });

@@ -1,6 +1,7 @@
 // The command dispatcher: each command lives in src/commands/<name>.ts and is
 // imported only when it runs, so read-only commands load none of what
 // `start` needs (zod, pino, ioredis) unless their data calls for it.
+import { createRequire } from 'node:module';
 import { discoverConfig } from './config-discovery.js';
 import { exitCodeOf, SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
@@ -13,6 +14,12 @@ export interface CommandOptions {
   readonly user?: string | undefined;
   /** `unit --group`: Group= (default: the user's primary group). */
   readonly group?: string | undefined;
+  /** `unit --set Key=Value` (repeatable): one hardening directive changed, or a ReadWritePaths= added. */
+  readonly set?: readonly string[] | undefined;
+  /** `unit --no-hardening`: leave out every hardening directive not given with `--set`. */
+  readonly noHardening?: boolean | undefined;
+  /** `unit --allow-temp-paths`: write paths under temp directories (a unit for tests or demos). */
+  readonly allowTempPaths?: boolean | undefined;
   /** `status --all-users`: every user's session directory and the boot unit's (needs root to read them). */
   readonly allUsers?: boolean | undefined;
   /** `ports --resolve`: the dry run of where a start would go. */
@@ -59,6 +66,19 @@ function reportError(log: LazyLogger, error: unknown): number {
 }
 
 /**
+ * The `start` command's module. Built, it is loaded with require (of ES
+ * modules, Node >= 20.19), which reads the module graph one file at a time:
+ * import() reads its ~190 files all at once, ~110 descriptors before the
+ * first line runs, and a manager under a low `nofile` (64) must start. Run
+ * from source it keeps import(): tsx compiles what require loads to
+ * CommonJS, which has no `import.meta.resolve`.
+ */
+async function loadStartCommand(): Promise<typeof import('./commands/start.js')> {
+  if (import.meta.url.endsWith('.ts')) return import('./commands/start.js');
+  return createRequire(import.meta.url)('./commands/start.js') as typeof import('./commands/start.js');
+}
+
+/**
  * Runs one CLI command and returns its exit code (78 for an invalid config).
  * Never calls process.exit except for a forced second signal in `start`.
  */
@@ -71,7 +91,7 @@ export async function runCommand(command: string, options: CommandOptions): Prom
         // `config check` always agree on the file; the start path then gets an explicit path (or none).
         const source = discoverConfig({ flag: options.config });
         log.get().info({ config: source.file, origin: source.origin }, `config: ${source.description}`);
-        const { startCommand } = await import('./commands/start.js');
+        const { startCommand } = await loadStartCommand();
         return await startCommand({ ...options, config: source.file ?? undefined }, log.get());
       }
       case 'status':

@@ -72,8 +72,9 @@ describe('config', () => {
     expect(() => parseConfig({ services: [svc('a', 'control')] })).toThrow(
       /services\.0\.port: "control" is the manager's control endpoint/,
     );
-    // One number for two names: against a default, and between two of the file's own names.
-    expect(() => parseConfig({ ports: { api: 8010 } })).toThrow(
+    // One number for two names: against a default a service names, and between two of the file's own names.
+    expect(() => parseConfig({ ports: { api: 8010 } })).not.toThrow(); // main_api is not named: 8010 is free to use
+    expect(() => parseConfig({ ports: { api: 8010 }, services: [svc('a', 'main_api')] })).toThrow(
       /ports\.api: port 8010 is given to both "main_api" \(the default of "main_api"\) and "api" \(ports\.api\)/,
     );
     expect(() => parseConfig({ ports: { a: 18555, b: 18555 } })).toThrow(

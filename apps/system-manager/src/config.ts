@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } f
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { BUILTIN_PORTS } from './commands/configured-ports.js';
+import { BUILTIN_PORTS, namedPorts } from './commands/configured-ports.js';
 import { type ConfigDiscovery, type ConfigSource, discoverConfig } from './config-discovery.js';
 import { ConfigError } from './errors.js';
 
@@ -12,11 +12,17 @@ const portName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a port name in snake_cas
 const httpHealth = z.object({
   type: z.literal('http'),
   /** Path probed with GET on 127.0.0.1:<port>; any 2xx is healthy. */
-  path: z.string().startsWith('/').default('/health'),
+  path: z
+    .string()
+    .regex(
+      /^\/[!-~]*$/,
+      'a path starting with "/", of visible ASCII characters (no spaces: percent-encode them)',
+    )
+    .default('/health'),
 });
 const tcpHealth = z.object({ type: z.literal('tcp') });
 
-// ---- supervision (issue 12): restart policy, liveness, log limits -------------------
+// ---- supervision: restart policy, liveness, log limits -------------------------------
 // One self-contained block so the rest of this file can change independently.
 // (Unions of literals rather than z.enum: the enum's object type would need TSDoc per value.)
 
@@ -50,12 +56,33 @@ export const supervisionSchema = z
   .strict()
   .prefault({});
 
-/** `logs` (top level): bounds on forwarding each service's stdout/stderr into the manager's log. */
+/** `logs` (top level): where each service's stdout/stderr go, and their bounds. */
 export const logsSchema = z
   .object({
-    /** Longer lines are cut to this many characters (and marked `truncated`). */
+    /**
+     * "auto": journald when the manager runs under systemd (`$JOURNAL_STREAM`), else "file".
+     * "journald": each service's streams connected straight to the journal (SYSLOG_IDENTIFIER = its name).
+     * "file": `<dir>/<service>.log`, rotated by size; every byte kept, none passing through a JSON logger.
+     * "manager": every line into the manager's own log, rate-limited (`maxLinesPerSecond`).
+     */
+    destination: z
+      .union([z.literal('auto'), z.literal('file'), z.literal('journald'), z.literal('manager')])
+      .default('auto'),
+    /** Directory of the log files (default: `logs/` in `$STATE_DIRECTORY`, `$XDG_STATE_HOME/system-manager` or `~/.local/state/system-manager`). */
+    dir: z.string().min(1).optional(),
+    /** A log file is rotated before it grows past this many bytes. */
+    maxFileBytes: z
+      .number()
+      .int()
+      .min(4_096)
+      .default(10 * 1024 * 1024),
+    /** Rotated files kept per service (`<service>.log.1` newest …); older ones are deleted. */
+    keepFiles: z.number().int().min(0).max(100).default(5),
+    /** journald's stream socket. */
+    journalSocket: z.string().startsWith('/').default('/run/systemd/journal/stdout'),
+    /** "manager": longer lines are cut to this many characters (and marked `truncated`). */
     maxLineLength: z.number().int().min(64).default(8_192),
-    /** Lines per second forwarded per service (burst: one second's worth); the rest are counted as dropped. */
+    /** "manager": lines per second forwarded per service (burst: one second's worth); the rest are counted as dropped. */
     maxLinesPerSecond: z.number().int().positive().default(1_000),
   })
   .strict()
@@ -96,7 +123,11 @@ export const cleanupSchema = z.object({
 /** Schema of a system-manager config file (JSON). */
 export const configSchema = z
   .object({
-    /** Extra named ports, or overrides of the defaults (main_api 8010, …, control 8099). */
+    /**
+     * Named ports. A built-in default (main_api 8010, websocket_router 8001, frontend 3000,
+     * llama_cpp 8080, event_ui 8888) is named by a service's `port` or a `fallbacks` key
+     * alone; `control` (8099) always is. Only named ports are resolved and reserved.
+     */
     ports: z.record(portName, portNumber).default({}),
     /** Ports tried, in order, when a name's preferred port is busy. */
     fallbacks: z.record(portName, z.array(portNumber)).default({}),
@@ -107,10 +138,19 @@ export const configSchema = z
     cleanup: z.record(z.string(), cleanupSchema).default({}),
     intervals: z
       .object({
+        /** Invariant checks (stats, ports, the session's records of what this manager owns); also the interval after one that healed something. */
         validateMs: z.number().int().positive().default(30_000),
+        /** While the checks find everything consistent, the interval between them doubles up to this. */
+        validateIdleMs: z.number().int().positive().default(300_000),
         healthPollMs: z.number().int().positive().default(25),
-        /** Liveness checks of running services (see `unhealthyAfter`). */
+        /** Liveness checks of running services (see `unhealthyAfter`); also the interval after a failed one. */
         healthMs: healthIntervalMs,
+        /**
+         * While a service keeps passing, the interval between its checks doubles up to this: a hung
+         * service is noticed within `healthIdleMs + (unhealthyAfter - 1) * healthMs`. Set it to
+         * `healthMs` for a fixed interval.
+         */
+        healthIdleMs: z.number().int().positive().default(30_000),
       })
       .prefault({}),
     shutdown: z.object({ graceMs: z.number().int().positive().default(5_000) }).prefault({}),
@@ -125,14 +165,36 @@ export const configSchema = z
       .object({
         redisUrl: z
           .string()
-          .regex(/^rediss?:\/\/[^/]/, 'a URL like redis://host:6379')
+          .regex(
+            /^rediss?(\+sentinel)?:\/\/[^/]/,
+            'a URL like redis://host:6379, rediss://… (TLS) or redis+sentinel://s1:26379,s2:26379/<master name>',
+          )
           .optional(),
+        /** Sentinels to ask for the master (with `masterName`); `redisUrl` then gives scheme, credentials and db. */
+        sentinels: z
+          .array(z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65_535) }).strict())
+          .min(1)
+          .optional(),
+        masterName: z
+          .string()
+          .regex(/^[A-Za-z0-9._-]{1,64}$/, 'a Sentinel master name')
+          .optional(),
+        /** Replicas that must acknowledge a record or claim write (`WAIT`); default: those connected. */
+        replicasToAck: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).optional(),
+        replicaAckTimeoutMs: z.number().int().min(1).optional(),
         keyPrefix: z
           .string()
           .regex(/\{[^{}]+\}/, 'a prefix holding one Redis Cluster hash tag, like {core-session}:')
           .optional(),
         leaseTtlMs: z.number().int().min(100).default(30_000),
         heartbeatMs: z.number().int().min(10).default(10_000),
+        /**
+         * File holding the fleet key (at least 32 bytes, mode 0600 or 0400):
+         * the Redis registry's entries are signed with it and unsigned ones
+         * refused. Default: env CORE_SESSION_FLEET_KEY_FILE, else the systemd
+         * credential `fleet-key` ($CREDENTIALS_DIRECTORY/fleet-key) when present.
+         */
+        fleetKeyFile: z.string().min(1).optional(),
       })
       .strict()
       .refine((s) => s.heartbeatMs < s.leaseTtlMs, {
@@ -219,13 +281,13 @@ const CONTROL_PORT_NAME = 'control';
  * What `start` would refuse about ports, found before anything starts: a
  * service or fallback naming no port, two services on one port, a service on
  * the control endpoint's port, and one port number given to two names (the
- * built-in defaults, `control` included, plus `ports`).
+ * named built-in defaults, `control` included, plus `ports`).
  */
 function portIssues(config: SystemManagerConfig): string[] {
   const lines: string[] = [];
-  const named: Record<string, number> = { ...BUILTIN_PORTS, ...config.ports };
+  const named = namedPorts(config);
   const origin = (name: string) => (name in config.ports ? `ports.${name}` : `the default of "${name}"`);
-  const known = () => Object.keys(named).join(', ');
+  const known = () => [...new Set([...Object.keys(BUILTIN_PORTS), ...Object.keys(named)])].join(', ');
   const owners = new Map<string, number>();
   for (const [index, service] of config.services.entries()) {
     if (!(service.port in named)) {
@@ -268,7 +330,7 @@ function isExplicitRelative(value: string): boolean {
 /**
  * Makes a file's relative paths absolute against its directory: `cwd`
  * (default: the directory itself, so relative `args` resolve there too), a
- * `command` with a slash in it, and `args` written as `./…` or `../…`.
+ * `command` with a slash in it, `args` written as `./…` or `../…`, and `logs.dir`.
  */
 function resolveRelativePaths(config: SystemManagerConfig, baseDir: string): SystemManagerConfig {
   return {
@@ -282,6 +344,10 @@ function resolveRelativePaths(config: SystemManagerConfig, baseDir: string): Sys
           : service.command,
       args: service.args.map((arg) => (isExplicitRelative(arg) ? path.resolve(baseDir, arg) : arg)),
     })),
+    logs:
+      config.logs.dir === undefined
+        ? config.logs
+        : { ...config.logs, dir: path.resolve(baseDir, config.logs.dir) },
   };
 }
 

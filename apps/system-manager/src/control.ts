@@ -1,5 +1,6 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
+import { ConnectionCap, connectionBudget, dropClient } from './control-limits.js';
 
 /** What the control endpoint needs from the manager. */
 export interface ControlSource {
@@ -19,8 +20,34 @@ export interface ControlServerOptions {
   readonly requestTimeoutMs?: number;
   /** Idle keep-alive connections are closed after this. Default 5 s. */
   readonly keepAliveTimeoutMs?: number;
-  /** Concurrent connections; more are refused at once. Default 64. */
+  /**
+   * A connection without any traffic for this long is destroyed, one that
+   * never sent a byte included (the two timeouts above count from a
+   * request's first byte). Default 5 s.
+   */
+  readonly idleTimeoutMs?: number;
+  /**
+   * Connections held at once; a new one beyond them takes the place of the
+   * one idle longest. Default: half of the descriptors free under the
+   * `nofile` limit when the server starts, between 4 and 64.
+   */
   readonly maxConnections?: number;
+}
+
+/** What a client whose request failed is told before its connection is destroyed (nothing: just destroyed). */
+function failureResponse(code: string | undefined): string | undefined {
+  const status = (line: string) => `HTTP/1.1 ${line}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`;
+  switch (code) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return undefined;
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return status('408 Request Timeout');
+    case 'HPE_HEADER_OVERFLOW':
+      return status('431 Request Header Fields Too Large');
+    default:
+      return status('400 Bad Request');
+  }
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', 'localhost.', 'ip6-localhost', 'ip6-loopback']);
@@ -61,7 +88,9 @@ function send(
 /**
  * The loopback-only control endpoint: GET (or HEAD) /health, /status (JSON),
  * /metrics (Prometheus text). Bound to 127.0.0.1, answers only requests whose
- * `Host` is a loopback name or address, and bounds time and connections.
+ * `Host` is a loopback name or address, and bounds time and connections: a
+ * crowd of idle or slow clients costs at most `maxConnections` descriptors
+ * and never keeps a new `/health` request out (see `ConnectionCap` in control-limits.ts).
  */
 export async function startControlServer(
   source: ControlSource,
@@ -88,13 +117,14 @@ export async function startControlServer(
       }
     },
   );
-  server.maxConnections = options.maxConnections ?? 64;
   server.maxHeadersCount = 100;
+  // Without a 'timeout' listener, Node destroys a socket silent for this long.
+  server.timeout = options.idleTimeoutMs ?? 5_000;
+  new ConnectionCap(options.maxConnections ?? connectionBudget()).attach(server);
   // A client's broken socket is its problem, never an uncaught error of ours.
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) =>
+    dropClient(socket as net.Socket, failureResponse(error.code)),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {

@@ -50,6 +50,7 @@ export {
   type StopReport,
   type ValidationSummary,
 } from './manager.js';
+export type { ReapMetricsInput } from './metrics/index.js';
 export { createNotifier, type Notifier, type NotifierLogger, watchdogIntervalMs } from './notify.js';
 export {
   type BadServiceMessage,
@@ -72,7 +73,10 @@ export type { AppMetricsInput, ManagerState } from './status.js';
 export type { StoreHealthStatus } from './store-health.js';
 export type { LogCounters } from './supervisor/log-forwarder.js';
 export type { ServiceExit } from './supervisor/restart-policy.js';
+export type { LogFileCounters } from './supervisor/rotating-log-file.js';
 export type { ServiceState, ServiceStatus } from './supervisor/service.js';
+export type { ServiceLogStatus } from './supervisor/service-output.js';
+export type { HardeningKey, UnitHardening } from './unit/hardening.js';
 export {
   packageCacheOf,
   RUNTIME_DIRECTORY,

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
   goneLauncher,
+  isOutOfResources,
   launcherChain,
   parentIsPackageManager,
   type ReadStat,
@@ -104,6 +105,39 @@ describe('watchLauncher', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('skips a tick that runs out of descriptors (EMFILE): neither gone nor an error; the next tick decides', () => {
+    vi.useFakeTimers();
+    try {
+      const procs = table();
+      const chain = launcherChain(23, reader(procs), cmd);
+      const onGone = vi.fn();
+      const onError = vi.fn();
+      let outOfFds = true;
+      const read: ReadStat = (pid) => {
+        if (outOfFds) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+        return reader(procs)(pid);
+      };
+      const watch = watchLauncher(chain, { onGone, onError }, { intervalMs: 1_000, readStat: read });
+      vi.advanceTimersByTime(5_000);
+      expect(onGone).not.toHaveBeenCalled();
+      expect(onError).not.toHaveBeenCalled();
+      outOfFds = false;
+      procs.delete(20);
+      vi.advanceTimersByTime(1_000);
+      expect(onGone).toHaveBeenCalledTimes(1);
+      watch.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('readProcStat: a missing process is null; running out of descriptors is thrown, not taken for "gone"', () => {
+    expect(readProcStat(2 ** 22 + 1)).toBeNull();
+    expect(readProcStat(process.pid)?.ppid).toBe(process.ppid);
+    expect(isOutOfResources(Object.assign(new Error('x'), { code: 'EMFILE' }))).toBe(true);
+    expect(isOutOfResources(Object.assign(new Error('x'), { code: 'ENOENT' }))).toBe(false);
   });
 });
 

@@ -24,8 +24,19 @@ interface ProcStat {
   readonly startTime: string;
 }
 
-/** Reads /proc/<pid>/stat; null when the process does not exist or the file cannot be read or parsed. */
+/**
+ * Reads /proc/<pid>/stat; null when the process does not exist or the file
+ * cannot be parsed. Throws when this process is out of descriptors or memory
+ * (EMFILE, ENFILE, EAGAIN, ENOMEM): that says nothing about the process read.
+ */
 export type ReadStat = (pid: number) => ProcStat | null;
+
+const OUT_OF_RESOURCES = new Set(['EMFILE', 'ENFILE', 'EAGAIN', 'ENOMEM']);
+
+/** Whether a failed read is about this process's own limits, not about the process it read. */
+export function isOutOfResources(error: unknown): boolean {
+  return OUT_OF_RESOURCES.has((error as NodeJS.ErrnoException | null)?.code ?? '');
+}
 
 /** How far up the chain is walked at most (npx → sh → pnpm → sh → node is five). */
 const MAX_CHAIN = 16;
@@ -35,7 +46,9 @@ export function readProcStat(pid: number): ProcStat | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
+  } catch (error) {
+    // At the descriptor limit the read fails for every pid: "gone" would stop the manager for nothing.
+    if (isOutOfResources(error)) throw error;
     return null;
   }
   // Field 2 is "(comm)", and comm may contain spaces and ')': fields resume after the last ')'.
@@ -139,7 +152,8 @@ export interface LauncherWatch {
 /**
  * Polls `chain` (a few small /proc reads per tick) and calls `onGone` once
  * when a process of it is gone. The timer is unref'd: it never keeps the
- * manager alive. An error of a tick is handed to `onError` and ends the watch.
+ * manager alive. A tick that runs out of descriptors is skipped; any other
+ * error of a tick is handed to `onError` and ends the watch.
  */
 export function watchLauncher(
   chain: readonly LauncherProcess[],
@@ -154,6 +168,8 @@ export function watchLauncher(
       clearInterval(timer);
       handlers.onGone(gone);
     } catch (error) {
+      // Out of descriptors for now: this tick cannot tell, the next one may.
+      if (isOutOfResources(error)) return;
       clearInterval(timer);
       handlers.onError(error);
     }

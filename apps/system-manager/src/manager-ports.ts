@@ -1,4 +1,5 @@
-import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
+import { createPortRegistry } from '@core/ports';
+import { namedAliases, namedPorts } from './commands/configured-ports.js';
 import type { SystemManagerConfig } from './config.js';
 import { ConfigError } from './errors.js';
 
@@ -25,17 +26,15 @@ function buildPortRegistry(config: SystemManagerConfig, env: NodeJS.ProcessEnv) 
 }
 
 function createRegistry(config: SystemManagerConfig, env: NodeJS.ProcessEnv) {
-  return createPortRegistry(
-    { ...DEFAULT_PORTS, control: DEFAULT_CONTROL_PORT, ...config.ports },
-    {
-      env,
-      envPrefix: PORT_ENV_PREFIX,
-      aliases: DEFAULT_ALIASES,
-      fallbacks: config.fallbacks,
-      dynamicRange: config.dynamicRange,
-      host: '127.0.0.1',
-    },
-  );
+  const ports = namedPorts(config);
+  return createPortRegistry(ports, {
+    env,
+    envPrefix: PORT_ENV_PREFIX,
+    aliases: namedAliases(ports),
+    fallbacks: config.fallbacks,
+    dynamicRange: config.dynamicRange,
+    host: '127.0.0.1',
+  });
 }
 
 /** What every service gets in its env: `CORE_PORTS` (JSON) and `SYSTEM_MANAGER_PORT_<NAME>` for each port. */
@@ -50,7 +49,7 @@ export function servicePortEnv(ports: Readonly<Record<string, number>>): Record<
 export type ManagerPortRegistry = ReturnType<typeof buildPortRegistry>;
 
 /**
- * The manager's named ports with the original's live attribute aliases
+ * The manager's named ports with live attribute aliases
  * (`backendPort` → `main_api`, …, and the deprecated snake_case spellings):
  * every view reads and writes the one registry.
  */
@@ -71,54 +70,74 @@ export class ManagerPorts {
     return this.portRegistry.ports;
   }
 
-  /** The current value of every alias (`backendPort`, …). */
+  /** The current value of every alias of a named port (`backendPort`, …). */
   aliasValues(): Record<string, number> {
     const aliases: Record<string, number> = {};
-    for (const alias of Object.keys(DEFAULT_ALIASES))
-      aliases[alias] = (this.portRegistry as unknown as Record<string, number>)[alias] as number;
+    for (const [alias, name] of Object.entries(this.portRegistry.aliases as Record<string, string>))
+      aliases[alias] = this.ports[name] as number;
     return aliases;
+  }
+
+  /** The port an alias names; a clear error when the config does not name that port. */
+  private aliasPort(alias: string, name: string): number {
+    const port = (this.ports as Record<string, number | undefined>)[name];
+    if (port === undefined) throw unnamedPort(alias, name);
+    return port;
+  }
+
+  private setAliasPort(alias: string, name: string, port: number): void {
+    if (!(name in this.ports)) throw unnamedPort(alias, name);
+    (this.ports as Record<string, number>)[name] = port;
   }
 
   /** Live alias of `ports.main_api`. */
   get backendPort(): number {
-    return this.portRegistry.backendPort;
+    return this.aliasPort('backendPort', 'main_api');
   }
   set backendPort(port: number) {
-    this.portRegistry.backendPort = port;
+    this.setAliasPort('backendPort', 'main_api', port);
   }
   /** Live alias of `ports.frontend`. */
   get frontendPort(): number {
-    return this.portRegistry.frontendPort;
+    return this.aliasPort('frontendPort', 'frontend');
   }
   set frontendPort(port: number) {
-    this.portRegistry.frontendPort = port;
+    this.setAliasPort('frontendPort', 'frontend', port);
   }
   /** Live alias of `ports.websocket_router`. */
   get websocketPort(): number {
-    return this.portRegistry.websocketPort;
+    return this.aliasPort('websocketPort', 'websocket_router');
   }
   set websocketPort(port: number) {
-    this.portRegistry.websocketPort = port;
+    this.setAliasPort('websocketPort', 'websocket_router', port);
   }
   /** @deprecated Use `backendPort`. */
   get backend_port(): number {
-    return this.portRegistry.backendPort;
+    return this.aliasPort('backend_port', 'main_api');
   }
   set backend_port(port: number) {
-    this.portRegistry.backendPort = port;
+    this.setAliasPort('backend_port', 'main_api', port);
   }
   /** @deprecated Use `frontendPort`. */
   get frontend_port(): number {
-    return this.portRegistry.frontendPort;
+    return this.aliasPort('frontend_port', 'frontend');
   }
   set frontend_port(port: number) {
-    this.portRegistry.frontendPort = port;
+    this.setAliasPort('frontend_port', 'frontend', port);
   }
   /** @deprecated Use `websocketPort`. */
   get websocket_port(): number {
-    return this.portRegistry.websocketPort;
+    return this.aliasPort('websocket_port', 'websocket_router');
   }
   set websocket_port(port: number) {
-    this.portRegistry.websocketPort = port;
+    this.setAliasPort('websocket_port', 'websocket_router', port);
   }
+}
+
+function unnamedPort(alias: string, name: string): ConfigError {
+  return new ConfigError(
+    'E_CONFIG_INVALID',
+    `${alias} is the alias of the port "${name}", which this config does not name; give a service port "${name}" or add it to "ports"`,
+    { details: [`ports.${name}: not named by this config`] },
+  );
 }

@@ -1,16 +1,28 @@
 import type http from 'node:http';
 import os from 'node:os';
-import { type GlobalSessionManager, getSessionManager, type SessionManagerOptions } from '@core/session';
+import {
+  type GlobalSessionManager,
+  getSessionManager,
+  SESSION_ID_ENV,
+  type SessionManagerOptions,
+} from '@core/session';
 import type { RedisRegistryStore } from '@core/session-redis';
 import { StatsRegistry } from '@core/stats';
 import { raceAbort } from './abort.js';
+import { defaultSessionDir, earlierSessionDirs } from './commands/sessions-source.js';
 import { loadConfig, parseConfig, type SystemManagerConfig } from './config.js';
 import { startControlServer } from './control.js';
 import { ConfigError, SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { ManagerPorts, servicePortEnv } from './manager-ports.js';
 import type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport } from './manager-types.js';
-import { createProcessMetrics, type ProcessMetrics, renderAppMetrics } from './metrics/index.js';
+import {
+  adoptedByKind,
+  createProcessMetrics,
+  type ProcessMetrics,
+  ReapTally,
+  renderAppMetrics,
+} from './metrics/index.js';
 import { forgetProcess, registerProcess, releaseSession } from './ownership.js';
 import { type CleanupAction, reapAndCleanUp } from './reaper.js';
 import { createSessionStore } from './session-store.js';
@@ -23,6 +35,8 @@ import {
   type ValidationSummary,
 } from './status.js';
 import { StoreHealth } from './store-health.js';
+import { IdleCadence } from './supervisor/idle-cadence.js';
+import { type LogDestination, resolveLogDestination } from './supervisor/log-destination.js';
 import { ServiceMessages } from './supervisor/messages.js';
 import { type ReloadReport, reloadServices } from './supervisor/reload.js';
 import { SupervisedService } from './supervisor/service.js';
@@ -42,7 +56,7 @@ export type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport }
 export type { ReloadReport } from './supervisor/reload.js';
 
 /**
- * The boot orchestrator, as the original `AsyncSystemManager`: session first,
+ * The boot orchestrator: session first,
  * reap what dead sessions left, resolve and reserve ports, start services,
  * wait for health, serve the control endpoint, validate invariants — and from
  * then on supervise: restart services by policy, forward their logs, survive
@@ -60,6 +74,8 @@ export class AsyncSystemManager extends ManagerPorts {
   private readonly onServiceFailed: AsyncSystemManagerOptions['onServiceFailed'];
   private readonly storeHealth: StoreHealth;
   private readonly messages: ServiceMessages;
+  /** Reaping cleanups by kind and outcome, for /metrics. */
+  private readonly reapTally = new ReapTally();
   private session: GlobalSessionManager | undefined;
   private sessionStore: RedisRegistryStore | undefined;
   private services: SupervisedService[] = [];
@@ -67,6 +83,8 @@ export class AsyncSystemManager extends ManagerPorts {
   /** Process metrics (memory, CPU, fds, event-loop lag) sampled while the control endpoint serves them. */
   private processMetrics: ProcessMetrics | undefined;
   private validateTimer: NodeJS.Timeout | undefined;
+  private validateCadence: IdleCadence | undefined;
+  private resolvedLogDestination: LogDestination | undefined;
   private state: ManagerState = 'idle';
   private startedAt: number | null = null;
   private lastValidation: ValidationSummary | null = null;
@@ -110,7 +128,9 @@ export class AsyncSystemManager extends ManagerPorts {
     const store = createSessionStore(this.currentConfig, this.env, this.log);
     const options: SessionManagerOptions = {
       ...(this.sessionDir === undefined ? {} : { dir: this.sessionDir }),
-      ...(store === undefined ? {} : { store }),
+      ...(store === undefined
+        ? { importFrom: earlierSessionDirs(this.sessionDir ?? defaultSessionDir()) }
+        : { store }),
     };
     try {
       this.session = getSessionManager(Object.keys(options).length > 0 ? options : undefined);
@@ -124,7 +144,7 @@ export class AsyncSystemManager extends ManagerPorts {
   }
 
   /**
-   * Starts everything, in the original's order. On failure (or when
+   * Starts everything in that order. On failure (or when
    * `options.signal` aborts), stops what it started, unregisters, and throws:
    * a SystemManagerError carrying the failed service's output tail, or the
    * signal's reason.
@@ -183,13 +203,14 @@ export class AsyncSystemManager extends ManagerPorts {
         { healthy: () => this.healthy(), status: () => this.status(), metrics: () => this.metrics() },
         controlPort,
       );
-      // 7. Invariants on an interval; supervision from now on.
-      this.validateTimer = setInterval(() => {
-        this.validateAll().catch((error: unknown) => this.log.error({ err: error }, 'validation failed'));
-      }, this.currentConfig.intervals.validateMs);
-      this.validateTimer.unref();
+      // 7. Supervision and the invariant checks from now on.
       for (const service of this.services) service.supervise();
       this.state = 'running';
+      this.validateCadence = new IdleCadence(
+        this.currentConfig.intervals.validateMs,
+        this.currentConfig.intervals.validateIdleMs,
+      );
+      this.scheduleValidation(this.validateCadence.reset());
       this.startedAt = Date.now();
       const report: StartReport = {
         sessionId: session.sessionId,
@@ -243,7 +264,7 @@ export class AsyncSystemManager extends ManagerPorts {
   /** `aborted`: a signal cut the start short; slow cleanup commands (VMs) are then left registered for the next cleanup instead of holding up the exit. */
   private async runTeardown(aborted: boolean): Promise<StopReport> {
     this.state = 'stopping';
-    clearInterval(this.validateTimer);
+    clearTimeout(this.validateTimer);
     const control = this.controlServer;
     this.controlServer = undefined;
     if (control) {
@@ -375,7 +396,44 @@ export class AsyncSystemManager extends ManagerPorts {
 
   /** Real counts for the app's `/metrics` (services up, restarts, health-check failures, bad messages; store health). */
   appMetricsInput(): AppMetricsInput {
-    return appMetricsFrom(this.services, this.sessionStore, this.storeHealth);
+    return appMetricsFrom(this.services, this.sessionStore, this.storeHealth, {
+      cleanups: this.reapTally.cleanups(),
+      adopted: adoptedByKind(this.session?.getMyResourcesSync() ?? []),
+    });
+  }
+
+  /** Where the services' output goes: resolved from `logs` and the environment once, then fixed (a reload keeps it). */
+  private logDestination(): LogDestination {
+    if (this.resolvedLogDestination) return this.resolvedLogDestination;
+    const destination = resolveLogDestination(this.currentConfig.logs, this.env);
+    this.resolvedLogDestination = destination;
+    if (destination.kind === 'file')
+      this.log.info({ dir: destination.dir }, `service output: ${destination.dir}/<service>.log`);
+    else if (destination.kind === 'journald')
+      this.log.info({ socket: destination.socket }, 'service output: the journal (journalctl -t <service>)');
+    else this.log.info("service output: this manager's log");
+    return destination;
+  }
+
+  /** The next invariant check in `delayMs`: sooner after one that healed something, later while all stays consistent. */
+  private scheduleValidation(delayMs: number): void {
+    clearTimeout(this.validateTimer);
+    this.validateTimer = setTimeout(() => {
+      this.validateAll()
+        .then(
+          // A store that is down is not "all well": keep checking at the base interval until it is back.
+          (summary) => summary.consistent && this.storeHealth.status().up,
+          (error: unknown) => {
+            this.log.error({ err: error }, 'validation failed');
+            return false;
+          },
+        )
+        .then((consistent) => {
+          if (this.state === 'running' && this.validateCadence)
+            this.scheduleValidation(this.validateCadence.next(consistent));
+        });
+    }, delayMs);
+    this.validateTimer.unref();
   }
 
   /** Runs every invariant (stats, ports, session ownership) with healing, and logs any heal. Never throws. */
@@ -398,7 +456,9 @@ export class AsyncSystemManager extends ManagerPorts {
     const reaped = await this.storeHealth.attempt('reap stale sessions', () =>
       reapAndCleanUp(this.sessionManager(), this.currentConfig.cleanup, options),
     );
-    return reaped.ok ? [...reaped.value.actions] : [];
+    if (!reaped.ok) return [];
+    this.reapTally.add(reaped.value.actions);
+    return [...reaped.value.actions];
   }
 
   private createService(config: SystemManagerConfig['services'][number]): SupervisedService {
@@ -413,11 +473,18 @@ export class AsyncSystemManager extends ManagerPorts {
     return new SupervisedService(
       config,
       port,
-      { ...servicePortEnv(portMap), PORT: String(port), SERVICE_NAME: config.name },
+      {
+        ...servicePortEnv(portMap),
+        PORT: String(port),
+        SERVICE_NAME: config.name,
+        // Read back from /proc/<pid>/environ by a reaper before it signals the process.
+        [SESSION_ID_ENV]: this.sessionManager().sessionId,
+      },
       {
         logs: this.currentConfig.logs,
         intervals: this.currentConfig.intervals,
         graceMs: this.currentConfig.shutdown.graceMs,
+        logDestination: this.logDestination(),
       },
       this.log.child({ component: 'service', service: config.name }),
       {

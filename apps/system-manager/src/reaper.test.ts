@@ -46,12 +46,17 @@ describe('renderCommand', () => {
     ).toEqual(['gcloud', 'delete', 'vm-1', '--zone', 'us-east1-b', '--project=p1']);
   });
 
-  it('refuses a value that would become an option or carries control characters', () => {
+  it('refuses a value that would become an option or carries control or other non-printing characters', () => {
     expect(() => renderCommand(['gcloud', 'delete', '{id}'], { ...base, id: '--project=other' })).toThrow(
       UnsafeCommandValueError,
     );
     expect(() => renderCommand(['x', '{zone}'], { ...base, zone: '-z' })).toThrow(/\{zone\}/);
-    expect(() => renderCommand(['x', '{id}'], { ...base, id: 'vm\nrm -rf' })).toThrow(/control characters/);
+    expect(() => renderCommand(['x', '{id}'], { ...base, id: 'vm\nrm -rf' })).toThrow(
+      /non-printing characters/,
+    );
+    expect(() => renderCommand(['x', '{id}'], { ...base, id: 'vm\u2028x' })).toThrow(
+      /non-printing characters/,
+    );
     expect(() =>
       renderCommand(['x', '--p={metadata.project}'], { ...base, metadata: { project: '\u001b[31m' } }),
     ).toThrow(/metadata\.project/);

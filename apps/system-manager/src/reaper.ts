@@ -3,7 +3,9 @@ import { hostname } from 'node:os';
 import {
   type GlobalSessionManager,
   type ResourceRecord,
+  readProcessSessionId,
   readProcessStartTime,
+  SESSION_ID_ENV,
   type SessionRecord,
   unsafeCommandValue,
 } from '@core/session';
@@ -18,6 +20,7 @@ export type CleanupOutcome =
   | 'skipped-pid-reused' // the pid now belongs to another process: never killed
   | 'skipped-unverifiable' // no start time was recorded: identity cannot be proven, so not killed
   | 'skipped-other-host' // a process of a session on another machine (fleet registry): its pid means nothing here
+  | 'skipped-not-ours' // the process does not carry the dead session's id in its environment: never killed
   | 'deleted' // cleanup command exited 0
   | 'already-gone' // cleanup command said "not found"
   | 'released' // nothing to do (e.g. a port reservation)
@@ -82,14 +85,20 @@ export function renderCommand(template: readonly string[], resource: ResourceRec
 
 /**
  * Stops an orphaned child process of a dead session — only after proving it
- * is the process that session started (same pid AND same start time).
- * SIGTERM, then SIGKILL after `graceMs`; an aborted `signal` (a stopped
- * start) ends the wait at once and sends SIGKILL (still only to that process).
+ * is the process that session started: same pid, same start time, and the
+ * session's id in the process's own environment (`SESSION_ID_ENV`, read from
+ * `/proc/<pid>/environ`; a record can copy a live service's pid and start
+ * time, not its environment). SIGTERM, then SIGKILL after `graceMs`; an
+ * aborted `signal` (a stopped start) ends the wait at once and sends SIGKILL
+ * (still only to that process).
+ *
+ * @param ownerSessionId - the session the resource is recorded in (the dead one being reaped)
  */
 export async function reapProcess(
   resource: ResourceRecord,
   graceMs: number,
   signal?: AbortSignal,
+  ownerSessionId?: string,
 ): Promise<CleanupAction> {
   const base = { kind: resource.kind, id: resource.id };
   const pid = resource.pid;
@@ -99,6 +108,10 @@ export async function reapProcess(
   if (!resource.processStartTime) return { ...base, outcome: 'skipped-unverifiable', detail: `pid ${pid}` };
   if (now !== resource.processStartTime) {
     return { ...base, outcome: 'skipped-pid-reused', detail: `pid ${pid} now belongs to another process` };
+  }
+  if (ownerSessionId !== undefined) {
+    const notOurs = notStartedBy(pid, ownerSessionId);
+    if (notOurs !== null) return { ...base, outcome: 'skipped-not-ours', detail: notOurs };
   }
   signalGroup(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
@@ -110,6 +123,23 @@ export async function reapProcess(
   if (readProcessStartTime(pid) === resource.processStartTime) signalGroup(pid, 'SIGKILL');
   const waited = signal?.aborted ? 'at once (start aborted)' : `after ${graceMs} ms`;
   return { ...base, outcome: 'killed', detail: `pid ${pid} SIGKILL ${waited}` };
+}
+
+/** Why `pid` was not started by session `sessionId`, or null when its environment says it was. */
+function notStartedBy(pid: number, sessionId: string): string | null {
+  const found = readProcessSessionId(pid);
+  switch (found.kind) {
+    case 'found':
+      return found.sessionId === sessionId
+        ? null
+        : `pid ${pid} belongs to session ${JSON.stringify(found.sessionId)}, not to ${sessionId}: not killed`;
+    case 'absent':
+      return `pid ${pid} carries no ${SESSION_ID_ENV} in its environment: not started by session ${sessionId}, not killed`;
+    case 'gone':
+      return null; // exited meanwhile: the signal finds nothing
+    default:
+      return `cannot read ${found.reason}: not verified, not killed`;
+  }
 }
 
 /**
@@ -167,6 +197,8 @@ export async function cleanupResource(
     graceMs: number;
     log: Logger;
     ownerHostname?: string | undefined;
+    /** The session the resource is recorded in: a process must carry its id to be killed. */
+    ownerSessionId?: string | undefined;
     signal?: AbortSignal | undefined;
   },
 ): Promise<CleanupAction> {
@@ -179,7 +211,8 @@ export async function cleanupResource(
       outcome: 'skipped-other-host',
       detail: `pid ${resource.pid ?? '-'} on ${options.ownerHostname}`,
     };
-  else if (resource.kind === 'process') action = await reapProcess(resource, options.graceMs, options.signal);
+  else if (resource.kind === 'process')
+    action = await reapProcess(resource, options.graceMs, options.signal, options.ownerSessionId);
   else if (cleanup[resource.kind])
     action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig, options.signal);
   else action = { kind: resource.kind, id: resource.id, outcome: 'released' };
@@ -256,7 +289,11 @@ export async function reapAndCleanUp(
         );
       }
       const action: ReapAction = {
-        ...(await cleanupResource(resource, cleanup, { ...options, ownerHostname: owner.hostname })),
+        ...(await cleanupResource(resource, cleanup, {
+          ...options,
+          ownerHostname: owner.hostname,
+          ownerSessionId: owner.sessionId,
+        })),
         sessionId: owner.sessionId,
       };
       actions.push(action);

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readProcessStartTime } from '@core/session';
+import { readProcessStartTime, SESSION_ID_ENV } from '@core/session';
 import { resolveCommand, type ServiceConfig } from './config.js';
 import { SystemManagerError } from './errors.js';
 import type { Logger } from './logger.js';
-import type { LogForwarder } from './supervisor/log-forwarder.js';
 import type { ServiceExit } from './supervisor/restart-policy.js';
+import type { ServiceOutput } from './supervisor/service-output.js';
 
 /** What one spawned process reports to its supervisor. */
 export interface ProcessEvents {
@@ -16,7 +16,7 @@ export interface ProcessEvents {
 
 /**
  * One child process of a service: spawned in its own process group with its
- * port in the environment, output into the service's log forwarder, IPC
+ * port in the environment, output where the service's {@link ServiceOutput} says, IPC
  * messages handed on unparsed. A restart is a new ServiceProcess.
  */
 export class ServiceProcess {
@@ -49,21 +49,29 @@ export class ServiceProcess {
   static async spawn(
     config: ServiceConfig,
     env: Record<string, string>,
-    output: LogForwarder,
+    output: ServiceOutput,
     log: Logger,
     events: ProcessEvents,
   ): Promise<ServiceProcess> {
     const { command, args } = resolveCommand(config);
-    const child = spawn(command, args, {
-      cwd: config.cwd,
-      env: { ...process.env, ...env, ...config.env },
-      // Own process group: a Ctrl-C in the terminal reaches the manager, which
-      // stops its services in order, instead of every child at once.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    child.stdout?.on('data', (chunk: Buffer) => output.push('stdout', chunk));
-    child.stderr?.on('data', (chunk: Buffer) => output.push('stderr', chunk));
+    const targets = await output.targets();
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, {
+        cwd: config.cwd,
+        // The owner's session id goes last: a service's own env cannot disown it (the reaper checks it).
+        env: { ...process.env, ...env, ...config.env, ...ownerOf(env) },
+        // Own process group: a Ctrl-C in the terminal reaches the manager, which
+        // stops its services in order, instead of every child at once.
+        detached: true,
+        stdio: ['ignore', targets[0], targets[1], 'ipc'],
+      });
+    } catch (error) {
+      // Sockets the child would have written to itself are ours to close.
+      for (const target of targets) if (target !== 'pipe') target.destroy();
+      throw error;
+    }
+    output.attach(child, targets);
     // A broken pipe or channel must never become an uncaught 'error' event.
     child.stdout?.on('error', () => {});
     child.stderr?.on('error', () => {});
@@ -153,4 +161,10 @@ export function signalGroup(pid: number, signal: NodeJS.Signals): boolean {
       return false;
     }
   }
+}
+
+/** The session id entry of `env`, if any (see `SESSION_ID_ENV`). */
+function ownerOf(env: Record<string, string>): Record<string, string> {
+  const sessionId = env[SESSION_ID_ENV];
+  return sessionId === undefined ? {} : { [SESSION_ID_ENV]: sessionId };
 }

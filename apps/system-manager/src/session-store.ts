@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { RedisRegistryStore } from '@core/session-redis';
 import type { SystemManagerConfig } from './config.js';
 import { ConfigError } from './errors.js';
+import { loadFleetKey } from './fleet-key.js';
 import type { Logger } from './logger.js';
 
 /** Env var that selects the fleet-wide Redis session registry (wins over `session.redisUrl` in the config). */
@@ -24,7 +25,8 @@ function loadRedisStore(): typeof import('@core/session-redis') {
  * The Redis session store when the config (`session.redisUrl`) or the env
  * (`CORE_SESSION_REDIS_URL`) asks for one; undefined for the embedded file
  * registry of this machine.
- * @throws ConfigError E_CONFIG_INVALID (exit code 78) when the URL or lease settings are unusable.
+ * With a fleet key (see ./fleet-key.ts) the store signs its entries and refuses unsigned ones.
+ * @throws ConfigError E_CONFIG_INVALID (exit code 78) when the URL, the lease settings or the fleet key are unusable.
  */
 export function createSessionStore(
   config: SystemManagerConfig,
@@ -35,9 +37,17 @@ export function createSessionStore(
   const fromEnv = env[REDIS_URL_ENV];
   const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : config.session.redisUrl;
   if (url === undefined) return undefined;
+  const fleetKey = loadFleetKey(config, env);
   const { RedisRegistryStore: Store } = loadRedisStore();
   try {
     return new Store({
+      ...(fleetKey === undefined ? {} : { fleetKey }),
+      ...(config.session.sentinels === undefined ? {} : { sentinels: config.session.sentinels }),
+      ...(config.session.masterName === undefined ? {} : { masterName: config.session.masterName }),
+      ...(config.session.replicasToAck === undefined ? {} : { replicasToAck: config.session.replicasToAck }),
+      ...(config.session.replicaAckTimeoutMs === undefined
+        ? {}
+        : { replicaAckTimeoutMs: config.session.replicaAckTimeoutMs }),
       url,
       leaseTtlMs: config.session.leaseTtlMs,
       heartbeatMs: config.session.heartbeatMs,

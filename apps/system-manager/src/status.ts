@@ -1,5 +1,6 @@
 import type { GlobalSessionManager } from '@core/session';
 import type { LeaseRenewal, RedisRegistryStore } from '@core/session-redis';
+import type { ReapMetricsInput } from './metrics/index.js';
 import type { StoreHealth, StoreHealthStatus } from './store-health.js';
 import type { ServiceStatus, SupervisedService } from './supervisor/service.js';
 
@@ -54,6 +55,7 @@ export interface AppMetricsInput {
     readonly restarts: number;
     readonly healthCheckFailures: number;
     readonly badMessages: number;
+    readonly spawnResourceErrors: number;
   }>;
   readonly store: {
     readonly kind: 'file' | 'redis';
@@ -61,7 +63,9 @@ export interface AppMetricsInput {
     readonly leaseRenewals: number;
     readonly leaseFailures: number;
     readonly outages: number;
+    readonly unverifiedEntries: number;
   };
+  readonly reap: ReapMetricsInput;
 }
 
 /** The session registry's part of `/status`. */
@@ -85,9 +89,11 @@ export function appMetricsFrom(
   services: readonly SupervisedService[],
   store: RedisRegistryStore | undefined,
   health: StoreHealth,
+  reap: ReapMetricsInput,
 ): AppMetricsInput {
   const counters = health.counters();
   return {
+    reap,
     services: services.map((s) => {
       const status = s.status();
       return {
@@ -96,6 +102,7 @@ export function appMetricsFrom(
         restarts: status.restarts,
         healthCheckFailures: status.healthCheckFailures,
         badMessages: status.badMessages,
+        spawnResourceErrors: status.spawnResourceErrors,
       };
     }),
     store: {
@@ -104,6 +111,7 @@ export function appMetricsFrom(
       leaseRenewals: store?.leaseRenewals.length ?? 0,
       leaseFailures: counters.failures,
       outages: counters.outages,
+      unverifiedEntries: store?.unverifiedEntries ?? 0,
     },
   };
 }

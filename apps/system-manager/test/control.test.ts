@@ -1,10 +1,14 @@
 // The control endpoint against real sockets: DNS rebinding (a foreign Host)
 // is refused, HEAD answers like GET, and 200 slow clients neither exhaust
-// descriptors nor outlive the header timeout.
+// descriptors nor outlive the header timeout; at its connection cap the
+// oldest idle connection makes room for a new one, and a failed or silent
+// client's socket is destroyed, not only half-closed.
 import http from 'node:http';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isLoopbackHost, startControlServer } from '../src/control.js';
+import { connectionBudget } from '../src/control-limits.js';
+import { waitUntil } from './helpers.js';
 
 const source = {
   healthy: () => true,
@@ -22,6 +26,28 @@ afterEach(async () => {
   }
   server = undefined;
 });
+
+const connections = () => new Promise<number>((resolve) => server?.getConnections((_e, n) => resolve(n)));
+
+/** Opens `count` connections that send `first` (if any) and never read; counts the ones the server closed. */
+async function hold(port: number, count: number, first = ''): Promise<{ closed: () => number }> {
+  let closed = 0;
+  for (let i = 0; i < count; i++) {
+    // One after the other: the server sees them in this order, oldest first.
+    await new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        if (first) s.write(first);
+        resolve();
+      });
+      s.on('error', () => resolve());
+      s.on('close', () => {
+        closed += 1;
+      });
+      sockets.push(s);
+    });
+  }
+  return { closed: () => closed };
+}
 
 async function start(options = {}): Promise<number> {
   server = await startControlServer(source, 0, options);
@@ -125,5 +151,49 @@ describe('control endpoint hardening', () => {
     while ((await connections()) > 0 && Date.now() < drained) await new Promise((r) => setTimeout(r, 50));
     expect(await connections()).toBe(0);
     expect((await request(port, {})).status).toBe(200);
+  });
+
+  it('at its cap a new connection takes the place of the oldest idle one, so /health always gets in', async () => {
+    const port = await start({ maxConnections: 8 });
+    const held = await hold(port, 20);
+    await waitUntil(() => held.closed() === 12, 2_000, '12 connections made room for');
+    expect(await connections()).toBe(8);
+    // The newest are the ones kept: the oldest were destroyed first.
+    expect(sockets.slice(-8).every((s) => !s.destroyed)).toBe(true);
+    for (let i = 0; i < 3; i++) expect((await request(port, {})).status).toBe(200);
+    expect(await connections()).toBeLessThanOrEqual(8);
+  });
+
+  it('a client sending garbage gets a 400 and its socket is destroyed, though it neither reads nor closes', async () => {
+    const port = await start();
+    await hold(port, 5, 'NOT HTTP AT ALL\r\n\r\n');
+    await waitUntil(async () => (await connections()) === 0, 2_000, 'the server side of every socket closed');
+    // One that does read gets the answer before the close.
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      const s = net.connect(port, '127.0.0.1', () => s.write('NOT HTTP AT ALL\r\n\r\n'));
+      s.on('data', (c: Buffer) => {
+        text += c.toString();
+      });
+      s.on('error', () => {});
+      s.on('close', () => resolve(text));
+      sockets.push(s);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+  });
+
+  it('a connection that never sends a byte is destroyed after the idle timeout', async () => {
+    const port = await start({ idleTimeoutMs: 300 });
+    const held = await hold(port, 5);
+    expect(await connections()).toBe(5);
+    await waitUntil(() => held.closed() === 5, 2_000, 'silent connections destroyed');
+    expect(await connections()).toBe(0);
+  });
+
+  it('the default cap is half of the descriptors free under the limit, between 4 and 64', () => {
+    expect(connectionBudget({ limit: 128, open: 24 })).toBe(52);
+    expect(connectionBudget({ limit: 64, open: 24 })).toBe(20);
+    expect(connectionBudget({ limit: 32, open: 30 })).toBe(4);
+    expect(connectionBudget({ limit: 1_048_576, open: 24 })).toBe(64);
   });
 });

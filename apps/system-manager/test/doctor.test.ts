@@ -58,17 +58,19 @@ describe('doctor (real broken states)', () => {
     };
     const holder = net.createServer();
     await new Promise<void>((resolve) =>
-      holder.listen({ host: '127.0.0.1', port: Number(env['SYSTEM_MANAGER_PORT_FRONTEND']) }, resolve),
+      holder.listen({ host: '127.0.0.1', port: Number(env['SYSTEM_MANAGER_PORT_MAIN_API']) }, resolve),
     );
     cleanups.push(() => new Promise<void>((resolve) => holder.close(() => resolve())));
     const { code, stdout } = await runToEnd(['doctor'], env);
     expect(code, stdout).toBe(0); // a busy port is a warning: the start falls back
     expect(stdout).toMatch(
       new RegExp(
-        `WARN  port frontend: ${env['SYSTEM_MANAGER_PORT_FRONTEND']} is held by pid ${process.pid} `,
+        `WARN  port main_api: ${env['SYSTEM_MANAGER_PORT_MAIN_API']} is held by pid ${process.pid} `,
       ),
     );
-    expect(stdout).toContain('SYSTEM_MANAGER_PORT_FRONTEND=<port>');
+    expect(stdout).toContain('SYSTEM_MANAGER_PORT_MAIN_API=<port>');
+    // Only the ports the built-in config names are checked.
+    expect(stdout).not.toMatch(/port (frontend|websocket_router|llama_cpp|event_ui):/);
   });
 
   it('a command missing on PATH fails, naming it', async () => {

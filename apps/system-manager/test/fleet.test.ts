@@ -3,12 +3,13 @@
 // sessions and marks this one, `sessions cleanup` reaps expired leases and
 // never kills a pid of another host's session.
 
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RedisSessionStore } from '@core/session-redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpGet, killTagged, portEnv, run, runToEnd, tempDir } from './helpers.js';
+import { FIXTURES, httpGet, killTagged, portEnv, run, runToEnd, tempDir } from './helpers.js';
 import { REDIS_SERVER_BIN, redisCommand, SKIP_REDIS, startRedis } from './redis.js';
 
 if (REDIS_SERVER_BIN === null)
@@ -28,8 +29,14 @@ async function plantRemote(
   owner: { sessionId: string; hostname: string; pid: number; processStartTime: string },
   resources: Record<string, unknown>[],
   keepLease: boolean,
+  fleetKey?: Uint8Array,
 ): Promise<RedisSessionStore> {
-  const store = new RedisSessionStore({ url, leaseTtlMs: 2_000, heartbeatMs: 400 });
+  const store = new RedisSessionStore({
+    url,
+    leaseTtlMs: 2_000,
+    heartbeatMs: 400,
+    ...(fleetKey === undefined ? {} : { fleetKey }),
+  });
   const identity = { ...owner, hostId: `${owner.hostname}-identity`, createdAt: Date.now() };
   store.attach(identity);
   const now = Date.now();
@@ -142,6 +149,83 @@ describe.skipIf(SKIP_REDIS)('system-manager on the Redis session registry', { ti
     expect((await manager.exited).code).toBe(0);
     expect(await raw('EXISTS', `${P}s:${served.sessionId}`)).toBe(0);
     expect(await raw('EXISTS', `${P}l:${served.sessionId}`)).toBe(0);
+    tmp.remove();
+  });
+
+  it('with a fleet key, planted records (unsigned, another key) get no cleanup command; doctor reports the key; an unsafe key file is a config error', async () => {
+    const tmp = tempDir('sm-fleet-key-');
+    const keyFile = path.join(tmp.dir, 'fleet.key');
+    writeFileSync(keyFile, randomBytes(32), { mode: 0o600 });
+    const calls = path.join(tmp.dir, 'calls.jsonl');
+    writeFileSync(calls, '');
+    const prefix = `{fleet-key-${Date.now()}}:`;
+    const configFile = path.join(tmp.dir, 'config.json');
+    const config = (extra: Record<string, unknown>) =>
+      JSON.stringify({
+        services: [],
+        session: { leaseTtlMs: 2_000, heartbeatMs: 400, keyPrefix: prefix, ...extra },
+        cleanup: { vm: { command: [process.execPath, path.join(FIXTURES, 'record-cleanup.mjs'), '{id}'] } },
+      });
+    writeFileSync(configFile, config({ fleetKeyFile: keyFile }));
+    const env = {
+      CORE_SESSION_DIR: path.join(tmp.dir, 'sessions'),
+      CORE_SESSION_REDIS_URL: redis.url,
+      RECORD_FILE: calls,
+    };
+    const dead = { hostname: 'gone-host', pid: 4_000_002, processStartTime: '1' };
+    for (const [sessionId, key] of [
+      ['planted-unsigned', undefined],
+      ['planted-other-key', randomBytes(32)],
+    ] as const) {
+      const store = new RedisSessionStore({
+        url: redis.url,
+        keyPrefix: prefix,
+        leaseTtlMs: 2_000,
+        heartbeatMs: 400,
+        ...(key === undefined ? {} : { fleetKey: key }),
+      });
+      store.attach({ sessionId, ...dead, hostId: 'gone-host-identity', createdAt: Date.now() });
+      await store.writeRecord({
+        sessionId,
+        ...dead,
+        hostId: 'gone-host-identity',
+        createdAt: Date.now(),
+        registeredAt: Date.now(),
+        status: 'active',
+        vmId: null,
+        zone: null,
+        components: [],
+        metadata: {},
+        resources: [{ kind: 'vm', id: `prod-${sessionId}`, registeredAt: Date.now() }],
+      });
+      await store.close();
+      await raw('DEL', `${prefix}l:${sessionId}`);
+    }
+
+    const cleanup = await runToEnd(['sessions', 'cleanup', '--json', '--config', configFile], env);
+    expect(cleanup.code, cleanup.stderr).toBe(0);
+    expect(JSON.parse(cleanup.stdout)).toMatchObject({ removed: 0, actions: [] });
+    expect(readFileSync(calls, 'utf8')).toBe('');
+    expect(cleanup.stderr).toMatch(/does not verify with the fleet key|not signed with the fleet key/);
+    expect(await raw('EXISTS', `${prefix}s:planted-unsigned`, `${prefix}s:planted-other-key`)).toBe(2);
+
+    const doctor = await runToEnd(['doctor', '--config', configFile], env);
+    expect(doctor.stdout).toMatch(
+      /fleet key.*signed \(HMAC-SHA256\) with the key from config session\.fleetKeyFile/,
+    );
+    writeFileSync(configFile, config({}));
+    const unsigned = await runToEnd(['doctor', '--config', configFile], env);
+    expect(unsigned.stdout).toMatch(/WARN.*fleet key.*not signed/);
+
+    chmodSync(keyFile, 0o644);
+    const refused = await runToEnd(['sessions', 'cleanup', '--config', configFile], {
+      ...env,
+      CORE_SESSION_FLEET_KEY_FILE: keyFile,
+    });
+    expect(refused.code).toBe(78);
+    expect(refused.stderr).toContain(
+      `CORE_SESSION_FLEET_KEY_FILE: the fleet key file ${keyFile} is readable or writable by others (mode 0644)`,
+    );
     tmp.remove();
   });
 });

@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onTestFinished, TestRunner } from 'vitest';
+import { afterAll, onTestFinished, TestRunner } from 'vitest';
 import type { ManagerStatus } from '../src/index.js';
 
 export const APP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -154,10 +154,23 @@ export async function portEnv(): Promise<Record<string, string>> {
   return env;
 }
 
+/**
+ * The state directory of every manager a test of this file starts (service
+ * log files land in its logs/), in the worker's env so that CLIs a test
+ * spawns itself inherit it too; removed after the file's tests (each test
+ * file evaluates this module anew).
+ */
+const fileStateDir = mkdtempSync(path.join(os.tmpdir(), 'sm-state-'));
+process.env['XDG_STATE_HOME'] = fileStateDir;
+afterAll(() => rmSync(fileStateDir, { recursive: true, force: true }));
+function stateHome(): string {
+  return fileStateDir;
+}
+
 export function run(args: string[], env: Record<string, string>, script = CLI): Running {
   const child = spawn(process.execPath, [...NODE_TS, script, ...args], {
     cwd: APP_DIR,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env, ...tagEnv() },
+    env: { ...process.env, XDG_STATE_HOME: stateHome(), LOG_LEVEL: 'info', ...env, ...tagEnv() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

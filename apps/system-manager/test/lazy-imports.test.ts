@@ -1,4 +1,4 @@
-// Point 4 of issue 13 without a stopwatch: on an empty machine the read-only
+// Start-up cost without a stopwatch: on an empty machine the read-only
 // commands must not load zod, pino, ioredis or the session/ports packages.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Service output reaches the manager's log as structured lines with the
+// With logs.destination "manager", service output reaches the manager's log as structured lines with the
 // service name (stdout → info, stderr → warn, a JSON line at its own level);
 // a 1 MiB line is cut, and a service printing 100k lines/s is rate-limited
 // with the dropped lines counted and reported, the manager's memory bounded.
@@ -27,7 +27,7 @@ function rssKiB(pid: number): number {
 describe('service log forwarding (real processes)', { timeout: 60_000 }, () => {
   it('stdout → info, stderr → warn, a JSON line at its own level; long lines are cut', async () => {
     const m = await startManager({
-      logs: { maxLineLength: 1_000 },
+      logs: { destination: 'manager', maxLineLength: 1_000 },
       services: [misbehaving('talker', 'json-log,long-line')],
     });
     managers.push(m);
@@ -42,12 +42,12 @@ describe('service log forwarding (real processes)', { timeout: 60_000 }, () => {
     expect(String(long?.['msg'])).toHaveLength(1_000);
     expect(mine.find((e) => e['msg'] === 'after-long-line')).toMatchObject({ level: 30, stream: 'stdout' });
     const status = (await m.status()).services[0]!;
-    expect(status.logs.truncated).toBe(1);
+    expect(status.logs).toMatchObject({ destination: 'manager', truncated: 1 });
   });
 
   it('100k lines/s: at most maxLinesPerSecond forwarded, the rest counted as dropped and reported; memory stays bounded', async () => {
     const m = await startManager({
-      logs: { maxLinesPerSecond: 500 },
+      logs: { destination: 'manager', maxLinesPerSecond: 500 },
       services: [misbehaving('chatty', 'chatty', { env: { LINES_PER_SECOND: '100000' } })],
     });
     managers.push(m);
@@ -55,9 +55,15 @@ describe('service log forwarding (real processes)', { timeout: 60_000 }, () => {
     const pid = m.child.pid as number;
     await new Promise((r) => setTimeout(r, 1_000));
     const rssEarly = rssKiB(pid);
-    const t0 = (await m.status()).services[0]!.logs;
+    const counters = async () => {
+      const logs = (await m.status()).services[0]!.logs;
+      if (logs.destination !== 'manager')
+        throw new Error(`expected the manager destination, got ${logs.destination}`);
+      return logs;
+    };
+    const t0 = await counters();
     await new Promise((r) => setTimeout(r, 3_000));
-    const t1 = (await m.status()).services[0]!.logs;
+    const t1 = await counters();
     const forwarded = t1.forwarded - t0.forwarded;
     const dropped = t1.dropped - t0.dropped;
     // ~3 s at 500 lines/s (+ the burst), against tens of thousands printed.

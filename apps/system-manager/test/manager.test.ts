@@ -18,7 +18,7 @@ afterAll(async () => {
 describe('AsyncSystemManager (embedded)', () => {
   it('reads config and env without side effects', () => {
     const m = new AsyncSystemManager({
-      config: { services: [] },
+      config: { services: [{ name: 'api', command: 'true', port: 'main_api' }] },
       env: { SYSTEM_MANAGER_PORT_MAIN_API: '9300' },
       logger: silent,
     });
@@ -27,8 +27,25 @@ describe('AsyncSystemManager (embedded)', () => {
     expect(isSessionManagerAvailable()).toBe(false);
   });
 
-  it('m.ports and the aliases are live views of one registry, both ways', () => {
+  it('resolves only the ports the config names; an alias of an unnamed port is a clear error', () => {
     const m = new AsyncSystemManager({ config: { services: [] }, env: {}, logger: silent });
+    expect({ ...m.ports }).toEqual({ control: 8099 });
+    expect(m.status().aliases).toEqual({});
+    expect(() => m.backendPort).toThrow(
+      /backendPort is the alias of the port "main_api", which this config does not name/,
+    );
+    expect(() => {
+      m.frontendPort = 9000;
+    }).toThrow(/"frontend"/);
+  });
+
+  it('m.ports and the aliases are live views of one registry, both ways', () => {
+    const services = ['main_api', 'frontend', 'websocket_router'].map((port) => ({
+      name: port,
+      command: 'true',
+      port,
+    }));
+    const m = new AsyncSystemManager({ config: { services }, env: {}, logger: silent });
     expect(m.backendPort).toBe(8010);
     expect(m.frontendPort).toBe(3000);
     expect(m.websocketPort).toBe(8001);
@@ -84,7 +101,7 @@ describe('AsyncSystemManager (embedded)', () => {
       "require('http').createServer((q, r) => r.end('ok')).listen(Number(process.env.PORT), '127.0.0.1')";
     const m = new AsyncSystemManager({
       config: { services: [{ name: 'svc', command: '{node}', args: ['-e', server], port: 'main_api' }] },
-      env: await portEnv(),
+      env: { ...(await portEnv()), XDG_STATE_HOME: tmp.dir }, // the service's log file goes there
       logger: silent,
       sessionDir: path.join(tmp.dir, 'sessions'), // one process-wide session per test file
     });

@@ -34,6 +34,8 @@ const byName = async (m: ManagerUnderTest) =>
 
 const base = {
   shutdown: { graceMs: 2_000 },
+  // Ports are bound at start: the port a reload gives to a new service is named (and reserved) from the start.
+  ports: { llama_cpp: 8080 },
   services: [
     misbehaving('keep', '', { port: 'main_api' }),
     misbehaving('change', '', { port: 'frontend', env: { SERVICE_VERSION: '1' } }),
@@ -69,6 +71,13 @@ describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
     expect(Object.keys(after).sort()).toEqual(['added', 'change', 'keep']);
     expect(after['keep']?.pid).toBe(before['keep']?.pid);
     expect(after['change']?.pid).not.toBe(before['change']?.pid);
+    // Counters survive the reload: the replacement is one more restart, not a fresh count.
+    expect(after['change']?.restarts).toBe((before['change']?.restarts as number) + 1);
+    expect(after['keep']?.restarts).toBe(before['keep']?.restarts);
+    const metrics = (await httpGet(await m.ready(), '/metrics')).body;
+    expect(metrics).toContain(
+      `system_manager_service_restarts_total{service="change"} ${(before['change']?.restarts as number) + 1}\n`,
+    );
     expect(JSON.parse((await httpGet(after['change']?.port as number, '/health')).body).version).toBe('2');
     expect(after['added']).toMatchObject({ state: 'healthy' });
     expect(isAlive(before['gone']?.pid as number)).toBe(false);
@@ -136,7 +145,8 @@ describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
     expect((await byName(m))['gone']?.pid).toBe(before['gone']?.pid);
     await m.waitForLog((e) => e['msg'] === 'restarting change in 50 ms');
     await m.waitForLog((e) => String(e['msg']).startsWith('service change failed'));
-    expect((await byName(m))['change']).toMatchObject({ state: 'failed', restarts: 1 });
+    // Two restarts: the reload's replacement, then the policy's one (its budget of 1 counts crashes only).
+    expect((await byName(m))['change']).toMatchObject({ state: 'failed', restarts: 2 });
     expect(m.child.exitCode).toBeNull();
   });
 

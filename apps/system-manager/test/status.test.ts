@@ -129,7 +129,7 @@ describe('read-only commands create no session files', { timeout: 30_000 }, () =
       ['ports', '--resolve', '--json'],
       ['config', 'check'],
       ['doctor'],
-      ['unit'],
+      ['unit', '--allow-temp-paths'],
       ['--help'],
     ]) {
       const { code, stderr } = await runToEnd(args, env);

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { ServiceStatus } from '../src/index.js';
 import {
   httpGet,
@@ -17,6 +17,7 @@ import {
   misbehaving,
   startManager,
   taggedPids,
+  tempDir,
   waitUntil,
 } from './helpers.js';
 
@@ -151,6 +152,31 @@ describe('supervision (real processes)', { timeout: 60_000 }, () => {
     expect(second.restarts).toBeGreaterThanOrEqual(1);
     expect(second.healthCheckFailures).toBeGreaterThanOrEqual(2);
     await waitUntil(() => !isAlive(first.pid as number), 5_000, 'the hung process to be stopped');
+  });
+
+  it('a service that keeps passing is checked less and less often, up to intervals.healthIdleMs', async () => {
+    const tmp = tempDir('sm-cadence-');
+    onTestFinished(tmp.remove);
+    const hits = path.join(tmp.dir, 'health.log');
+    const m = await manager({
+      intervals: { healthMs: 100, healthIdleMs: 800 },
+      services: [misbehaving('steady', '', { env: { HEALTH_LOG: hits } })],
+    });
+    await m.ready();
+    const since = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    const times = readFileSync(hits, 'utf8')
+      .trim()
+      .split('\n')
+      .map(Number)
+      .filter((t) => t >= since);
+    // Fixed at 100 ms this would be ~40 checks; doubling to 800 ms gives 100, 200, 400, 800, 800, …: ~7.
+    expect(times.length).toBeGreaterThanOrEqual(4);
+    expect(times.length).toBeLessThanOrEqual(12);
+    const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
+    expect(Math.max(...gaps)).toBeGreaterThanOrEqual(700);
+    expect(Math.max(...gaps)).toBeLessThan(2_000); // never beyond the idle interval (plus scheduling slack)
+    expect(await service(m, 'steady')).toMatchObject({ state: 'healthy', healthCheckFailures: 0 });
   });
 
   it('SIGTERM while a service waits out its backoff: exit 0 at once, nothing left', async () => {

@@ -5,7 +5,11 @@
 // registry, which also gives the real error. A test keeps these copies equal
 // to @core/ports' DEFAULT_PORTS / DEFAULT_ALIASES and the manager's constants.
 
-/** Copy of @core/ports `DEFAULT_PORTS` plus the manager's `control` port. */
+/**
+ * Copy of @core/ports `DEFAULT_PORTS` plus the manager's `control` port: the
+ * numbers a name gets when a config names it without giving one. Only the
+ * names a config uses are resolved and reserved (see {@link namedPorts}).
+ */
 export const BUILTIN_PORTS: Readonly<Record<string, number>> = {
   main_api: 8010,
   websocket_router: 8001,
@@ -25,6 +29,41 @@ export const BUILTIN_ALIASES: Readonly<Record<string, string>> = {
   websocket_port: 'websocket_router',
 };
 
+/** The manager's own port: always named, whatever the config says. */
+const CONTROL_PORT_NAME = 'control';
+
+/** The parts of a config that name ports. */
+export interface PortNaming {
+  readonly ports?: Readonly<Record<string, number>> | undefined;
+  readonly services?: ReadonlyArray<{ readonly port: string }> | undefined;
+  readonly fallbacks?: Readonly<Record<string, unknown>> | undefined;
+}
+
+/**
+ * The ports a config names, with their numbers: `control`, every built-in
+ * default a service or a fallback names, and every entry of `ports`. A default
+ * nobody names is neither resolved nor reserved, so a machine running one
+ * service does not hold five ports it never uses.
+ */
+export function namedPorts(config: PortNaming): Record<string, number> {
+  const used = new Set<string>([CONTROL_PORT_NAME]);
+  for (const service of config.services ?? []) used.add(service.port);
+  for (const name of Object.keys(config.fallbacks ?? {})) used.add(name);
+  const named: Record<string, number> = {};
+  for (const [name, port] of Object.entries(BUILTIN_PORTS)) if (used.has(name)) named[name] = port;
+  return { ...named, ...config.ports };
+}
+
+/** The built-in aliases whose port is named (an alias of an unnamed port does not exist). */
+export function namedAliases(ports: Readonly<Record<string, number>>): Record<string, string> {
+  const aliases: Record<string, string> = {};
+  for (const [alias, name] of Object.entries(BUILTIN_ALIASES)) if (name in ports) aliases[alias] = name;
+  return aliases;
+}
+
+/** The port names the built-in config (no config file) names; a test keeps it equal to `namedPorts(DEFAULT_CONFIG)`. */
+export const BUILTIN_CONFIG_PORT_NAMES: readonly string[] = ['main_api', 'control'];
+
 /** Copy of the manager's `PORT_ENV_PREFIX`. */
 export const PORT_ENV_PREFIX_COPY = 'SYSTEM_MANAGER_PORT_';
 
@@ -34,7 +73,8 @@ export function builtinConfiguredPorts(env: NodeJS.ProcessEnv): {
   aliases: Record<string, { name: string; port: number }>;
 } | null {
   const ports: Record<string, number> = {};
-  for (const [name, port] of Object.entries(BUILTIN_PORTS)) {
+  for (const name of BUILTIN_CONFIG_PORT_NAMES) {
+    const port = BUILTIN_PORTS[name] as number;
     const raw = env[`${PORT_ENV_PREFIX_COPY}${name.toUpperCase()}`];
     if (raw === undefined || raw === '') {
       ports[name] = port;
@@ -45,7 +85,7 @@ export function builtinConfiguredPorts(env: NodeJS.ProcessEnv): {
   }
   if (new Set(Object.values(ports)).size !== Object.keys(ports).length) return null;
   const aliases: Record<string, { name: string; port: number }> = {};
-  for (const [alias, name] of Object.entries(BUILTIN_ALIASES))
+  for (const [alias, name] of Object.entries(namedAliases(ports)))
     aliases[alias] = { name, port: ports[name] as number };
   return { ports, aliases };
 }

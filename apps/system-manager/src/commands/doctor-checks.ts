@@ -83,10 +83,15 @@ export async function checkRegistry(
         `inspect the file; 'system-manager sessions cleanup' moves a corrupt registry aside (kept) and starts a new one`,
       ),
     };
-  const live = listings.filter((l) => l.liveness === 'live').length;
-  const dead = listings.length - live;
+  // The verdicts are the listing's, which `sessions cleanup` acts on: only `dead` is advised for cleanup.
+  const dead = listings.filter((l) => l.liveness === 'dead').length;
+  const unknown = listings.filter((l) => l.liveness === 'unknown').length;
   const interrupted = interruptedReaping(listings);
   if (interrupted !== null) return { listings, result: interrupted };
+  const unverifiable =
+    unknown > 0
+      ? `, ${unknown} on other hosts (cannot be verified here: left to their own host or the age limit)`
+      : '';
   return {
     listings,
     result:
@@ -94,10 +99,15 @@ export async function checkRegistry(
         ? bad(
             'registry',
             'warn',
-            `${listings.length} session(s), ${dead} of them dead`,
+            `${listings.length} session(s), ${dead} of them dead${unverifiable}`,
             `run 'system-manager sessions cleanup' to stop their orphans and clean up`,
           )
-        : ok('registry', `${listings.length} session(s), all live`),
+        : ok(
+            'registry',
+            unknown > 0
+              ? `${listings.length} session(s), none dead${unverifiable}`
+              : `${listings.length} session(s), all live`,
+          ),
   };
 }
 

@@ -1,9 +1,16 @@
 // The checks of `system-manager doctor` about the world outside the registry:
-// the Redis store, the configured ports, the commands the config runs.
+// the Redis store, the configured ports, the commands the config runs, PID 1.
 import { accessSync, constants, readdirSync, readlinkSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { SystemManagerConfig } from '../config.js';
+import {
+  findReaper,
+  type InitState,
+  inspectInit,
+  NO_REAPER_FIX,
+  NO_REAPER_MESSAGE,
+} from '../init-process.js';
 import { bad, type CheckResult, ok, safeRead } from './doctor-checks.js';
 import { sessionPorts } from './session-ports.js';
 import type { SessionListing } from './sessions-source.js';
@@ -60,6 +67,38 @@ export async function checkStore(
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * With a Redis registry: whether its entries are signed. Without a fleet key
+ * anyone who can write to the store can plant a record that directs a
+ * cleanup command at any VM id. Null for the file registry (its private
+ * directory is the protection).
+ */
+export async function checkFleetKey(
+  config: SystemManagerConfig | null,
+  env: NodeJS.ProcessEnv,
+): Promise<CheckResult | null> {
+  const fromEnv = env['CORE_SESSION_REDIS_URL'];
+  if ((fromEnv === undefined || fromEnv === '') && config?.session.redisUrl === undefined) return null;
+  const { parseConfig } = await import('../config.js');
+  const { FLEET_KEY_FILE_ENV, fleetKeySource, loadFleetKey } = await import('../fleet-key.js');
+  const effective = config ?? parseConfig({});
+  try {
+    if (loadFleetKey(effective, env) !== undefined)
+      return ok(
+        'fleet key',
+        `registry entries signed (HMAC-SHA256) with the key from ${fleetKeySource(effective, env)?.from}; unsigned ones are refused`,
+      );
+  } catch (error) {
+    return bad('fleet key', 'fail', (error as Error).message, 'fix the file, or unset it to run unsigned');
+  }
+  return bad(
+    'fleet key',
+    'warn',
+    'the Redis registry is not signed: anyone who can write to it can plant a session record and direct cleanups (VM deletes) at any id',
+    `put 32 random bytes in a file (head -c 32 /dev/urandom > key; chmod 600 key), the same on every host, and name it in session.fleetKeyFile or ${FLEET_KEY_FILE_ENV} (or LoadCredential=fleet-key:<file> in the unit)`,
+  );
 }
 
 /** Which process (pid and command) listens on a TCP port, from /proc/net/tcp{,6} and /proc/<pid>/fd. */
@@ -186,4 +225,40 @@ export function checkCommands(config: SystemManagerConfig, env: NodeJS.ProcessEn
           `install it, or give its absolute path in the config; under systemd, PATH is the unit's Environment=PATH=`,
         );
   });
+}
+
+/**
+ * PID 1 of this pid namespace reaps orphaned processes: a manager that is PID 1
+ * (a container's entrypoint) runs under tini, found on PATH (see init-process.ts).
+ */
+export function checkInit(env: NodeJS.ProcessEnv, init: InitState = inspectInit()): CheckResult {
+  const name = 'init (PID 1)';
+  switch (init.kind) {
+    case 'self': {
+      // `docker run <image> system-manager doctor`: a `start` in its place would be PID 1 too.
+      const reaper = findReaper(env);
+      return reaper === null
+        ? bad(name, 'warn', `doctor is PID 1, and so would be a start: ${NO_REAPER_MESSAGE}`, NO_REAPER_FIX)
+        : ok(
+            name,
+            `doctor is PID 1; a start as PID 1 runs under ${reaper} -s, which reaps orphaned processes`,
+          );
+    }
+    case 'manager':
+      return init.reaper !== null
+        ? ok(
+            name,
+            `the manager is PID 1; ${init.reaper.command} (pid ${init.reaper.pid}) reaps orphaned processes`,
+          )
+        : bad(
+            name,
+            'fail',
+            `the manager is PID 1 without a reaper: orphaned processes become zombies (${init.zombies} now)`,
+            NO_REAPER_FIX,
+          );
+    case 'other':
+      return ok(name, `${init.command}: reaping orphaned processes is its job`);
+    case 'unknown':
+      return ok(name, 'not inspected: /proc/1 cannot be read');
+  }
 }

@@ -7,7 +7,7 @@ import {
   checkRegistry,
   checkSessionDir,
 } from './doctor-checks.js';
-import { checkCommands, checkPorts, checkStore } from './doctor-environment.js';
+import { checkCommands, checkFleetKey, checkInit, checkPorts, checkStore } from './doctor-environment.js';
 import { print } from './output.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
@@ -21,6 +21,8 @@ export async function doctorCommand(options: CommandOptions): Promise<number> {
   const registry = await checkRegistry();
   results.push(registry.result, checkLock());
   results.push(await checkStore(config, process.env));
+  const fleetKey = await checkFleetKey(config, process.env);
+  if (fleetKey !== null) results.push(fleetKey);
   if (config) {
     const [{ AsyncSystemManager }, { createLogger }] = await Promise.all([
       import('../manager.js'),
@@ -30,7 +32,7 @@ export async function doctorCommand(options: CommandOptions): Promise<number> {
     results.push(...(await checkPorts({ ...(manager.ports as Record<string, number>) }, registry.listings)));
     results.push(...checkCommands(config, process.env));
   }
-  results.push(checkClock(registry.listings));
+  results.push(checkClock(registry.listings), checkInit(process.env));
   const failed = results.filter((r) => r.status === 'fail').length;
   if (options.json) print(JSON.stringify({ ok: failed === 0, checks: results }));
   else {

@@ -3,6 +3,23 @@ export function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
+// Controls, format characters (bidi overrides, zero-width), line and paragraph
+// separators, surrogates, private use and unassigned code points: what a
+// terminal would act on or hide instead of showing.
+const NON_PRINTING = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/gu;
+
+/**
+ * A value read from a record or a store, safe to print as text: every
+ * non-printing character shown as `\u{…}`, so a planted id can neither move
+ * the cursor, start a new line nor reorder what a person reads.
+ */
+export function printable(value: string | number | null | undefined): string {
+  return String(value ?? '-').replace(
+    NON_PRINTING,
+    (c) => `\\u{${(c.codePointAt(0) as number).toString(16)}}`,
+  );
+}
+
 /** A plain warning line on stderr (read-only commands do not load the logger for it). */
 export function warnLine(text: string): void {
   process.stderr.write(`system-manager: ${text}\n`);

@@ -97,9 +97,20 @@ export async function readSessions(options: CommandOptions, log: LazyLogger): Pr
     ? allUsersSessionDirs([SYSTEM_SESSION_DIR, defaultSessionDir()])
     : [defaultSessionDir()];
   const listings: SessionView['listings'][number][] = [];
+  const seen = new Set<string>();
   for (const dir of dirs) {
-    const listOptions: ListSessionsOptions = { dir, warn, anyOwner: options.allUsers === true };
-    for (const l of await listSessions(listOptions)) listings.push({ ...l, sessionDir: dir });
+    // Every location is listed as itself with --all-users (earlier ones included): none is listed twice.
+    const listOptions: ListSessionsOptions = {
+      dir,
+      warn,
+      anyOwner: options.allUsers === true,
+      ...(options.allUsers ? { importFrom: [] } : {}),
+    };
+    for (const l of await listSessions(listOptions)) {
+      if (seen.has(l.record.sessionId)) continue;
+      seen.add(l.record.sessionId);
+      listings.push({ ...l, sessionDir: dir });
+    }
   }
   return { registry: { kind: 'file', locations: dirs }, listings };
 }

@@ -3,7 +3,8 @@ import type { CommandOptions, LazyLogger } from '../commands.js';
 import { loadConfigWithSource } from '../config.js';
 import { reapAndCleanUp } from '../reaper.js';
 import { createSessionStore } from '../session-store.js';
-import { print } from './output.js';
+import { print, printable } from './output.js';
+import { defaultSessionDir, earlierSessionDirs } from './sessions-source.js';
 
 /**
  * `system-manager sessions cleanup`: reaps stale sessions (orphans killed
@@ -16,7 +17,9 @@ export async function sessionsCleanupCommand(options: CommandOptions, lazyLog: L
   const store = createSessionStore(config, process.env, log);
   let report: Awaited<ReturnType<typeof reapAndCleanUp>>;
   try {
-    const session = getSessionManager(store ? { store } : undefined);
+    const session = getSessionManager(
+      store ? { store } : { importFrom: earlierSessionDirs(defaultSessionDir()) },
+    );
     if (store && !store.settled) {
       // A lease store that just connected cannot yet tell an expired lease from
       // one its owner is about to renew: wait one TTL (Ctrl-C stops the wait),
@@ -43,7 +46,10 @@ export async function sessionsCleanupCommand(options: CommandOptions, lazyLog: L
   if (options.json) print(JSON.stringify(report));
   else {
     print(`removed ${removed} stale session${removed === 1 ? '' : 's'}`);
-    for (const a of actions) print(`  ${a.kind} ${a.id}: ${a.outcome}${a.detail ? ` (${a.detail})` : ''}`);
+    for (const a of actions)
+      print(
+        `  ${printable(a.kind)} ${printable(a.id)}: ${a.outcome}${a.detail ? ` (${printable(a.detail)})` : ''}`,
+      );
     if (adopted.length > 0)
       print(
         `${adopted.length} resource${adopted.length === 1 ? '' : 's'} could not be cleaned up; kept in the registry for the next cleanup`,

@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { ResourceRecord, SessionRecord } from '@core/session';
 import type { CommandOptions, LazyLogger } from '../commands.js';
 import { fetchLiveStatus, type LiveService, type LiveStatus } from './live-status.js';
-import { print, table } from './output.js';
+import { print, printable, table } from './output.js';
 import { readProcessUsage } from './proc-stats.js';
 import { readSessions, type SessionView } from './read-only-context.js';
 import { sessionPorts } from './session-ports.js';
@@ -205,8 +205,8 @@ export function renderStatus(doc: StatusDocument): string {
   const listed = doc.sessions.filter((s) => s.liveness !== 'dead');
   const rows = listed.flatMap((s) =>
     s.services.map((r) => [
-      s.sessionId.slice(0, 8),
-      r.service,
+      printable(s.sessionId.slice(0, 8)),
+      printable(r.service),
       r.source === 'registry' ? `${r.state}*` : r.state,
       r.health,
       dash(r.pid),
@@ -221,15 +221,15 @@ export function renderStatus(doc: StatusDocument): string {
     lines.push(`no live sessions (${doc.registry.kind} registry: ${doc.registry.locations.join(', ')})`);
   else {
     for (const s of listed) {
-      const where = `on ${s.hostname}${s.thisHost ? ' (this host)' : ''}`;
+      const where = `on ${printable(s.hostname)}${s.thisHost ? ' (this host)' : ''}`;
       const control =
         s.controlPort === null
           ? 'no control port'
           : s.answered
             ? `control 127.0.0.1:${s.controlPort}`
             : `control port ${s.controlPort} not answering: rows marked * are from the registry`;
-      lines.push(`session ${s.sessionId} pid ${s.pid} ${where}, ${s.liveness}, ${control}`);
-      for (const vm of s.vms) lines.push(`  vm ${vm.id} zone ${vm.zone ?? '-'}`);
+      lines.push(`session ${printable(s.sessionId)} pid ${s.pid} ${where}, ${s.liveness}, ${control}`);
+      for (const vm of s.vms) lines.push(`  vm ${printable(vm.id)} zone ${printable(vm.zone)}`);
     }
     if (rows.length > 0)
       lines.push(
@@ -240,12 +240,15 @@ export function renderStatus(doc: StatusDocument): string {
       );
   }
   for (const s of doc.sessions.filter((x) => x.liveness === 'dead')) {
-    lines.push(`dead session ${s.sessionId} (pid ${s.pid} on ${s.hostname}): ${s.reason}`);
+    lines.push(
+      `dead session ${printable(s.sessionId)} (pid ${s.pid} on ${printable(s.hostname)}): ${printable(s.reason)}`,
+    );
     for (const o of s.orphans)
       lines.push(
-        `  orphan ${o.service} pid ${dash(o.pid)} port ${dash(o.port)} ${o.running ? '(still running)' : '(gone)'}`,
+        `  orphan ${printable(o.service)} pid ${dash(o.pid)} port ${dash(o.port)} ${o.running ? '(still running)' : '(gone)'}`,
       );
-    for (const vm of s.vms) lines.push(`  vm ${vm.id} zone ${vm.zone ?? '-'} (not cleaned up)`);
+    for (const vm of s.vms)
+      lines.push(`  vm ${printable(vm.id)} zone ${printable(vm.zone)} (not cleaned up)`);
   }
   if (doc.hint) lines.push(doc.hint);
   return lines.join('\n');

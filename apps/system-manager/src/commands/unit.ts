@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandOptions } from '../commands.js';
 import { loadConfigWithSource, portableExecArgv } from '../config.js';
+import { parseHardening } from '../unit/hardening.js';
 import { renderUnit, UnitError } from '../unit/unit-file.js';
 import { print, warnLine } from './output.js';
 
@@ -31,8 +32,10 @@ export function thisCliPath(): string {
   return path.join(path.dirname(here), '..', `cli${path.extname(here)}`);
 }
 
-/** `system-manager unit`: prints the systemd unit (warnings about left-out secrets go to stderr). */
+/** `system-manager unit`: prints the systemd unit (warnings, e.g. about left-out secrets or User=root, go to stderr). */
 export async function unitCommand(options: CommandOptions): Promise<number> {
+  // The flags first: a typo in --set is reported before anything is looked up.
+  const hardening = parseHardening({ noHardening: options.noHardening, set: options.set });
   const { config, source } = loadConfigWithSource({ flag: options.config });
   const user = options.user ?? os.userInfo().username;
   const group = options.group ?? primaryGroup(user);
@@ -46,6 +49,8 @@ export async function unitCommand(options: CommandOptions): Promise<number> {
     nodePath: process.execPath,
     cliPath: thisCliPath(),
     execArgv: portableExecArgv(process.execArgv),
+    hardening,
+    allowTemporaryPaths: options.allowTempPaths === true,
   });
   for (const w of warnings) warnLine(w);
   print(text);

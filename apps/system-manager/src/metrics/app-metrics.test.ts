@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hasPromtool, promtoolCheck } from '../../test/promtool.js';
-import { type AppMetricsInput, renderAppMetrics } from './index.js';
+import { type AppMetricsInput, adoptedByKind, ReapTally, renderAppMetrics } from './index.js';
 
 const input: AppMetricsInput = {
   services: [
@@ -8,7 +8,15 @@ const input: AppMetricsInput = {
     // A name with every character the format must escape.
     { name: 'odd "name"\\with\nnewline', up: false, restarts: 0, healthCheckFailures: 0, badMessages: 3 },
   ],
-  store: { kind: 'redis', up: false, leaseRenewals: 4, leaseFailures: 7, outages: 2 },
+  store: { kind: 'redis', up: false, leaseRenewals: 4, leaseFailures: 7, outages: 2, unverifiedEntries: 3 },
+  reap: {
+    cleanups: [
+      { kind: 'vm', outcome: 'deleted', count: 4 },
+      { kind: 'vm', outcome: 'failed', count: 1 },
+      { kind: 'process', outcome: 'skipped-not-ours', count: 2 },
+    ],
+    adopted: { vm: 1, disk: 2 },
+  },
 };
 
 /** `name{labels}` → value of every sample line. */
@@ -36,6 +44,9 @@ describe('renderAppMetrics', () => {
       system_manager_session_lease_renewals_total: 'counter',
       system_manager_session_lease_failures_total: 'counter',
       system_manager_session_store_outages_total: 'counter',
+      system_manager_session_store_unverified_entries_total: 'counter',
+      system_manager_reap_cleanups_total: 'counter',
+      system_manager_session_adopted_resources: 'gauge',
     };
     const lines = text.trimEnd().split('\n');
     for (const [name, type] of Object.entries(families)) {
@@ -65,6 +76,7 @@ describe('renderAppMetrics', () => {
     expect(values.get('system_manager_session_lease_renewals_total')).toBe('4');
     expect(values.get('system_manager_session_lease_failures_total')).toBe('7');
     expect(values.get('system_manager_session_store_outages_total')).toBe('2');
+    expect(values.get('system_manager_session_store_unverified_entries_total')).toBe('3');
     // No raw newline inside any sample line: every line is a comment or a sample.
     for (const line of text.trimEnd().split('\n')) expect(line).toMatch(/^(# (HELP|TYPE) |system_manager_)/);
   });
@@ -100,5 +112,52 @@ describe('renderAppMetrics', () => {
         output: expect.stringContaining('no help text'),
       });
     });
+  });
+});
+
+describe('reaping metrics', () => {
+  it('counts cleanups by kind and outcome and the adopted resources by kind', () => {
+    const values = samples(renderAppMetrics(input));
+    expect(values.get('system_manager_reap_cleanups_total{kind="vm",outcome="deleted"}')).toBe('4');
+    expect(values.get('system_manager_reap_cleanups_total{kind="vm",outcome="failed"}')).toBe('1');
+    expect(values.get('system_manager_reap_cleanups_total{kind="process",outcome="skipped-not-ours"}')).toBe(
+      '2',
+    );
+    expect(values.get('system_manager_session_adopted_resources{kind="vm"}')).toBe('1');
+    expect(values.get('system_manager_session_adopted_resources{kind="disk"}')).toBe('2');
+  });
+
+  it('always reports the adopted VMs, 0 when nothing was reaped (an alert never sees an absent series)', () => {
+    const { reap: _reap, ...withoutReap } = input;
+    const values = samples(renderAppMetrics(withoutReap));
+    expect(values.get('system_manager_session_adopted_resources{kind="vm"}')).toBe('0');
+    expect([...values.keys()].some((k) => k.startsWith('system_manager_reap_cleanups_total'))).toBe(false);
+  });
+
+  it('ReapTally adds up phases; adoptedByKind counts only adopted resources', () => {
+    const tally = new ReapTally();
+    tally.add([
+      { kind: 'vm', outcome: 'failed' },
+      { kind: 'vm', outcome: 'deleted' },
+    ]);
+    tally.add([{ kind: 'vm', outcome: 'failed' }]);
+    expect(tally.cleanups()).toEqual([
+      { kind: 'vm', outcome: 'failed', count: 2 },
+      { kind: 'vm', outcome: 'deleted', count: 1 },
+    ]);
+    const resource = (kind: string, id: string, adoptedFrom?: string) => ({
+      kind,
+      id,
+      registeredAt: 0,
+      ...(adoptedFrom === undefined ? {} : { metadata: { adoptedFrom } }),
+    });
+    expect(
+      adoptedByKind([
+        resource('vm', 'a', 'dead-1'),
+        resource('vm', 'b'),
+        resource('process', 'api'),
+        resource('vm', 'c', 'dead-2'),
+      ]),
+    ).toEqual({ vm: 2 });
   });
 });

@@ -12,7 +12,7 @@ export interface ProcessMetrics {
 
 /** Options of {@link createProcessMetrics} (for tests; the defaults are the real process). */
 export interface ProcessMetricsOptions {
-  /** Sampling resolution of the event-loop delay monitor in ms. Default 10. */
+  /** Sampling resolution of the event-loop delay monitor in ms. Default 1000. */
   readonly resolutionMs?: number;
   /** Where the open file descriptors are listed. Default `/proc/self/fd` (absent off Linux: the family is left out). */
   readonly fdDir?: string;
@@ -53,7 +53,7 @@ function maxFds(): number | undefined {
  * as prom-client does). Everything is read when `render()` is called.
  */
 export function createProcessMetrics(options: ProcessMetricsOptions = {}): ProcessMetrics {
-  const resolution = options.resolutionMs ?? 10;
+  const resolution = options.resolutionMs ?? 1_000;
   const fdDir = options.fdDir ?? '/proc/self/fd';
   // Start time as the process saw it, fixed once: uptime and the clock tick
   // separately, and a value that wobbles between scrapes looks like a restart.

@@ -94,6 +94,7 @@ export async function reloadServices(ctx: ReloadContext): Promise<ReloadReport> 
       await ctx.forget(old);
     }
     const fresh = ctx.create(config);
+    if (old) fresh.continueCountsOf(old);
     if (old) live[live.indexOf(old)] = fresh;
     else live.push(fresh);
     ctx.setServices([...live]);

@@ -2,10 +2,11 @@ import { abortableDelay } from '../abort.js';
 import type { ServiceConfig } from '../config.js';
 import { SystemManagerError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { ServiceProcess } from '../services.js';
+import { type ProcessEvents, ServiceProcess } from '../services.js';
 import { probeService } from './health.js';
-import { LogForwarder } from './log-forwarder.js';
-import { RestartPolicy, type ServiceExit } from './restart-policy.js';
+import { IdleCadence } from './idle-cadence.js';
+import { RestartPolicy, resourceErrno, type ServiceExit } from './restart-policy.js';
+import { createServiceOutput, type ServiceOutput } from './service-output.js';
 import type {
   ProcessIdentity,
   ServiceState,
@@ -26,13 +27,14 @@ type WaitOutcome = 'healthy' | 'exited' | 'timeout' | 'aborted';
 
 /**
  * One configured service under supervision: spawn, wait until healthy, then
- * keep checking its health every `intervals.healthMs`, restart it by its
+ * keep checking its health (every `intervals.healthMs`, backing off to
+ * `intervals.healthIdleMs` while it passes), restart it by its
  * policy (with backoff) when it exits or fails `unhealthyAfter` checks in a
  * row, and mark it `failed` after `maxRestarts` within the window. Its port
  * stays the same across restarts.
  */
 export class SupervisedService {
-  readonly output: LogForwarder;
+  readonly output: ServiceOutput;
   private readonly policy: RestartPolicy;
   private proc: ServiceProcess | undefined;
   private state: ServiceState = 'stopped';
@@ -41,6 +43,7 @@ export class SupervisedService {
   private restarts = 0;
   private badMessageCount = 0;
   private healthFailures = 0;
+  private spawnResourceErrorCount = 0;
   private consecutiveFailures = 0;
   private supervising = false;
   private stopping = false;
@@ -51,6 +54,7 @@ export class SupervisedService {
   /** A spawn in flight (a restart): stop() waits for it, so no process is left behind a stop. */
   private spawning: Promise<void> | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
+  private readonly cadence: IdleCadence;
   private backoffTimer: NodeJS.Timeout | undefined;
   /** Aborted by stop(): ends health waits and backoff at once. */
   private readonly lifetime = new AbortController();
@@ -63,7 +67,8 @@ export class SupervisedService {
     private readonly log: Logger,
     private readonly hooks: SupervisorHooks,
   ) {
-    this.output = new LogForwarder(config.name, log, settings.logs);
+    this.output = createServiceOutput(settings.logDestination, config.name, log, settings.logs);
+    this.cadence = new IdleCadence(settings.intervals.healthMs, settings.intervals.healthIdleMs);
     this.policy = new RestartPolicy(config);
   }
 
@@ -93,6 +98,19 @@ export class SupervisedService {
     return this.state;
   }
 
+  /**
+   * Takes over the counters of the service this one replaces (a reload of a
+   * changed definition), so restarts, failed health checks, refused messages
+   * and spawn errors count on across the reload; the replacement itself is
+   * one more restart.
+   */
+  continueCountsOf(replaced: SupervisedService): void {
+    this.restarts = replaced.restarts + 1;
+    this.healthFailures = replaced.healthFailures;
+    this.badMessageCount = replaced.badMessageCount;
+    this.spawnResourceErrorCount = replaced.spawnResourceErrorCount;
+  }
+
   /** Counts one refused IPC message. */
   noteBadMessage(): void {
     this.badMessageCount += 1;
@@ -112,15 +130,20 @@ export class SupervisedService {
       lastExit,
       badMessages: this.badMessageCount,
       healthCheckFailures: this.healthFailures,
-      logs: this.output.counters(),
+      spawnResourceErrors: this.spawnResourceErrorCount,
+      logs: this.output.status(),
       exitCode: lastExit?.code ?? null,
       signal: lastExit?.signal ?? null,
     };
   }
 
-  /** First start: spawns the process and registers it (via the `onSpawned` hook). */
+  /**
+   * First start: spawns the process and registers it (via the `onSpawned`
+   * hook). Out of descriptors or processes, it tries again for up to
+   * `startTimeoutMs` before it gives up.
+   */
   async launch(): Promise<void> {
-    await this.spawn(null);
+    await this.spawn(null, Date.now() + this.config.startTimeoutMs);
   }
 
   /**
@@ -155,12 +178,7 @@ export class SupervisedService {
   supervise(): void {
     if (this.supervising || this.stopping) return;
     this.supervising = true;
-    this.livenessTimer = setInterval(() => {
-      this.checkLiveness().catch((error: unknown) =>
-        this.log.error({ err: error, service: this.config.name }, 'liveness check failed unexpectedly'),
-      );
-    }, this.settings.intervals.healthMs);
-    this.livenessTimer.unref();
+    this.scheduleLiveness(this.cadence.reset());
     // Supervised after a start that did not succeed (a reload's new definition): the policy decides now.
     if (this.state === 'exited' && this.proc?.exitInfo) this.afterFailure(this.proc.exitInfo);
     else if (this.state === 'starting' && this.proc?.running)
@@ -173,7 +191,7 @@ export class SupervisedService {
   async stop(graceMs = this.settings.graceMs): Promise<void> {
     this.stopping = true;
     this.lifetime.abort(new Error(`service ${this.config.name} is stopping`));
-    clearInterval(this.livenessTimer);
+    clearTimeout(this.livenessTimer);
     clearTimeout(this.backoffTimer);
     await this.spawning?.catch(() => {});
     const proc = this.proc;
@@ -183,22 +201,27 @@ export class SupervisedService {
     }
     this.state = 'stopped';
     this.health = 'unknown';
+    await this.output
+      .close()
+      .catch((error: unknown) =>
+        this.log.warn({ err: error, service: this.config.name }, 'closing the service output failed'),
+      );
   }
 
-  private spawn(replaced: ProcessIdentity | null): Promise<void> {
-    const spawning = this.spawnProcess(replaced);
+  private spawn(replaced: ProcessIdentity | null, deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    const spawning = this.spawnProcess(replaced, deadline);
     this.spawning = spawning;
     return spawning.finally(() => {
       if (this.spawning === spawning) this.spawning = undefined;
     });
   }
 
-  private async spawnProcess(replaced: ProcessIdentity | null): Promise<void> {
+  private async spawnProcess(replaced: ProcessIdentity | null, deadline: number): Promise<void> {
     this.state = 'starting';
     this.health = 'unknown';
     this.consecutiveFailures = 0;
     if (this.proc?.exitInfo) this.previousExit = this.proc.exitInfo;
-    const proc = await ServiceProcess.spawn(this.config, this.env, this.output, this.log, {
+    const proc: ServiceProcess = await this.spawnWhenResourcesAllow(deadline, {
       onMessage: (message) => this.hooks.onMessage(this, message),
       onExit: (exit) => this.onExit(proc, exit),
     });
@@ -206,6 +229,43 @@ export class SupervisedService {
     this.startedAt = Date.now();
     this.log.info({ service: this.config.name, servicePid: proc.pid, port: this.port }, 'service started');
     await this.hooks.onSpawned(this, replaced);
+  }
+
+  /**
+   * Spawns the process. A spawn that fails for want of descriptors or
+   * processes (EMFILE, ENFILE, EAGAIN) is the machine's state, not the
+   * service's fault: it is logged, counted, and tried again with its own
+   * backoff (100 ms doubling to 5 s) until it succeeds, `deadline` passes or
+   * the service is stopped, without using up `maxRestarts`. Any other
+   * failure is thrown at once.
+   */
+  private async spawnWhenResourcesAllow(deadline: number, events: ProcessEvents): Promise<ServiceProcess> {
+    for (;;) {
+      try {
+        const proc = await ServiceProcess.spawn(this.config, this.env, this.output, this.log, events);
+        this.policy.spawned();
+        return proc;
+      } catch (error) {
+        const errno = resourceErrno(error);
+        if (errno === undefined) throw error;
+        this.spawnResourceErrorCount += 1;
+        const { delayMs, attempt } = this.policy.resourceError();
+        if (Date.now() + delayMs > deadline) throw error;
+        this.state = 'backoff';
+        this.log.warn(
+          {
+            service: this.config.name,
+            errno,
+            delayMs,
+            attempt,
+            spawnResourceErrors: this.spawnResourceErrorCount,
+          },
+          `cannot spawn ${this.config.name}: ${errno} (out of resources, not counted as a restart); trying again in ${delayMs} ms`,
+        );
+        if (!(await abortableDelay(delayMs, this.lifetime.signal))) throw this.lifetime.signal.reason;
+        this.state = 'starting';
+      }
+    }
   }
 
   private onExit(proc: ServiceProcess, exit: ServiceExit): void {
@@ -273,6 +333,8 @@ export class SupervisedService {
     );
     this.backoffTimer = setTimeout(() => {
       this.restart().catch((error: unknown) => {
+        // Stopped while it waited for resources to spawn: nothing failed.
+        if (this.stopping) return;
         this.log.error({ err: error, service: this.config.name }, `restart of ${this.config.name} failed`);
         this.afterFailure({ code: null, signal: null, at: Date.now() });
       });
@@ -356,10 +418,31 @@ export class SupervisedService {
     this.policy.markHealthy();
   }
 
-  private async checkLiveness(): Promise<void> {
-    if (this.probing || this.stopping || (this.state !== 'healthy' && this.state !== 'unhealthy')) return;
+  /** The next liveness check in `delayMs` (one timer per service, unref'd: it never keeps the manager alive). */
+  private scheduleLiveness(delayMs: number): void {
+    clearTimeout(this.livenessTimer);
+    if (this.stopping) return;
+    this.livenessTimer = setTimeout(() => {
+      this.checkLiveness()
+        .catch((error: unknown) => {
+          this.log.error({ err: error, service: this.config.name }, 'liveness check failed unexpectedly');
+          return false;
+        })
+        .then((passed) => this.scheduleLiveness(this.cadence.next(passed)));
+    }, delayMs);
+    this.livenessTimer.unref();
+  }
+
+  /**
+   * One liveness check; resolves whether it passed. Skipped while the service
+   * is not running healthy or unhealthy (starting, restarting): that counts
+   * as not passed, so a new process is checked at the base interval.
+   */
+  private async checkLiveness(): Promise<boolean> {
+    if (this.probing || this.stopping || (this.state !== 'healthy' && this.state !== 'unhealthy'))
+      return false;
     const proc = this.proc;
-    if (!proc?.running) return;
+    if (!proc?.running) return false;
     this.probing = true;
     let ok: boolean;
     try {
@@ -367,13 +450,13 @@ export class SupervisedService {
     } finally {
       this.probing = false;
     }
-    if (proc !== this.proc || !proc.running || this.stopping) return;
-    if (this.state !== 'healthy' && this.state !== 'unhealthy') return;
+    if (proc !== this.proc || !proc.running || this.stopping) return false;
+    if (this.state !== 'healthy' && this.state !== 'unhealthy') return false;
     if (ok) {
       if (this.state === 'unhealthy')
         this.log.info({ service: this.config.name }, `service ${this.config.name} healthy again`);
       this.markHealthy();
-      return;
+      return true;
     }
     this.healthFailures += 1;
     this.consecutiveFailures += 1;
@@ -386,16 +469,17 @@ export class SupervisedService {
       },
       `health check of ${this.config.name} failed`,
     );
-    if (this.consecutiveFailures < this.config.unhealthyAfter || this.state === 'unhealthy') return;
+    if (this.consecutiveFailures < this.config.unhealthyAfter || this.state === 'unhealthy') return false;
     this.state = 'unhealthy';
     if (this.config.restart === 'never') {
       this.log.error(
         { service: this.config.name },
         `service ${this.config.name} is unhealthy (restart policy "never": left running)`,
       );
-      return;
+      return false;
     }
     this.log.error({ service: this.config.name }, `service ${this.config.name} is unhealthy: restarting it`);
     await this.replaceProcess();
+    return false;
   }
 }

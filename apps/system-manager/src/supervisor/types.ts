@@ -1,7 +1,8 @@
 import type { SystemManagerConfig } from '../config.js';
-import type { LogCounters } from './log-forwarder.js';
+import type { LogDestination } from './log-destination.js';
 import type { ServiceExit } from './restart-policy.js';
 import type { SupervisedService } from './service.js';
+import type { ServiceLogStatus } from './service-output.js';
 
 /** Lifecycle of a supervised service. */
 export type ServiceState =
@@ -32,8 +33,10 @@ export interface ServiceStatus {
   readonly badMessages: number;
   /** Failed health checks while it was running, in total. */
   readonly healthCheckFailures: number;
-  /** Its stdout/stderr lines forwarded to the manager's log, dropped (rate limit), truncated. */
-  readonly logs: LogCounters;
+  /** Spawns that failed for want of descriptors or processes (EMFILE, ENFILE, EAGAIN), retried and not counted as restarts. */
+  readonly spawnResourceErrors: number;
+  /** Where its stdout/stderr go, and what was written (file), forwarded, dropped or truncated (manager). */
+  readonly logs: ServiceLogStatus;
   /** @deprecated Use `lastExit.code`. */
   readonly exitCode: number | null;
   /** @deprecated Use `lastExit.signal`. */
@@ -59,4 +62,6 @@ export interface SupervisorHooks {
 /** Settings shared by every service of a manager. */
 export type SupervisorSettings = Pick<SystemManagerConfig, 'logs' | 'intervals'> & {
   readonly graceMs: number;
+  /** Resolved once at start from `logs` and the environment. */
+  readonly logDestination: LogDestination;
 };

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  comment,
   environmentWord,
   execLine,
   parseEnvironment,
   parseExecLine,
+  parsePathList,
+  pathListWord,
   plainPath,
   quoteExecWord,
   splitWords,
@@ -85,5 +88,21 @@ describe('systemd quoting (systemd.syntax(7), systemd.service(5) command lines)'
     expect(() => plainPath('relative')).toThrow(/absolute/);
     expect(() => plainPath('/srv/trailing ')).toThrow(UnitSyntaxError);
     expect(() => plainPath('/srv/new\nline')).toThrow(UnitSyntaxError);
+  });
+
+  it('ReadWritePaths= entries: one word each, read back whole; unrepresentable ones refused', () => {
+    const paths = ['/var/lib/system-manager', '/srv/my data', `/srv/it's "q"`, '/srv/100%/%h', '/srv/$HOME'];
+    const line = paths.map(pathListWord).join(' ');
+    expect(parsePathList(line)).toEqual(paths);
+    expect(pathListWord('/var/lib/system-manager')).toBe('/var/lib/system-manager');
+    // A leading - or + would be read as a flag: only absolute paths are written.
+    expect(() => pathListWord('-/srv/x')).toThrow(/absolute/);
+    expect(() => pathListWord('/srv/new\nline')).toThrow(UnitSyntaxError);
+    expect(() => pathListWord('/srv/back\\slash')).toThrow(UnitSyntaxError);
+  });
+
+  it('comments: a control character never ends the comment line', () => {
+    expect(comment('cwd /srv/a\nExecStartPre=/bin/sh')).toBe('# cwd /srv/a\\x0aExecStartPre=/bin/sh');
+    expect(comment('plain 100% text')).toBe('# plain 100% text');
   });
 });

@@ -78,6 +78,29 @@ export function plainPath(value: string): string {
   return value.replaceAll('%', '%%');
 }
 
+/**
+ * One entry of a space-separated path list (`ReadWritePaths=`). systemd
+ * unquotes each word (a backslash takes the next character literally, no C
+ * escapes), then expands specifiers, then reads a leading `-` or `+` as a
+ * flag. So the path must be one {@link plainPath} accepts (absolute: it
+ * starts with `/`, never a flag), and is double-quoted when it holds a space
+ * or a quote.
+ */
+export function pathListWord(value: string): string {
+  const escaped = plainPath(value);
+  return /[\s"']/.test(escaped) ? `"${escaped.replaceAll('"', '\\"')}"` : escaped;
+}
+
+/**
+ * A comment line: `# ` and the text, with control characters written as
+ * `\xNN`, so a path from a config (a directory name with a newline in it)
+ * can never start a line of its own.
+ */
+export function comment(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is escaped
+  return `# ${text.replace(/[\x00-\x1f\x7f]/g, (ch) => `\\x${(ch.codePointAt(0) as number).toString(16).padStart(2, '0')}`)}`;
+}
+
 /** Expands the only specifier we ever write (`%%`); any other would be replaced by systemd, so it is reported. */
 export function expandSpecifiers(value: string): string {
   return value.replace(/%(.)?/g, (_, next: string | undefined) => {
@@ -168,6 +191,15 @@ export function parseExecLine(value: string): string[] {
   if (/(^|\s);(\s|$)/.test(value.replace(/"(\\.|[^"\\])*"|'(\\.|[^'\\])*'/g, '""')))
     throw new UnitSyntaxError('an unquoted ";" would start another command');
   return words.map((w, i) => (i === 0 ? w : unescapeDollars(w)));
+}
+
+/**
+ * The paths of a path-list value (`ReadWritePaths=`), as systemd reads them.
+ * systemd does not C-unescape these, but {@link pathListWord} writes no
+ * backslash other than `\"`, which both rules read as `"`.
+ */
+export function parsePathList(value: string): string[] {
+  return splitWords(expandSpecifiers(value));
 }
 
 /** The assignments of an `Environment=` value. */

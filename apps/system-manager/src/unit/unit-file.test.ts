@@ -5,8 +5,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers.js';
 import { loadConfig, parseConfig } from '../config.js';
 import { EX_CONFIG } from '../errors.js';
-import { parseEnvironment, parseExecLine } from './systemd-syntax.js';
-import { packageCacheOf, renderUnit, stopBudgetSeconds, UnitError, type UnitInputs } from './unit-file.js';
+import { DEFAULT_HARDENING, HARDENING, type HardeningKey, parseHardening } from './hardening.js';
+import { parseEnvironment, parseExecLine, parsePathList } from './systemd-syntax.js';
+import {
+  packageCacheOf,
+  renderUnit,
+  stopBudgetSeconds,
+  UNIT_PATH,
+  UnitError,
+  type UnitInputs,
+} from './unit-file.js';
 
 const scratch = tempDir('sm-unit-');
 afterAll(() => scratch.remove());
@@ -60,6 +68,7 @@ describe('renderUnit', () => {
         configFile,
         config: loadConfig(configFile),
         cliPath: path.join(weird, 'cli.js'),
+        allowTemporaryPaths: true,
       }),
     );
     const result = verify(text);
@@ -76,7 +85,7 @@ describe('renderUnit', () => {
     mkdirSync(weird, { recursive: true });
     const node = path.join(weird, 'node');
     symlinkSync(process.execPath, node);
-    const { text } = renderUnit(inputs({ nodePath: node }));
+    const { text } = renderUnit(inputs({ nodePath: node, allowTemporaryPaths: true }));
     const broken = text.replace(/^ExecStart=.*$/m, `ExecStart=${node} /opt/cli.js start`);
     const result = verify(broken);
     expect(result.status).not.toBe(0);
@@ -111,9 +120,9 @@ describe('renderUnit', () => {
     expect(Number(settings(renderUnit(inputs()).text, 'TimeoutStopSec')[0])).toBeGreaterThan(65);
   });
 
-  it('carries PATH (absolute entries only) and every SYSTEM_MANAGER_*/CORE_SESSION_* variable in effect', () => {
+  it("carries every SYSTEM_MANAGER_*/CORE_SESSION_* variable in effect, and a fixed PATH instead of the caller's", () => {
     const env = {
-      PATH: '/usr/local/bin:.:bin:/usr/bin',
+      PATH: '/home/dev/bin:.:bin:/usr/bin',
       SYSTEM_MANAGER_PORT_MAIN_API: '9000',
       CORE_SESSION_REDIS_URL: 'redis://10.0.0.5:6379',
       SYSTEM_MANAGER_CONFIG: '/ignored/because/--config.json',
@@ -125,10 +134,10 @@ describe('renderUnit', () => {
       string
     >;
     expect(vars).toMatchObject({
-      PATH: '/usr/local/bin:/usr/bin',
+      PATH: `${UNIT_PATH}${UNIT_PATH.split(':').includes(path.dirname(process.execPath)) ? '' : `:${path.dirname(process.execPath)}`}`,
       SYSTEM_MANAGER_PORT_MAIN_API: '9000',
       CORE_SESSION_REDIS_URL: 'redis://10.0.0.5:6379',
-      CORE_SESSION_DIR: '/run/system-manager/sessions',
+      CORE_SESSION_DIR: '/var/lib/system-manager',
     });
     expect(vars).not.toHaveProperty('UNRELATED');
     expect(vars).not.toHaveProperty('SYSTEM_MANAGER_CONFIG');
@@ -175,6 +184,232 @@ describe('renderUnit', () => {
   });
 });
 
+const HARDENING_KEYS = Object.keys(HARDENING) as HardeningKey[];
+
+describe('renderUnit: hardening', () => {
+  it.skipIf(!hasAnalyze)(
+    'writes every directive at its protective value, with its reason, and passes verify',
+    () => {
+      const { text } = renderUnit(inputs());
+      for (const key of HARDENING_KEYS) {
+        expect(settings(text, key), key).toEqual([HARDENING[key].protective]);
+        // The reason is the comment line right above the directive.
+        const lines = text.split('\n');
+        expect(lines[lines.indexOf(`${key}=${HARDENING[key].protective}`) - 1]).toBe(
+          `# ${HARDENING[key].why}`,
+        );
+      }
+      expect(settings(text, 'ProtectHome')).toEqual(['read-only']);
+      expect(settings(text, 'LimitNOFILE')).toEqual(['65536']);
+      expect(settings(text, 'StateDirectory')).toEqual(['system-manager']);
+      expect(settings(text, 'ReadWritePaths')).toEqual(['/var/lib/system-manager']);
+      // The session registry is in the state directory (persistent, writable); the runtime one stays
+      // writable so that a start can import the sessions an earlier version kept there.
+      expect(settings(text, 'StateDirectoryMode')).toEqual(['0700']);
+      expect(settings(text, 'RuntimeDirectory')).toEqual(['system-manager']);
+      expect(verify(text)).toEqual({ status: 0, output: '' });
+    },
+  );
+
+  it.skipIf(!hasAnalyze)('systemd-analyze verify catches a bad hardening value (the check is real)', () => {
+    const broken = renderUnit(inputs()).text.replace(/^ProtectSystem=.*$/m, 'ProtectSystem=bogus');
+    expect(verify(broken).output).toMatch(/Failed to parse protect system value, ignoring: bogus/);
+  });
+
+  it.skipIf(!hasAnalyze)(
+    '--set values are written as chosen, marked, and the unit still passes verify',
+    () => {
+      const dataDir = `/srv/my data/it's "q"/100%`;
+      const hardening = parseHardening({
+        set: [
+          'NoNewPrivileges=no',
+          'ProtectSystem=full',
+          'ProtectHome=yes',
+          'PrivateTmp=no',
+          'RestrictSUIDSGID=no',
+          'LockPersonality=no',
+          'LimitNOFILE=4096:524288',
+          `ReadWritePaths=${dataDir}`,
+          'ReadWritePaths=/srv/logs',
+        ],
+      });
+      const { text } = renderUnit(inputs({ hardening }));
+      expect(settings(text, 'NoNewPrivileges')).toEqual(['no']);
+      expect(settings(text, 'ProtectSystem')).toEqual(['full']);
+      expect(settings(text, 'ProtectHome')).toEqual(['yes']);
+      expect(settings(text, 'LimitNOFILE')).toEqual(['4096:524288']);
+      expect(text).toContain('# Chosen with --set (the default is 65536).\nLimitNOFILE=4096:524288');
+      expect(settings(text, 'ReadWritePaths').flatMap(parsePathList)).toEqual([
+        '/var/lib/system-manager',
+        dataDir,
+        '/srv/logs',
+      ]);
+      expect(verify(text)).toEqual({ status: 0, output: '' });
+    },
+  );
+
+  it.skipIf(!hasAnalyze)('--no-hardening leaves every directive out but those given with --set', () => {
+    const bare = renderUnit(inputs({ hardening: parseHardening({ noHardening: true }) })).text;
+    for (const key of [...HARDENING_KEYS, 'ReadWritePaths']) expect(settings(bare, key), key).toEqual([]);
+    expect(bare).toMatch(/^# Sandboxing left out \(--no-hardening\)/m);
+    expect(verify(bare)).toEqual({ status: 0, output: '' });
+    const one = renderUnit(
+      inputs({ hardening: parseHardening({ noHardening: true, set: ['LimitNOFILE=8192'] }) }),
+    ).text;
+    expect(HARDENING_KEYS.filter((key) => settings(one, key).length > 0)).toEqual(['LimitNOFILE']);
+    // StateDirectory= is where data lives, not a sandboxing choice: it stays.
+    expect(settings(one, 'StateDirectory')).toEqual(['system-manager']);
+  });
+
+  it.skipIf(!hasAnalyze)(
+    'ProtectHome=no, said in a comment, when a service lives under /home, /root or /run/user',
+    () => {
+      for (const [service, where] of [
+        [{ cwd: '/home/alice/app' }, 'cwd /home/alice/app'],
+        [{ command: '/root/bin/api' }, 'command /root/bin/api'],
+      ] as const) {
+        const config = parseConfig({
+          services: [{ name: 'api', command: 'api', port: 'main_api', ...service }],
+        });
+        const { text } = renderUnit(inputs({ config }));
+        expect(settings(text, 'ProtectHome')).toEqual(['no']);
+        expect(text).toContain(
+          `# ProtectHome=no: services live under a home directory (service "api" ${where})`,
+        );
+        expect(verify(text)).toEqual({ status: 0, output: '' });
+      }
+      // An explicit choice wins over the automatic one.
+      const config = parseConfig({
+        services: [{ name: 'api', command: 'api', port: 'main_api', cwd: '/home/a' }],
+      });
+      const chosen = parseHardening({ set: ['ProtectHome=read-only'] });
+      expect(settings(renderUnit(inputs({ config, hardening: chosen })).text, 'ProtectHome')).toEqual([
+        'read-only',
+      ]);
+    },
+  );
+
+  it('refuses ProtectHome=yes or tmpfs when the unit runs or reads something under a home directory', () => {
+    for (const value of ['yes', 'tmpfs']) {
+      const hardening = parseHardening({ set: [`ProtectHome=${value}`] });
+      expect(() => renderUnit(inputs({ cliPath: '/home/ops/sm/dist/cli.js', hardening }))).toThrow(
+        /ProtectHome=(yes|tmpfs) hides the home directories, but the unit needs ExecStart CLI \/home\/ops/,
+      );
+    }
+  });
+
+  it("names the services' working directories that stay read-only, and makes a custom session dir writable", () => {
+    const config = parseConfig({
+      services: [{ name: 'api', command: 'api', port: 'main_api', cwd: '/srv/api' }],
+    });
+    const { text } = renderUnit(inputs({ config, env: { CORE_SESSION_DIR: '/srv/sessions' } }));
+    expect(text).toMatch(
+      /^# The services' working directories stay read-only: \/srv\/api; .*--set ReadWritePaths=<dir>$/m,
+    );
+    expect(settings(text, 'ReadWritePaths')).toEqual(['/var/lib/system-manager', '/srv/sessions']);
+    expect(text).toMatch(
+      /^# CORE_SESSION_DIR, outside .*: writable here, and it must exist before the unit starts\.$/m,
+    );
+    // Under the state directory, nothing needs adding.
+    const inside = renderUnit(inputs({ env: { CORE_SESSION_DIR: '/var/lib/system-manager/sessions' } })).text;
+    expect(settings(inside, 'ReadWritePaths')).toEqual(['/var/lib/system-manager']);
+    expect(() => renderUnit(inputs({ env: { CORE_SESSION_DIR: 'sessions' } }))).toThrow(
+      /must be an absolute path/,
+    );
+  });
+
+  it('a config path cannot add lines to the unit through a comment', () => {
+    const config = parseConfig({
+      services: [{ name: 'api', command: 'api', port: 'main_api', cwd: '/srv/a\nExecStartPre=/bin/sh' }],
+    });
+    const { text } = renderUnit(inputs({ config }));
+    expect(settings(text, 'ExecStartPre')).toEqual([]);
+    expect(text).toContain('/srv/a\\x0aExecStartPre=/bin/sh');
+  });
+});
+
+describe('renderUnit: PATH, root, temp directories', () => {
+  it("PATH is the system directories and then Node's, whatever PATH the caller has", () => {
+    const path1 = (text: string) =>
+      (Object.assign({}, ...settings(text, 'Environment').map(parseEnvironment)) as Record<string, string>)[
+        'PATH'
+      ];
+    const env = { PATH: '/home/dev/.local/bin:.:/opt/evil' };
+    expect(path1(renderUnit(inputs({ env, nodePath: '/usr/bin/node' })).text)).toBe(UNIT_PATH);
+    expect(path1(renderUnit(inputs({ env, nodePath: '/opt/node-v20/bin/node' })).text)).toBe(
+      `${UNIT_PATH}:/opt/node-v20/bin`,
+    );
+    expect(() => renderUnit(inputs({ nodePath: '/opt/a:b/node' }))).toThrow(/PATH cannot carry/);
+  });
+
+  it('warns (not refuses) when the unit runs as root, saying how to pick a user', () => {
+    expect(renderUnit(inputs({ user: 'root' })).warnings.join('\n')).toMatch(
+      /runs the manager and every service as root \(User=root\).*useradd --system.*unit --user/,
+    );
+    expect(renderUnit(inputs({ user: 'app', group: 'app' })).warnings).toEqual([]);
+  });
+
+  it('refuses the config, services, ExecStart, the session dir and ReadWritePaths under /tmp, /var/tmp or $TMPDIR, naming each', () => {
+    const cases: [Partial<UnitInputs>, RegExp][] = [
+      [{ configFile: '/tmp/sm/config.json' }, /the config: \/tmp\/sm\/config\.json/],
+      [{ configFile: '/var/tmp/sm/config.json' }, /the config: \/var\/tmp\/sm\/config\.json/],
+      [{ cliPath: '/tmp/x/dist/cli.js' }, /ExecStart CLI: \/tmp\/x\/dist\/cli\.js/],
+      [{ env: { CORE_SESSION_DIR: '/tmp/core-session-0' } }, /CORE_SESSION_DIR: \/tmp\/core-session-0/],
+      [
+        { config: parseConfig({ services: [{ name: 'api', command: '/var/tmp/api', port: 'main_api' }] }) },
+        /service "api" command: \/var\/tmp\/api/,
+      ],
+      [{ hardening: parseHardening({ set: ['ReadWritePaths=/tmp/out'] }) }, /ReadWritePaths: \/tmp\/out/],
+      [
+        { configFile: '/scratch/me/config.json', temporaryDirectories: ['/scratch'] },
+        /the config: \/scratch\/me\/config\.json/,
+      ],
+    ];
+    for (const [overrides, named] of cases) {
+      let error: unknown;
+      try {
+        renderUnit(inputs(overrides));
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(UnitError);
+      const unitError = error as UnitError;
+      expect(unitError.message).toMatch(/under a temp directory .* emptied at reboot/);
+      expect(unitError.details.join('\n')).toMatch(named);
+      expect(unitError.details.join('\n')).toMatch(/--allow-temp-paths/);
+    }
+    // A path merely starting with the same letters is not inside.
+    expect(() => renderUnit(inputs({ configFile: '/tmpfiles/config.json' }))).not.toThrow();
+  });
+
+  it('a symlink into a temp directory counts as the temp directory', () => {
+    const temp = path.join(scratch.dir, 'volatile');
+    const lasting = path.join(scratch.dir, 'lasting');
+    mkdirSync(path.join(temp, 'real'), { recursive: true });
+    mkdirSync(lasting);
+    symlinkSync(path.join(temp, 'real'), path.join(lasting, 'link'));
+    expect(() =>
+      renderUnit(
+        inputs({ configFile: path.join(lasting, 'link', 'config.json'), temporaryDirectories: [temp] }),
+      ),
+    ).toThrow(UnitError);
+    expect(() =>
+      renderUnit(inputs({ configFile: path.join(lasting, 'config.json'), temporaryDirectories: [temp] })),
+    ).not.toThrow();
+  });
+
+  it('--allow-temp-paths writes them, with a warning naming them', () => {
+    const { text, warnings } = renderUnit(
+      inputs({ configFile: '/tmp/demo/config.json', allowTemporaryPaths: true }),
+    );
+    expect(settings(text, 'WorkingDirectory')).toEqual(['/tmp/demo']);
+    expect(warnings.join('\n')).toMatch(
+      /--allow-temp-paths: the config \/tmp\/demo\/config\.json under a temp directory/,
+    );
+    expect(DEFAULT_HARDENING.enabled).toBe(true);
+  });
+});
+
 describe('`system-manager unit` (the CLI)', () => {
   it.skipIf(!hasAnalyze)(
     '--user writes User=/Group= of that user and the output passes systemd-analyze verify',
@@ -182,9 +417,11 @@ describe('`system-manager unit` (the CLI)', () => {
       const cli = path.resolve(import.meta.dirname, '..', 'cli.ts');
       const out = execFileSync(
         process.execPath,
-        ['--conditions=@core/source', '--import', 'tsx', cli, 'unit', '--user', 'root'],
+        ['--conditions=@core/source', '--import', 'tsx', cli, 'unit', '--user', 'root', '--allow-temp-paths'],
         {
           encoding: 'utf8',
+          // The warning about User=root goes to stderr: kept out of the test output.
+          stdio: ['ignore', 'pipe', 'pipe'],
           env: { ...process.env, CORE_SESSION_DIR: path.join(scratch.dir, 'never-created') },
         },
       );
@@ -204,9 +441,21 @@ describe('`system-manager unit` (the CLI)', () => {
     const cli = path.resolve(import.meta.dirname, '..', 'cli.ts');
     const unit = execFileSync(
       process.execPath,
-      ['--conditions=@core/source', '--import', 'tsx', cli, 'unit', '--user', 'root', '--config', configFile],
+      [
+        '--conditions=@core/source',
+        '--import',
+        'tsx',
+        cli,
+        'unit',
+        '--user',
+        'root',
+        '--config',
+        configFile,
+        '--allow-temp-paths',
+      ],
       {
         encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
         env: {
           ...process.env,
           SYSTEM_MANAGER_PORT_MAIN_API: '9123',
