@@ -20,6 +20,13 @@ Commands:
   sessions cleanup [--json]   reap dead sessions: kill their orphaned services, run VM cleanup
   config check [--json]       validate the config and print it resolved (exit 78 naming every bad field)
   doctor [--json]             check the session directory, registry, store, ports, commands and clock
+  restart <service...>        restart services now (through the manager's control socket)
+  stop <service...>           stop services; they stay stopped (no restart, no health check) until started
+  start <service...>          start stopped or failed services (with no service name: start the manager)
+  signal <SIG> <service>      send a signal (HUP, INT, QUIT, TERM, KILL, USR1, USR2, CONT, STOP, WINCH)
+  reload                      re-read the config file (as SIGHUP does) and print what changed
+  describe <service>          definition, port, pid, restarts with reasons, health history, last lines
+  logs [service] [-n N] [-f]  recent output of a service (all services, prefixed, without a name); -f follows
   unit [--user <u>] [--group <g>] [--set <Key>=<value>]... [--no-hardening] [--allow-temp-paths]
                               print a systemd unit (Type=notify, sandboxed) that runs \`start\` at boot as <u>;
                               --set changes one hardening directive (NoNewPrivileges, ProtectSystem,
@@ -32,6 +39,9 @@ Options:
                         /etc/system-manager/config.json (root) or
                         $XDG_CONFIG_HOME/system-manager/config.json, else a built-in example config
       --json            machine-readable result on stdout (logs stay on stderr)
+      --session <id>    the manager to control when several run (default: the only one)
+  -n, --lines <N>       logs: how many recent lines (default 20)
+  -f, --follow          logs: keep printing new lines until Ctrl-C
   -h, --help            show this help
   -v, --version         show the version
 
@@ -42,8 +52,11 @@ Environment:
                               /run/system-manager/sessions in the generated unit)
   CORE_SESSION_REDIS_URL      fleet-wide session registry on Redis (redis://host:6379); a session is then a lease
   LOG_LEVEL                   pino level (default info); logs are JSON lines unless stderr is a TTY
+  SYSTEM_MANAGER_RUNTIME_DIR  directory of the control sockets (default $RUNTIME_DIRECTORY,
+                              $XDG_RUNTIME_DIR/system-manager, /run/system-manager for root)
 
-Exit codes: 0 ok, 1 failure, 2 usage error, 78 invalid config (EX_CONFIG).
+Exit codes: 0 ok, 1 failure, 2 usage error, 69 no manager running (EX_UNAVAILABLE),
+77 control socket not yours to open (EX_NOPERM), 78 invalid config (EX_CONFIG).
 `;
 
 function version(): string {
@@ -68,6 +81,9 @@ const OPTIONS = {
   'allow-temp-paths': { type: 'boolean' },
   'all-users': { type: 'boolean' },
   resolve: { type: 'boolean' },
+  session: { type: 'string' },
+  lines: { type: 'string', short: 'n' },
+  follow: { type: 'boolean', short: 'f' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
 } as const;
@@ -92,8 +108,14 @@ if (values.version) {
 
 const [command, ...rest] = positionals;
 // Command → its subcommand (if it has one) and the options it takes besides --config and --json.
-const COMMANDS: Record<string, { sub?: string; options: readonly string[] }> = {
-  start: { options: [] },
+const COMMANDS: Record<string, { sub?: string; options: readonly string[]; args?: true }> = {
+  start: { options: ['session'], args: true },
+  restart: { options: ['session'], args: true },
+  stop: { options: ['session'], args: true },
+  signal: { options: ['session'], args: true },
+  reload: { options: ['session'] },
+  describe: { options: ['session'], args: true },
+  logs: { options: ['session', 'lines', 'follow'], args: true },
   status: { options: ['all-users'] },
   ports: { options: ['resolve'] },
   unit: { options: ['user', 'group', 'set', 'no-hardening', 'allow-temp-paths'] },
@@ -107,7 +129,7 @@ if (spec === undefined) usageError(`unknown command '${command}'`);
 if (spec.sub !== undefined && rest[0] !== spec.sub)
   usageError(`unknown command '${command} ${rest[0] ?? ''}'`.trim());
 const extra = rest.slice(spec.sub === undefined ? 0 : 1);
-if (extra.length > 0) usageError(`unexpected argument '${extra[0]}'`);
+if (extra.length > 0 && spec.args !== true) usageError(`unexpected argument '${extra[0]}'`);
 for (const name of [
   'user',
   'group',
@@ -116,13 +138,16 @@ for (const name of [
   'allow-temp-paths',
   'all-users',
   'resolve',
+  'session',
+  'lines',
+  'follow',
 ] as const) {
   if (values[name] !== undefined && !spec.options.includes(name))
     usageError(`option '--${name}' does not apply to '${command}'`);
 }
 
 // PID 1 must reap orphans, which Node cannot: `start` then runs again under a reaper (init-process.ts).
-if (command === 'start' && process.pid === 1) {
+if (command === 'start' && extra.length === 0 && process.pid === 1) {
   const [{ runAsInit }, { createLogger }] = await Promise.all([
     import('./init-process.js'),
     import('./logger.js'),
@@ -142,4 +167,8 @@ process.exitCode = await runCommand(command, {
   allowTempPaths: values['allow-temp-paths'] === true,
   allUsers: values['all-users'] === true,
   resolve: values.resolve === true,
+  session: values.session,
+  lines: values.lines,
+  follow: values.follow === true,
+  args: extra,
 });

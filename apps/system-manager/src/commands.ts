@@ -24,6 +24,14 @@ export interface CommandOptions {
   readonly allUsers?: boolean | undefined;
   /** `ports --resolve`: the dry run of where a start would go. */
   readonly resolve?: boolean | undefined;
+  /** `--session`: the manager to control when several run. */
+  readonly session?: string | undefined;
+  /** `logs -n`: how many recent lines (as typed; checked by the command). */
+  readonly lines?: string | undefined;
+  /** `logs -f`: follow. */
+  readonly follow?: boolean | undefined;
+  /** The command's positional arguments (service names, a signal). */
+  readonly args?: readonly string[] | undefined;
 }
 
 /** A logger created on first use (pino is not loaded by commands that never log). */
@@ -85,8 +93,12 @@ async function loadStartCommand(): Promise<typeof import('./commands/start.js')>
 export async function runCommand(command: string, options: CommandOptions): Promise<number> {
   const log = lazyLogger();
   try {
+    const args = options.args ?? [];
     switch (command) {
       case 'start': {
+        // `start <service…>` starts services of a running manager; `start` alone starts the manager.
+        if (args.length > 0)
+          return await (await import('./commands/control.js')).serviceActionCommand('start', args, options);
         // Discovery (--config, $SYSTEM_MANAGER_CONFIG, /etc or XDG, built-in) happens here, so `start` and
         // `config check` always agree on the file; the start path then gets an explicit path (or none).
         const source = discoverConfig({ flag: options.config });
@@ -104,6 +116,17 @@ export async function runCommand(command: string, options: CommandOptions): Prom
         return await (await import('./commands/unit.js')).unitCommand(options);
       case 'config':
         return await (await import('./commands/config-check.js')).configCheckCommand(options);
+      case 'restart':
+      case 'stop':
+        return await (await import('./commands/control.js')).serviceActionCommand(command, args, options);
+      case 'signal':
+        return await (await import('./commands/control.js')).signalCommand(args, options);
+      case 'reload':
+        return await (await import('./commands/control.js')).reloadCommand(options);
+      case 'describe':
+        return await (await import('./commands/control.js')).describeCommand(args, options);
+      case 'logs':
+        return await (await import('./commands/control.js')).logsCommand(args, options);
       case 'doctor':
         return await (await import('./commands/doctor.js')).doctorCommand(options);
       default:

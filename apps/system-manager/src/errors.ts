@@ -7,7 +7,13 @@ export type SystemManagerErrorCode =
   | 'E_ALREADY_STARTED'
   | 'E_UNIT'
   | 'E_ABORTED'
-  | 'E_USAGE';
+  | 'E_USAGE'
+  | 'E_NO_SUCH_SERVICE'
+  | 'E_SERVICE_NOT_RUNNING'
+  | 'E_CONTROL_SOCKET'
+  | 'E_CONTROL_UNAVAILABLE'
+  | 'E_CONTROL_DENIED'
+  | 'E_CONTROL_PROTOCOL';
 
 /** An expected failure of the app: printed as one line to the user, never as a stack trace. */
 export class SystemManagerError extends Error {
@@ -50,7 +56,21 @@ export class ConfigError extends SystemManagerError {
   }
 }
 
-/** The exit code for an error that ends a CLI run: 78 for a {@link ConfigError}, 1 for anything else. */
+/** sysexits(3) EX_UNAVAILABLE: no manager answers on a control socket. */
+export const EX_UNAVAILABLE = 69;
+/** sysexits(3) EX_NOPERM: the control socket cannot be opened by this user. */
+export const EX_NOPERM = 77;
+
+/**
+ * The exit code for an error that ends a CLI run: 78 for a {@link ConfigError},
+ * 69 when no manager answers, 77 when its control socket is not ours to open,
+ * 2 for a usage error (an unknown service name too), 1 for anything else.
+ */
 export function exitCodeOf(error: unknown): number {
-  return error instanceof ConfigError ? EX_CONFIG : 1;
+  if (error instanceof ConfigError) return EX_CONFIG;
+  if (!(error instanceof SystemManagerError)) return 1;
+  if (error.code === 'E_CONTROL_UNAVAILABLE') return EX_UNAVAILABLE;
+  if (error.code === 'E_CONTROL_DENIED') return EX_NOPERM;
+  if (error.code === 'E_USAGE' || error.code === 'E_NO_SUCH_SERVICE') return 2;
+  return 1;
 }

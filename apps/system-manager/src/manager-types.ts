@@ -15,6 +15,13 @@ export interface AsyncSystemManagerOptions {
   readonly sessionDir?: string | undefined;
   /** Called when a service exhausted its restarts (`failed`); the `start` command exits non-zero on it when configured. */
   readonly onServiceFailed?: ((service: string, reason: string) => void) | undefined;
+  /**
+   * Directory of the control socket (`<dir>/<session id>.sock`), or `false`
+   * for none. Default: `$SYSTEM_MANAGER_RUNTIME_DIR`, `$RUNTIME_DIRECTORY`,
+   * `$XDG_RUNTIME_DIR/system-manager`, else `/run/system-manager` (root) or
+   * `<tmpdir>/system-manager-<uid>`.
+   */
+  readonly controlSocketDir?: string | false | undefined;
 }
 
 /** Options of `AsyncSystemManager.start`. */
@@ -32,6 +39,8 @@ export interface StartReport {
   readonly ports: Readonly<Record<string, number>>;
   readonly services: readonly ServiceStatus[];
   readonly controlPort: number;
+  /** Path of the control socket (restart, stop, start, signal, reload, describe, logs), or null without one. */
+  readonly controlSocket: string | null;
   readonly elapsedMs: number;
 }
 

@@ -12,6 +12,9 @@ import { raceAbort } from './abort.js';
 import { defaultSessionDir, earlierSessionDirs } from './commands/sessions-source.js';
 import { loadConfig, parseConfig, type SystemManagerConfig } from './config.js';
 import { startControlServer } from './control.js';
+import { controlActions } from './control-socket/actions.js';
+import { controlSocketDir, prepareSocketPlace, socketPathOf } from './control-socket/location.js';
+import { type ControlSocket, startControlSocket } from './control-socket/server.js';
 import { ConfigError, SystemManagerError } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { ManagerPorts, servicePortEnv } from './manager-ports.js';
@@ -38,6 +41,7 @@ import { StoreHealth } from './store-health.js';
 import { IdleCadence } from './supervisor/idle-cadence.js';
 import { type LogDestination, resolveLogDestination } from './supervisor/log-destination.js';
 import { ServiceMessages } from './supervisor/messages.js';
+import { OutputTap } from './supervisor/output-tap.js';
 import { type ReloadReport, reloadServices } from './supervisor/reload.js';
 import { SupervisedService } from './supervisor/service.js';
 import { validateInvariants } from './validation.js';
@@ -80,6 +84,12 @@ export class AsyncSystemManager extends ManagerPorts {
   private sessionStore: RedisRegistryStore | undefined;
   private services: SupervisedService[] = [];
   private controlServer: http.Server | undefined;
+  private controlSocket: ControlSocket | undefined;
+  /** Where `logs -f` followers listen to the services' output. */
+  private readonly tap = new OutputTap();
+  /** The config file reloads read (undefined: discovered as at start; null: given as an object, no file). */
+  private readonly configFile: string | undefined | null;
+  private readonly socketDir: string | false;
   /** Process metrics (memory, CPU, fds, event-loop lag) sampled while the control endpoint serves them. */
   private processMetrics: ProcessMetrics | undefined;
   private validateTimer: NodeJS.Timeout | undefined;
@@ -107,6 +117,9 @@ export class AsyncSystemManager extends ManagerPorts {
     this.sessionDir = options.sessionDir;
     this.env = options.env ?? process.env;
     this.onServiceFailed = options.onServiceFailed;
+    this.configFile =
+      typeof options.config === 'string' ? options.config : options.config === undefined ? undefined : null;
+    this.socketDir = options.controlSocketDir ?? controlSocketDir({ ...process.env, ...this.env });
     this.storeHealth = new StoreHealth(this.log.child({ component: 'session-store' }));
     this.messages = new ServiceMessages(this.stats, this.log.child({ component: 'ipc' }));
     // Back from an outage: make sure the store has our records again (the lease itself is renewed by the store).
@@ -175,6 +188,9 @@ export class AsyncSystemManager extends ManagerPorts {
     process.on('exit', this.exitHandler);
     this.log.info({ sessionId: session.sessionId }, 'session ready');
     try {
+      // Refused before anything starts: a planted socket path or an unsafe directory.
+      const socketPath = this.socketDir === false ? null : socketPathOf(this.socketDir, session.sessionId);
+      if (this.socketDir !== false && socketPath !== null) prepareSocketPlace(this.socketDir, socketPath);
       // 2. Reap what dead sessions left behind (never a live session's).
       phase('reaping stale sessions');
       const reaped = await raceAbort(this.reapStale(signal), signal);
@@ -203,6 +219,17 @@ export class AsyncSystemManager extends ManagerPorts {
         { healthy: () => this.healthy(), status: () => this.status(), metrics: () => this.metrics() },
         controlPort,
       );
+      if (this.socketDir !== false && socketPath !== null)
+        this.controlSocket = await startControlSocket(
+          this.socketDir,
+          socketPath,
+          controlActions({
+            services: () => this.services,
+            reload: (by) => this.reloadFile(by),
+            tap: this.tap,
+          }),
+          this.log.child({ component: 'control-socket' }),
+        );
       // 7. Supervision and the invariant checks from now on.
       for (const service of this.services) service.supervise();
       this.state = 'running';
@@ -218,6 +245,7 @@ export class AsyncSystemManager extends ManagerPorts {
         ports: { ...this.ports },
         services: this.services.map((s) => s.status()),
         controlPort,
+        controlSocket: this.controlSocket?.path ?? null,
         elapsedMs: Date.now() - began,
       };
       this.log.info(
@@ -265,6 +293,9 @@ export class AsyncSystemManager extends ManagerPorts {
   private async runTeardown(aborted: boolean): Promise<StopReport> {
     this.state = 'stopping';
     clearTimeout(this.validateTimer);
+    const socket = this.controlSocket;
+    this.controlSocket = undefined;
+    await socket?.close();
     const control = this.controlServer;
     this.controlServer = undefined;
     if (control) {
@@ -327,6 +358,20 @@ export class AsyncSystemManager extends ManagerPorts {
     const run = this.reloading.then(() => this.runReload(next));
     this.reloading = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Reloads the config file in force (the `reload` command; SIGHUP does the same).
+   * @throws ConfigError when the file is unreadable or invalid (nothing is changed then).
+   */
+  async reloadFile(by?: { readonly user: string }): Promise<ReloadReport> {
+    if (this.configFile === null)
+      throw new SystemManagerError(
+        'E_USAGE',
+        'this manager was given a config object, not a file: nothing to reload',
+      );
+    this.log.info({ config: this.configFile ?? '(discovered)', by }, 'reloading the config');
+    return this.reload(loadConfig(this.configFile));
   }
 
   private async runReload(next: SystemManagerConfig): Promise<ReloadReport> {
@@ -485,11 +530,13 @@ export class AsyncSystemManager extends ManagerPorts {
         intervals: this.currentConfig.intervals,
         graceMs: this.currentConfig.shutdown.graceMs,
         logDestination: this.logDestination(),
+        tap: this.tap,
       },
       this.log.child({ component: 'service', service: config.name }),
       {
         onSpawned: (service, replaced) => registerProcess(this.session, this.storeHealth, service, replaced),
         onMessage: (service, message) => this.messages.handle(service, message),
+        onHeld: (service) => forgetProcess(this.session, this.storeHealth, service),
         onFailed: (service, reason) => {
           try {
             this.onServiceFailed?.(service.config.name, reason);

@@ -123,6 +123,17 @@ export class ServiceProcess {
     return exit;
   }
 
+  /**
+   * Sends `signal` to its process group if the pid still is this process
+   * (its start time unchanged): a reused pid is never signalled.
+   * @returns whether it was sent.
+   */
+  signalIfStillOurs(signal: NodeJS.Signals): boolean {
+    const pid = this.child.pid;
+    if (pid === undefined || this.exit !== null || this.isGoneSync()) return false;
+    return signalGroup(pid, signal);
+  }
+
   /** Synchronous SIGTERM for `process.on('exit')`, where nothing asynchronous runs. */
   killSync(): boolean {
     const pid = this.child.pid;

@@ -163,6 +163,15 @@ export async function portEnv(): Promise<Record<string, string>> {
 const fileStateDir = mkdtempSync(path.join(os.tmpdir(), 'sm-state-'));
 process.env['XDG_STATE_HOME'] = fileStateDir;
 afterAll(() => rmSync(fileStateDir, { recursive: true, force: true }));
+
+/**
+ * The control sockets' directory of every manager (and CLI) of this test
+ * file, likewise: a manager's socket goes there, not into the real runtime
+ * directory; removed after the file's tests.
+ */
+export const runtimeDir = mkdtempSync(path.join(os.tmpdir(), 'sm-run-'));
+process.env['SYSTEM_MANAGER_RUNTIME_DIR'] = runtimeDir;
+afterAll(() => rmSync(runtimeDir, { recursive: true, force: true }));
 function stateHome(): string {
   return fileStateDir;
 }

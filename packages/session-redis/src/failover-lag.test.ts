@@ -47,6 +47,8 @@ class Writer {
   readonly vms: string[] = [];
   readonly acknowledged = new Set<string>();
   refusedWrites = 0;
+  /** Refused writes by error code (or message), for the report and for a failure's message. */
+  readonly refusals = new Map<string, number>();
   takenOver = false;
   lastAcknowledgedAt = 0;
   private running = true;
@@ -75,6 +77,9 @@ class Writer {
           return;
         }
         this.refusedWrites++;
+        const { code, message } = error as { code?: string; message?: string };
+        const key = code ?? String(message).slice(0, 120);
+        this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
       }
       await sleep(50);
     }
@@ -88,9 +93,15 @@ class Writer {
 
 async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
   const stores: RedisSessionStore[] = [];
-  const store = () => {
+  const trace = process.env['FAILOVER_TRACE'];
+  const store = (name = `store-${stores.length}`) => {
+    const line = (level: string) => (obj: unknown, msg?: string) => {
+      if (trace)
+        appendFileSync(trace, `${new Date().toISOString()} ${name} ${level} ${msg ?? JSON.stringify(obj)}\n`);
+    };
     const s = new RedisSessionStore({
       url: group.url,
+      logger: { warn: line('warn'), info: line('info'), debug: line('debug') },
       leaseTtlMs,
       heartbeatMs: Math.round(leaseTtlMs / 3),
       replicaAckTimeoutMs: 500,
@@ -100,16 +111,19 @@ async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
     stores.push(s);
     return s;
   };
+  const mark = (phase: string) => {
+    if (trace) appendFileSync(trace, `${new Date().toISOString()} test ${phase}\n`);
+  };
   try {
     // A session whose host is gone before the failover: the one the reaper must clean (proof it judges at all).
-    const goneStore = store();
+    const goneStore = store('gone');
     const gone = ownerOn('host-gone');
     goneStore.attach(gone);
     await goneStore.writeRecord(recordOf(gone, ['host-gone-vm']));
     await goneStore.close();
-    const writers = ['host-a', 'host-b', 'host-c', 'host-d'].map((host) => new Writer(store(), host));
+    const writers = ['host-a', 'host-b', 'host-c', 'host-d'].map((host) => new Writer(store(host), host));
     // A peer on a fifth host reaps whatever it judges dead, all along.
-    const reaper = createSessionManager({ dir: freshDir(), store: store() });
+    const reaper = createSessionManager({ dir: freshDir(), store: store('reaper') });
     const cleaned: string[] = [];
     let reaping = true;
     const reaps = (async () => {
@@ -126,20 +140,37 @@ async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
       }
     })();
     await sleep(1_500);
+    mark('pausing the replication link');
     group.link.pause(); // the replica falls behind
     await sleep(2_000);
     group.process(group.masterPort).kill('SIGKILL');
     const killedAt = Date.now();
+    mark('master killed');
     // Until every writer writes again, then two more lease TTLs in which a wrong judgement would show.
-    while (writers.some((w) => w.lastAcknowledgedAt < killedAt) && Date.now() - killedAt < 60_000)
+    while (writers.some((w) => w.lastAcknowledgedAt < killedAt) && Date.now() - killedAt < 30_000)
       await sleep(100);
+    const stuck = writers.filter((w) => w.lastAcknowledgedAt < killedAt);
+    if (stuck.length > 0) {
+      // Fail now, with what the writers were told, instead of waiting out every call's deadline.
+      const master = await group.masterNow().catch((error: Error) => `unknown (${error.message})`);
+      reaping = false;
+      await Promise.all(stores.map((s) => s.close()));
+      await Promise.all([reaps, ...writers.map((w) => w.stop())]);
+      throw new Error(
+        `${stuck.length} of 4 writers never wrote again within 30 s of the failover ` +
+          `(Sentinel names port ${master} as master; replica ${group.replicaPort}): ` +
+          stuck.map((w) => `${w.owner.hostname} ${JSON.stringify([...w.refusals])}`).join('; '),
+      );
+    }
     const writesAgainMs = Math.max(...writers.map((w) => w.lastAcknowledgedAt)) - killedAt;
+    mark(`writers write again after ${writesAgainMs} ms`);
     await sleep(2 * leaseTtlMs);
     reaping = false;
     await reaps;
     await Promise.all(writers.map((w) => w.stop()));
 
-    const reader = store();
+    mark('writers stopped');
+    const reader = store('reader');
     const records = new Map((await reader.listSessions()).map((s) => [s.record.sessionId, s.record]));
     const forgotten = writers.flatMap((w) => {
       const recorded = new Set(records.get(w.owner.sessionId)?.resources.map((r) => r.id));
@@ -151,6 +182,7 @@ async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
       forgotten,
       acknowledged: writers.reduce((n, w) => n + w.acknowledged.size, 0),
       refusedWrites: writers.reduce((n, w) => n + w.refusedWrites, 0),
+      refusals: writers.map((w) => Object.fromEntries(w.refusals)),
       writesAgainMs,
       newMaster: await group.masterNow(),
     };

@@ -11,6 +11,8 @@ export interface LiveService {
   readonly startedAt?: number | null | undefined;
   readonly restarts?: number | undefined;
   readonly lastExit?: unknown | undefined;
+  /** The user who stopped it, while an operator holds it stopped. */
+  readonly stoppedBy?: string | undefined;
 }
 
 /** The part of `GET /status` that `status` and `ports` use. */
@@ -48,6 +50,9 @@ export function parseLiveStatus(value: unknown): LiveStatus | null {
       ...(num('startedAt') !== undefined ? { startedAt: num('startedAt') } : {}),
       ...(num('restarts') !== undefined ? { restarts: num('restarts') } : {}),
       ...('lastExit' in raw ? { lastExit: raw['lastExit'] } : {}),
+      ...(isRecord(raw['stoppedBy']) && typeof raw['stoppedBy']['user'] === 'string'
+        ? { stoppedBy: raw['stoppedBy']['user'] }
+        : {}),
     });
   }
   const portMap = (field: string) => {

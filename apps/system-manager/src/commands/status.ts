@@ -24,6 +24,8 @@ export interface ServiceRow {
   readonly lastExit: unknown;
   readonly cpuPercent: number | null;
   readonly memoryBytes: number | null;
+  /** Who stopped it (`stop <service>`), while it is held stopped; null otherwise. */
+  readonly stoppedBy: string | null;
   /** `control`: the manager answered GET /status; `registry`: it did not, the row is from its session record. */
   readonly source: 'control' | 'registry';
 }
@@ -89,6 +91,7 @@ function liveRow(sessionId: string, svc: LiveService, now: number): ServiceRow {
     session: sessionId,
     service: svc.name,
     state: svc.state ?? 'unknown',
+    stoppedBy: svc.stoppedBy ?? null,
     health,
     pid,
     port: numberOrNull(svc.port),
@@ -111,6 +114,7 @@ function registryRow(sessionId: string, r: ResourceRecord, thisHost: boolean): S
     session: sessionId,
     service: String(r.metadata?.['service'] ?? r.id),
     state: !thisHost ? 'unknown' : usage ? 'running' : 'gone',
+    stoppedBy: null,
     health: 'unknown',
     pid,
     port,
@@ -207,7 +211,11 @@ export function renderStatus(doc: StatusDocument): string {
     s.services.map((r) => [
       printable(s.sessionId.slice(0, 8)),
       printable(r.service),
-      r.source === 'registry' ? `${r.state}*` : r.state,
+      r.source === 'registry'
+        ? `${r.state}*`
+        : r.stoppedBy
+          ? `${r.state} (by ${printable(r.stoppedBy)})`
+          : r.state,
       r.health,
       dash(r.pid),
       dash(r.port),

@@ -69,6 +69,13 @@ export class RestartPolicy {
     return { delayMs, attempt: this.resourceFailures };
   }
 
+  /** An operator started the service again: its crash history starts over. */
+  reset(): void {
+    this.recent = [];
+    this.consecutive = 0;
+    this.healthySince = null;
+  }
+
   /** A spawn succeeded: the next resource error waits the shortest delay again. */
   spawned(): void {
     this.resourceFailures = 0;

@@ -5,6 +5,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { Logger } from '../logger.js';
 import type { LogDestination } from './log-destination.js';
 import { type LogCounters, LogForwarder, type LogLimits, TAIL_LINES } from './log-forwarder.js';
+import { tailOfLogFiles } from './log-tail.js';
+import type { OutputTap } from './output-tap.js';
 import { type LogFileCounters, RotatingLogFile, type RotationLimits } from './rotating-log-file.js';
 
 /** What `/status` shows of a service's output, by destination. */
@@ -27,6 +29,8 @@ export interface ServiceOutput {
   attach(child: ChildProcess, targets: readonly [OutputTarget, OutputTarget]): void;
   /** The last lines the service printed (both streams, oldest first), when this side sees them. */
   lastLines(): string[];
+  /** Up to `count` of its latest lines for `logs -n`: from the log files where they are kept, else {@link lastLines}. */
+  recentLines(count: number): Promise<string[]>;
   /** The process exited: what is pending is written out. */
   flush(): void;
   status(): ServiceLogStatus;
@@ -40,18 +44,36 @@ export function createServiceOutput(
   service: string,
   log: Logger,
   limits: LogLimits & RotationLimits,
+  tap: OutputTap,
 ): ServiceOutput {
   if (destination.kind === 'journald') return new JournalOutput(destination.socket, service, log);
   if (destination.kind === 'file')
-    return new FileOutput(path.join(destination.dir, `${service}.log`), log, limits);
-  return new ManagerLogOutput(new LogForwarder(service, log, limits));
+    return new FileOutput(path.join(destination.dir, `${service}.log`), log, limits, tapOf(tap, service));
+  return new ManagerLogOutput(new LogForwarder(service, log, limits), tapOf(tap, service));
+}
+
+type Tap = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+
+function tapOf(tap: OutputTap, service: string): Tap {
+  return (stream, chunk) => {
+    if (tap.active) tap.chunk(service, stream, chunk);
+  };
+}
+
+/** Passes the child's pipes to `logs -f` followers too (a second 'data' listener: the pipes' flow is unchanged). */
+function tapPipes(child: ChildProcess, tap: Tap): void {
+  child.stdout?.on('data', (chunk: Buffer) => tap('stdout', chunk));
+  child.stderr?.on('data', (chunk: Buffer) => tap('stderr', chunk));
 }
 
 const PIPES: readonly [OutputTarget, OutputTarget] = ['pipe', 'pipe'];
 
 /** Lines into the manager's own JSON log, rate-limited (the `manager` destination). */
 class ManagerLogOutput implements ServiceOutput {
-  constructor(private readonly forwarder: LogForwarder) {}
+  constructor(
+    private readonly forwarder: LogForwarder,
+    private readonly tap: Tap,
+  ) {}
 
   async targets() {
     return PIPES;
@@ -60,10 +82,15 @@ class ManagerLogOutput implements ServiceOutput {
   attach(child: ChildProcess): void {
     child.stdout?.on('data', (chunk: Buffer) => this.forwarder.push('stdout', chunk));
     child.stderr?.on('data', (chunk: Buffer) => this.forwarder.push('stderr', chunk));
+    tapPipes(child, this.tap);
   }
 
   lastLines(): string[] {
     return this.forwarder.lastLines();
+  }
+
+  async recentLines(count: number): Promise<string[]> {
+    return count === 0 ? [] : this.forwarder.lastLines().slice(-count);
   }
 
   flush(): void {
@@ -93,7 +120,8 @@ class FileOutput implements ServiceOutput {
   constructor(
     file: string,
     private readonly log: Logger,
-    limits: RotationLimits,
+    private readonly limits: RotationLimits,
+    private readonly tap: Tap,
   ) {
     this.file = new RotatingLogFile(file, limits, (error) => this.reportWriteError(error));
   }
@@ -110,6 +138,11 @@ class FileOutput implements ServiceOutput {
       lines.on('data', (chunk: Buffer) => this.keepTail(chunk));
       stream.pipe(lines).pipe(this.file, { end: false });
     }
+    tapPipes(child, this.tap);
+  }
+
+  recentLines(count: number): Promise<string[]> {
+    return tailOfLogFiles(this.file.file, this.limits.keepFiles, count);
   }
 
   lastLines(): string[] {
@@ -220,6 +253,10 @@ class JournalOutput implements ServiceOutput {
 
   lastLines(): string[] {
     return [`(the output is in the journal: journalctl -t ${this.service})`];
+  }
+
+  async recentLines(): Promise<string[]> {
+    return this.lastLines();
   }
 
   flush(): void {}

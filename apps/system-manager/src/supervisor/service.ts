@@ -6,6 +6,7 @@ import { type ProcessEvents, ServiceProcess } from '../services.js';
 import { probeService } from './health.js';
 import { IdleCadence } from './idle-cadence.js';
 import { RestartPolicy, resourceErrno, type ServiceExit } from './restart-policy.js';
+import { type Requester, type RestartReason, ServiceHistory } from './service-history.js';
 import { createServiceOutput, type ServiceOutput } from './service-output.js';
 import type {
   ProcessIdentity,
@@ -35,6 +36,8 @@ type WaitOutcome = 'healthy' | 'exited' | 'timeout' | 'aborted';
  */
 export class SupervisedService {
   readonly output: ServiceOutput;
+  /** Recent restarts with their reasons, and health checks, for `describe`. */
+  readonly history = new ServiceHistory();
   private readonly policy: RestartPolicy;
   private proc: ServiceProcess | undefined;
   private state: ServiceState = 'stopped';
@@ -51,13 +54,15 @@ export class SupervisedService {
   private replacing = false;
   private probing = false;
   private previousExit: ServiceExit | null = null;
+  /** Stopped by an operator: no restart, no health check, until an operator starts it again. */
+  private held: { readonly by: Requester; readonly at: number } | null = null;
   /** A spawn in flight (a restart): stop() waits for it, so no process is left behind a stop. */
   private spawning: Promise<void> | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   private readonly cadence: IdleCadence;
   private backoffTimer: NodeJS.Timeout | undefined;
-  /** Aborted by stop(): ends health waits and backoff at once. */
-  private readonly lifetime = new AbortController();
+  /** Aborted by stop() and by an operator's stop or restart: ends health waits and backoff at once. */
+  private lifetime = new AbortController();
 
   constructor(
     readonly config: ServiceConfig,
@@ -67,7 +72,7 @@ export class SupervisedService {
     private readonly log: Logger,
     private readonly hooks: SupervisorHooks,
   ) {
-    this.output = createServiceOutput(settings.logDestination, config.name, log, settings.logs);
+    this.output = createServiceOutput(settings.logDestination, config.name, log, settings.logs, settings.tap);
     this.cadence = new IdleCadence(settings.intervals.healthMs, settings.intervals.healthIdleMs);
     this.policy = new RestartPolicy(config);
   }
@@ -109,6 +114,8 @@ export class SupervisedService {
     this.healthFailures = replaced.healthFailures;
     this.badMessageCount = replaced.badMessageCount;
     this.spawnResourceErrorCount = replaced.spawnResourceErrorCount;
+    this.history.continueFrom(replaced.history);
+    this.history.noteRestart('reload', null);
   }
 
   /** Counts one refused IPC message. */
@@ -132,6 +139,7 @@ export class SupervisedService {
       healthCheckFailures: this.healthFailures,
       spawnResourceErrors: this.spawnResourceErrorCount,
       logs: this.output.status(),
+      stoppedBy: this.held === null ? null : { ...this.held.by, at: this.held.at },
       exitCode: lastExit?.code ?? null,
       signal: lastExit?.signal ?? null,
     };
@@ -208,6 +216,116 @@ export class SupervisedService {
       );
   }
 
+  /**
+   * An operator's stop: the process is stopped (SIGTERM, SIGKILL after the
+   * grace period) and the service stays stopped — no restart, no health
+   * check — until {@link release}. Its process record leaves the session.
+   * @returns false when it was stopped already.
+   */
+  async hold(by: Requester): Promise<boolean> {
+    this.refuseWhileStopping();
+    if (this.held) return false;
+    this.held = { by, at: Date.now() };
+    await this.interrupt();
+    this.state = 'stopped';
+    this.health = 'unknown';
+    await this.hooks.onHeld(this);
+    this.log.info({ service: this.config.name, by }, `service ${this.config.name} stopped by ${by.user}`);
+    return true;
+  }
+
+  /**
+   * An operator's start of a stopped, failed or exited service: a fresh
+   * restart budget, a new process, supervised again once healthy.
+   * @returns false when it was running already (nothing done).
+   * @throws SystemManagerError E_SERVICE_FAILED / E_SERVICE_UNHEALTHY when it does not become healthy.
+   */
+  async release(by: Requester): Promise<boolean> {
+    this.refuseWhileStopping();
+    const down = this.held !== null || this.state === 'failed' || this.state === 'exited';
+    if (!down) return false;
+    await this.interrupt();
+    this.held = null;
+    this.policy.reset();
+    this.history.noteRestart('started', this.proc?.exitInfo ?? null, by);
+    await this.runOperatorSpawn(null);
+    return true;
+  }
+
+  /**
+   * An operator's restart: the running process (if any) is stopped and a new
+   * one started (a stopped service is started); counted as a restart with
+   * reason `operator`.
+   * @throws SystemManagerError E_SERVICE_FAILED / E_SERVICE_UNHEALTHY when it does not become healthy.
+   */
+  async restartNow(by: Requester): Promise<void> {
+    this.refuseWhileStopping();
+    const replaced = this.identity();
+    await this.interrupt();
+    this.held = null;
+    this.restarts += 1;
+    this.history.noteRestart('operator', null, by);
+    await this.runOperatorSpawn(replaced);
+  }
+
+  /**
+   * Sends `signal` to the service's process group, if its process still is
+   * the one this service spawned (pid and start time).
+   * @throws SystemManagerError E_SERVICE_NOT_RUNNING when no process of it runs.
+   */
+  sendSignal(signal: NodeJS.Signals): void {
+    const proc = this.proc;
+    if (!proc?.running || !proc.signalIfStillOurs(signal))
+      throw new SystemManagerError('E_SERVICE_NOT_RUNNING', `service ${this.config.name} is not running`);
+  }
+
+  private refuseWhileStopping(): void {
+    if (this.stopping)
+      throw new SystemManagerError('E_ABORTED', `service ${this.config.name} is stopping with the manager`);
+  }
+
+  /** Ends what supervision was doing (a backoff, a health wait, a spawn) and stops the process, not as a crash. */
+  private async interrupt(): Promise<void> {
+    this.lifetime.abort(new Error(`service ${this.config.name} was stopped by an operator`));
+    clearTimeout(this.livenessTimer);
+    clearTimeout(this.backoffTimer);
+    await this.spawning?.catch(() => {});
+    const proc = this.proc;
+    if (proc?.running) {
+      this.state = 'stopping';
+      this.replacing = true;
+      try {
+        await proc.stop(this.settings.graceMs);
+      } finally {
+        this.replacing = false;
+      }
+    }
+    this.lifetime = new AbortController();
+  }
+
+  /** Spawns for an operator, waits for health, and supervises again; a failure goes to the restart policy. */
+  private async runOperatorSpawn(replaced: ProcessIdentity | null): Promise<void> {
+    await this.spawn(replaced, Date.now() + this.config.startTimeoutMs);
+    const outcome = await this.waitHealthy(this.lifetime.signal);
+    if (this.supervising) this.scheduleLiveness(this.cadence.reset());
+    if (outcome === 'healthy' || outcome === 'aborted') return;
+    const details = this.output.lastLines();
+    if (outcome === 'exited') {
+      const exit = this.proc?.exitInfo;
+      throw new SystemManagerError(
+        'E_SERVICE_FAILED',
+        `service ${this.config.name} exited before it became healthy (code ${exit?.code ?? null}, signal ${exit?.signal ?? null})`,
+        { details },
+      );
+    }
+    await this.replaceProcess();
+    throw new SystemManagerError(
+      'E_SERVICE_UNHEALTHY',
+      `service ${this.config.name} did not become healthy on port ${this.port} within ${this.config.startTimeoutMs} ms`,
+      { details },
+    );
+  }
+
   private spawn(replaced: ProcessIdentity | null, deadline = Number.POSITIVE_INFINITY): Promise<void> {
     const spawning = this.spawnProcess(replaced, deadline);
     this.spawning = spawning;
@@ -279,7 +397,7 @@ export class SupervisedService {
 
   private handleExit(proc: ServiceProcess, exit: ServiceExit): void {
     this.output.flush();
-    if (proc !== this.proc || this.stopping || this.replacing) return;
+    if (proc !== this.proc || this.stopping || this.replacing || this.held) return;
     this.health = 'unknown';
     this.log.error(
       {
@@ -299,7 +417,7 @@ export class SupervisedService {
 
   /** Applies the restart policy after an exit (or, with `exit` undefined, a liveness failure). */
   private afterFailure(exit: ServiceExit | undefined): void {
-    if (this.stopping) return;
+    if (this.stopping || this.held) return;
     const decision = this.policy.decide(exit);
     if (decision.action === 'stay-down') {
       this.state = exit === undefined ? 'unhealthy' : 'exited';
@@ -332,21 +450,22 @@ export class SupervisedService {
       `restarting ${this.config.name} in ${decision.delayMs} ms`,
     );
     this.backoffTimer = setTimeout(() => {
-      this.restart().catch((error: unknown) => {
+      this.restart(exit === undefined ? 'unhealthy' : 'exit', exit ?? null).catch((error: unknown) => {
         // Stopped while it waited for resources to spawn: nothing failed.
-        if (this.stopping) return;
+        if (this.stopping || this.held) return;
         this.log.error({ err: error, service: this.config.name }, `restart of ${this.config.name} failed`);
         this.afterFailure({ code: null, signal: null, at: Date.now() });
       });
     }, decision.delayMs);
   }
 
-  private async restart(): Promise<void> {
-    if (this.stopping) return;
+  private async restart(reason: RestartReason, exit: ServiceExit | null): Promise<void> {
+    if (this.stopping || this.held) return;
     const replaced = this.proc
       ? { pid: this.proc.pid ?? 0, processStartTime: this.proc.processStartTime }
       : null;
     this.restarts += 1;
+    this.history.noteRestart(reason, exit);
     await this.spawn(replaced);
     const outcome = await this.waitHealthy(this.lifetime.signal);
     if (outcome === 'healthy') {
@@ -412,6 +531,7 @@ export class SupervisedService {
   }
 
   private markHealthy(): void {
+    this.history.noteHealth(true);
     this.state = 'healthy';
     this.health = 'ok';
     this.consecutiveFailures = 0;
@@ -421,7 +541,7 @@ export class SupervisedService {
   /** The next liveness check in `delayMs` (one timer per service, unref'd: it never keeps the manager alive). */
   private scheduleLiveness(delayMs: number): void {
     clearTimeout(this.livenessTimer);
-    if (this.stopping) return;
+    if (this.stopping || this.held) return;
     this.livenessTimer = setTimeout(() => {
       this.checkLiveness()
         .catch((error: unknown) => {
@@ -459,6 +579,7 @@ export class SupervisedService {
       return true;
     }
     this.healthFailures += 1;
+    this.history.noteHealth(false);
     this.consecutiveFailures += 1;
     this.health = 'failing';
     this.log.warn(

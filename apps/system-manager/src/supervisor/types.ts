@@ -1,5 +1,6 @@
 import type { SystemManagerConfig } from '../config.js';
 import type { LogDestination } from './log-destination.js';
+import type { OutputTap } from './output-tap.js';
 import type { ServiceExit } from './restart-policy.js';
 import type { SupervisedService } from './service.js';
 import type { ServiceLogStatus } from './service-output.js';
@@ -35,6 +36,8 @@ export interface ServiceStatus {
   readonly healthCheckFailures: number;
   /** Spawns that failed for want of descriptors or processes (EMFILE, ENFILE, EAGAIN), retried and not counted as restarts. */
   readonly spawnResourceErrors: number;
+  /** Who stopped it and when (epoch ms), while an operator holds it stopped; null otherwise. */
+  readonly stoppedBy: { readonly user: string; readonly pid: number | null; readonly at: number } | null;
   /** Where its stdout/stderr go, and what was written (file), forwarded, dropped or truncated (manager). */
   readonly logs: ServiceLogStatus;
   /** @deprecated Use `lastExit.code`. */
@@ -55,6 +58,8 @@ export interface SupervisorHooks {
   readonly onSpawned: (service: SupervisedService, replaced: ProcessIdentity | null) => Promise<void>;
   /** A raw IPC message (untrusted). Must not throw. */
   readonly onMessage: (service: SupervisedService, message: unknown) => void;
+  /** An operator stopped it (its process is gone): drop the process record. Must not throw. */
+  readonly onHeld: (service: SupervisedService) => Promise<void>;
   /** The service exhausted its restarts. */
   readonly onFailed: (service: SupervisedService, reason: string) => void;
 }
@@ -64,4 +69,6 @@ export type SupervisorSettings = Pick<SystemManagerConfig, 'logs' | 'intervals'>
   readonly graceMs: number;
   /** Resolved once at start from `logs` and the environment. */
   readonly logDestination: LogDestination;
+  /** Where `logs -f` followers listen. */
+  readonly tap: OutputTap;
 };

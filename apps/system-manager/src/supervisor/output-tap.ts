@@ -1,0 +1,65 @@
+// Where `logs -f` listens: every service's output passes here while someone
+// follows, by service name, so a follower keeps following across a
+// service's restarts and a reload's replacement. With no follower the
+// services' output does not come here at all (one boolean check per chunk).
+
+/** One line of output. */
+export interface TappedLine {
+  readonly service: string;
+  readonly text: string;
+}
+
+type Listener = { readonly service: string | null; readonly onLine: (line: TappedLine) => void };
+
+/** Longest partial line kept while waiting for its newline; longer ones are passed on cut. */
+const MAX_PENDING = 64 * 1024;
+
+/** The fan-out of services' output lines to followers. */
+export class OutputTap {
+  private readonly listeners = new Set<Listener>();
+  /** Per service and stream: the unterminated end of the last chunk. */
+  private readonly pending = new Map<string, string>();
+
+  /** Whether anyone follows (the services' outputs skip the tap otherwise). */
+  get active(): boolean {
+    return this.listeners.size > 0;
+  }
+
+  /** Follows `service` (null: every service); returns the function that stops it. */
+  follow(service: string | null, onLine: (line: TappedLine) => void): () => void {
+    const listener = { service, onLine };
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.pending.clear();
+    };
+  }
+
+  /** A chunk of a service's output on one stream (split into lines here). */
+  chunk(service: string, stream: 'stdout' | 'stderr', chunk: Buffer | string): void {
+    if (!this.active) return;
+    const key = `${stream}\u0000${service}`;
+    const text = (this.pending.get(key) ?? '') + chunk.toString();
+    const lines = text.split('\n');
+    let rest = lines.pop() ?? '';
+    if (rest.length > MAX_PENDING) {
+      lines.push(rest);
+      rest = '';
+    }
+    if (rest === '') this.pending.delete(key);
+    else this.pending.set(key, rest);
+    for (const line of lines) this.line(service, line.endsWith('\r') ? line.slice(0, -1) : line);
+  }
+
+  /** One whole line of a service's output. */
+  line(service: string, text: string): void {
+    for (const listener of this.listeners) {
+      if (listener.service !== null && listener.service !== service) continue;
+      try {
+        listener.onLine({ service, text });
+      } catch {
+        // A follower's failure is its own; the others and the service go on.
+      }
+    }
+  }
+}
