@@ -93,12 +93,18 @@ class Writer {
 
 async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
   const stores: RedisSessionStore[] = [];
+  // What the stores logged and what the test did, kept for a failure's message (and in FAILOVER_TRACE if set).
   const trace = process.env['FAILOVER_TRACE'];
+  const recent: string[] = [];
+  const note = (text: string) => {
+    const line = `${new Date().toISOString()} ${text}`;
+    recent.push(line);
+    if (recent.length > 60) recent.shift();
+    if (trace) appendFileSync(trace, `${line}\n`);
+  };
   const store = (name = `store-${stores.length}`) => {
-    const line = (level: string) => (obj: unknown, msg?: string) => {
-      if (trace)
-        appendFileSync(trace, `${new Date().toISOString()} ${name} ${level} ${msg ?? JSON.stringify(obj)}\n`);
-    };
+    const line = (level: string) => (obj: unknown, msg?: string) =>
+      note(`${name} ${level} ${msg ?? JSON.stringify(obj)}`);
     const s = new RedisSessionStore({
       url: group.url,
       logger: { warn: line('warn'), info: line('info'), debug: line('debug') },
@@ -111,9 +117,7 @@ async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
     stores.push(s);
     return s;
   };
-  const mark = (phase: string) => {
-    if (trace) appendFileSync(trace, `${new Date().toISOString()} test ${phase}\n`);
-  };
+  const mark = (phase: string) => note(`test ${phase}`);
   try {
     // A session whose host is gone before the failover: the one the reaper must clean (proof it judges at all).
     const goneStore = store('gone');
@@ -159,7 +163,8 @@ async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
       throw new Error(
         `${stuck.length} of 4 writers never wrote again within 30 s of the failover ` +
           `(Sentinel names port ${master} as master; replica ${group.replicaPort}): ` +
-          stuck.map((w) => `${w.owner.hostname} ${JSON.stringify([...w.refusals])}`).join('; '),
+          stuck.map((w) => `${w.owner.hostname} ${JSON.stringify([...w.refusals])}`).join('; ') +
+          `\nlast events:\n${recent.join('\n')}\nredis and sentinel output:\n${group.logTail()}`,
       );
     }
     const writesAgainMs = Math.max(...writers.map((w) => w.lastAcknowledgedAt)) - killedAt;

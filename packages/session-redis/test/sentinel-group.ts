@@ -28,9 +28,15 @@ export interface SentinelGroup {
    * what the master sends the replica (it falls behind), `resume()` lets it through.
    */
   readonly link: { pause(): void; resume(): void };
+  /** The last lines each process printed (Sentinel's +sdown, +odown, +switch-master…), for a failure's message. */
+  logTail(): string;
   /** Kills every process and removes the directory. */
   dispose(): Promise<void>;
 }
+
+/** Last output lines kept per process. */
+const TAIL_LINES = 25;
+const tails = new WeakMap<ChildProcess, string[]>();
 
 function start(bin: string, args: readonly string[], ready: RegExp): Promise<ChildProcess> {
   const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -44,8 +50,16 @@ function start(bin: string, args: readonly string[], ready: RegExp): Promise<Chi
       output += chunk.toString();
       if (ready.test(output)) {
         clearTimeout(timer);
-        child.stdout?.removeAllListeners('data').resume();
-        child.stderr?.removeAllListeners('data').resume();
+        child.stdout?.removeAllListeners('data');
+        child.stderr?.removeAllListeners('data');
+        const tail: string[] = [];
+        tails.set(child, tail);
+        const keep = (chunk: Buffer) => {
+          tail.push(...chunk.toString().split('\n').filter(Boolean));
+          tail.splice(0, Math.max(0, tail.length - TAIL_LINES));
+        };
+        child.stdout?.on('data', keep);
+        child.stderr?.on('data', keep);
         resolve(child);
       }
     };
@@ -196,6 +210,10 @@ export async function startSentinelGroup(
           ];
           return Number(port);
         }),
+      logTail: () =>
+        [...processes]
+          .map(([port, child]) => `--- ${port}:\n${(tails.get(child) ?? []).join('\n')}`)
+          .join('\n'),
       link: {
         pause: () => link.proxy?.pause(),
         resume: () => link.proxy?.resume(),
