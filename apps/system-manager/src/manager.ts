@@ -28,6 +28,7 @@ import {
 } from './metrics/index.js';
 import { forgetProcess, registerProcess, releaseSession } from './ownership.js';
 import { type CleanupAction, reapAndCleanUp } from './reaper.js';
+import { ReloadedPorts } from './reload-ports.js';
 import { createSessionStore } from './session-store.js';
 import {
   type AppMetricsInput,
@@ -90,6 +91,13 @@ export class AsyncSystemManager extends ManagerPorts {
   /** The config file reloads read (undefined: discovered as at start; null: given as an object, no file). */
   private readonly configFile: string | undefined | null;
   private readonly socketDir: string | false;
+  /** Ports named by a reloaded config, on top of those resolved at start. */
+  private readonly reloadedPorts: ReloadedPorts;
+  /** The settings bound at start (reserved ports, the store): a reload leaves them as they are. */
+  private readonly boundAtStart: Pick<
+    SystemManagerConfig,
+    'ports' | 'fallbacks' | 'dynamicRange' | 'session'
+  >;
   /** Process metrics (memory, CPU, fds, event-loop lag) sampled while the control endpoint serves them. */
   private processMetrics: ProcessMetrics | undefined;
   private validateTimer: NodeJS.Timeout | undefined;
@@ -120,6 +128,9 @@ export class AsyncSystemManager extends ManagerPorts {
     this.configFile =
       typeof options.config === 'string' ? options.config : options.config === undefined ? undefined : null;
     this.socketDir = options.controlSocketDir ?? controlSocketDir({ ...process.env, ...this.env });
+    this.reloadedPorts = new ReloadedPorts(this.env, this.log);
+    const { ports, fallbacks, dynamicRange, session } = config;
+    this.boundAtStart = { ports, fallbacks, dynamicRange, session };
     this.storeHealth = new StoreHealth(this.log.child({ component: 'session-store' }));
     this.messages = new ServiceMessages(this.stats, this.log.child({ component: 'ipc' }));
     // Back from an outage: make sure the store has our records again (the lease itself is renewed by the store).
@@ -381,11 +392,13 @@ export class AsyncSystemManager extends ManagerPorts {
         `reload needs a running manager (it is ${this.state})`,
       );
     }
+    // New port names first: a service naming one can only start once it is reserved.
+    const portsAdded = await this.reloadedPorts.add({ ...this.ports }, next);
     const report = await reloadServices({
-      current: this.currentConfig,
+      current: { ...this.currentConfig, ...this.boundAtStart },
       next,
       services: this.services,
-      ports: { ...this.ports } as Record<string, number>,
+      ports: this.portMap(),
       create: (config) => this.createService(config),
       forget: (service) => forgetProcess(this.session, this.storeHealth, service),
       setServices: (services) => {
@@ -395,10 +408,22 @@ export class AsyncSystemManager extends ManagerPorts {
       stopping: () => this.state !== 'running',
       log: this.log,
     });
-    // Bound at start (reserved ports, the connected store): kept until the next start.
-    const { ports, fallbacks, dynamicRange, session } = this.currentConfig;
-    this.currentConfig = { ...next, ports, fallbacks, dynamicRange, session };
-    return report;
+    const portsReleased = await this.reloadedPorts.releaseUnnamed(next, this.session);
+    // Bound at start (reserved ports, the connected store): kept until the next start; new port names join.
+    const { ports, fallbacks, dynamicRange, session } = this.boundAtStart;
+    this.currentConfig = {
+      ...next,
+      ports: { ...next.ports, ...ports },
+      fallbacks: { ...next.fallbacks, ...fallbacks },
+      dynamicRange,
+      session,
+    };
+    return { ...report, portsAdded, portsReleased };
+  }
+
+  /** Every port in use: those resolved at start and those a reload added. */
+  private portMap(): Record<string, number> {
+    return { ...(this.ports as Record<string, number>), ...this.reloadedPorts.ports };
   }
 
   /** Whether every service is healthy. */
@@ -418,7 +443,7 @@ export class AsyncSystemManager extends ManagerPorts {
       hostname: os.hostname(),
       startedAt: this.startedAt,
       uptimeSeconds: this.startedAt === null ? 0 : (Date.now() - this.startedAt) / 1000,
-      ports: { ...this.ports },
+      ports: this.portMap(),
       aliases,
       services: this.services.map((s) => s.status()),
       lastValidation: this.lastValidation,
@@ -507,7 +532,7 @@ export class AsyncSystemManager extends ManagerPorts {
   }
 
   private createService(config: SystemManagerConfig['services'][number]): SupervisedService {
-    const portMap = { ...this.ports } as Record<string, number>;
+    const portMap = this.portMap();
     const port = portMap[config.port];
     if (port === undefined) {
       throw new ConfigError(

@@ -3,11 +3,15 @@
 // an invalid file is refused naming the field and the running config stays.
 // Attached to a terminal, SIGHUP (the terminal closing) still stops the manager.
 import { spawn } from 'node:child_process';
-import { readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { once } from 'node:events';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ServiceStatus } from '../src/index.js';
 import {
   CLI,
+  freePort,
   httpGet,
   isAlive,
   killTagged,
@@ -28,6 +32,14 @@ afterEach(async () => {
   for (const m of managers.splice(0)) m.remove();
 });
 
+/** Every session record file under `dir`, concatenated (the port reservations are in them). */
+function sessionRecordText(dir: string): string {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => readFileSync(path.join(dir, f), 'utf8'))
+    .join('\n');
+}
+
 type Svc = ServiceStatus;
 const byName = async (m: ManagerUnderTest) =>
   Object.fromEntries(((await m.status()).services as Svc[]).map((s) => [s.name, s])) as Record<string, Svc>;
@@ -44,6 +56,54 @@ const base = {
 };
 
 describe('SIGHUP reload (real processes)', { timeout: 60_000 }, () => {
+  it('a new service on a new named port: the port is resolved (fallbacks as at start) and reserved; removed, it is released', async () => {
+    const m = await startManager({ shutdown: { graceMs: 2_000 }, services: [misbehaving('keep', '')] });
+    managers.push(m);
+    await m.ready();
+    // The new name's configured port is busy: the reload must move it to its fallback, as a start would.
+    const [busy, fallback] = [await freePort(), await freePort()];
+    const holder = net.createServer().listen(busy, '127.0.0.1');
+    await once(holder, 'listening');
+    try {
+      m.writeConfig({
+        shutdown: { graceMs: 2_000 },
+        ports: { metrics_api: busy },
+        fallbacks: { metrics_api: [fallback] },
+        services: [misbehaving('keep', ''), misbehaving('added', '', { port: 'metrics_api' })],
+      });
+      m.child.kill('SIGHUP');
+      const reloaded = await m.waitForLog((e) => e['msg'] === 'config reloaded');
+      expect(reloaded).toMatchObject({
+        started: ['added'],
+        unchanged: ['keep'],
+        portsAdded: ['metrics_api'],
+        needsRestart: [],
+      });
+      const status = await m.status();
+      expect(status.ports['metrics_api']).toBe(fallback);
+      expect(status.services.find((s) => s.name === 'added')).toMatchObject({
+        port: fallback,
+        state: 'healthy',
+      });
+      // Reserved in the session, like the ports of the start.
+      const recorded = () => sessionRecordText(m.env['CORE_SESSION_DIR'] as string);
+      expect(recorded()).toContain(`"127.0.0.1:${fallback}"`);
+
+      m.writeConfig({ shutdown: { graceMs: 2_000 }, services: [misbehaving('keep', '')] });
+      m.child.kill('SIGHUP');
+      const removed = await m.waitForLog(
+        (e) => e['msg'] === 'config reloaded' && (e['stopped'] as string[]).length > 0,
+      );
+      expect(removed).toMatchObject({ stopped: ['added'], portsReleased: ['metrics_api'] });
+      expect((await m.status()).ports['metrics_api']).toBeUndefined();
+      expect(recorded()).not.toContain(`"127.0.0.1:${fallback}"`);
+    } finally {
+      holder.close();
+    }
+    m.child.kill('SIGTERM');
+    expect((await m.exited).code).toBe(0);
+  });
+
   it('restarts changed services, stops removed ones, starts new ones, leaves unchanged ones alone', async () => {
     const m = await startManager(base);
     managers.push(m);

@@ -15,6 +15,10 @@ export interface ReloadReport {
   readonly unhealthy: readonly string[];
   /** Changed settings a reload does not apply (they need a restart of the manager). */
   readonly needsRestart: readonly string[];
+  /** Port names the new config added: resolved and reserved as at start. */
+  readonly portsAdded: readonly string[];
+  /** Port names added by an earlier reload that the new config no longer names: released. */
+  readonly portsReleased: readonly string[];
 }
 
 /** What {@link reloadServices} works on. */
@@ -37,6 +41,24 @@ export interface ReloadContext {
 const FIXED_AT_START = ['ports', 'fallbacks', 'dynamicRange', 'session'] as const;
 
 /**
+ * Whether a setting bound at start changed. For `ports` and `fallbacks` only
+ * the names the running config has count: a new name is resolved by the
+ * reload itself.
+ */
+function changedAtStart(
+  key: (typeof FIXED_AT_START)[number],
+  current: SystemManagerConfig,
+  next: SystemManagerConfig,
+): boolean {
+  if (key === 'ports' || key === 'fallbacks') {
+    const before = current[key] as Record<string, unknown>;
+    const after = next[key] as Record<string, unknown>;
+    return Object.keys(before).some((name) => !isDeepStrictEqual(before[name], after[name]));
+  }
+  return !isDeepStrictEqual(current[key], next[key]);
+}
+
+/**
  * Rolls a new config out over the running services: removed ones stopped,
  * changed ones replaced one at a time (each must answer its health check
  * before the next is touched; the rollout stops at the first that does not),
@@ -52,7 +74,7 @@ export async function reloadServices(ctx: ReloadContext): Promise<ReloadReport> 
         `services.${index}.port: no port named "${service.port}" (known: ${Object.keys(ctx.ports).join(', ')}); the running config stays`,
       );
   }
-  const needsRestart = FIXED_AT_START.filter((key) => !isDeepStrictEqual(ctx.current[key], next[key]));
+  const needsRestart = FIXED_AT_START.filter((key) => changedAtStart(key, ctx.current, next));
   if (needsRestart.length > 0)
     log.warn(
       { settings: needsRestart },
@@ -69,6 +91,8 @@ export async function reloadServices(ctx: ReloadContext): Promise<ReloadReport> 
     started: [] as string[],
     unhealthy: [] as string[],
     needsRestart: [...needsRestart],
+    portsAdded: [] as string[],
+    portsReleased: [] as string[],
   };
 
   for (const service of ctx.services) {
