@@ -55,7 +55,12 @@ export interface ConnectionEvents {
 
 /** One ioredis client with outage bookkeeping. */
 export class Connection {
-  readonly redis: Redis;
+  private client: Redis;
+  /** When the client last showed any connection activity (an attempt, an error, a close, ready). */
+  private lastActivityAt = Date.now();
+  private readonly stallTimer: NodeJS.Timeout;
+  /** Whether a stalled client was reported in this outage (later replacements log at debug). */
+  private stallReported = false;
   readonly events = new EventEmitter();
   private outageStartedAt: number | null = null;
   private readySince: number | null = null;
@@ -76,29 +81,95 @@ export class Connection {
     private readonly location: string,
     private readonly logger: SessionLogger,
   ) {
-    const maxDelay = options.reconnectMaxDelayMs;
-    this.redis = new Redis({
-      ...options.endpoint.options,
+    this.client = this.createClient();
+    this.stallTimer = setInterval(() => this.replaceIfStalled(), 1_000);
+    this.stallTimer.unref();
+  }
+
+  /** The ioredis client in use (replaced when it stalls: read it at each call, never keep it). */
+  get redis(): Redis {
+    return this.client;
+  }
+
+  private createClient(): Redis {
+    const maxDelay = this.options.reconnectMaxDelayMs;
+    const client = new Redis({
+      ...this.options.endpoint.options,
       // Behind Sentinel: follow a failover as soon as Sentinel announces it (+switch-master).
-      ...(options.endpoint.sentinel ? { failoverDetector: true } : {}),
+      ...(this.options.endpoint.sentinel ? { failoverDetector: true } : {}),
       // Commands fail at once while disconnected instead of queueing without
       // bound; `call` waits for the connection itself, with a deadline.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      commandTimeout: options.commandTimeoutMs,
-      connectTimeout: Math.max(options.commandTimeoutMs, 1_000),
+      commandTimeout: this.options.commandTimeoutMs,
+      connectTimeout: this.connectTimeoutMs,
+      // A Sentinel that accepts but never answers (paused, overloaded) is passed over for the next one.
+      sentinelCommandTimeout: this.options.commandTimeoutMs,
       // 50 ms doubling up to `reconnectMaxDelayMs`, plus jitter so a fleet does not reconnect in lockstep.
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 16), maxDelay) + Math.random() * 50,
       connectionName: 'core-session',
     });
-    for (const [name, lua] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { lua });
-    this.redis.on('error', (error: Error) => {
+    for (const [name, lua] of Object.entries(SCRIPTS)) client.defineCommand(name, { lua });
+    // Events of a client that was replaced are no longer this connection's.
+    const current = () => client === this.client;
+    client.on('error', (error: Error) => {
+      if (!current()) return;
+      this.lastActivityAt = Date.now();
       this.lastError = error;
       this.noteOutage(error);
     });
-    this.redis.on('close', () => this.noteOutage(null));
-    this.redis.on('ready', () => this.noteReady());
+    client.on('close', () => {
+      if (!current()) return;
+      this.lastActivityAt = Date.now();
+      this.noteOutage(null);
+    });
+    client.on('ready', () => {
+      if (!current()) return;
+      this.lastActivityAt = Date.now();
+      this.noteReady();
+    });
+    for (const event of ['connecting', 'connect', 'reconnecting', 'end'])
+      client.on(event, () => {
+        if (current()) this.lastActivityAt = Date.now();
+      });
+    return client;
+  }
+
+  private get connectTimeoutMs(): number {
+    return Math.max(this.options.commandTimeoutMs, 1_000);
+  }
+
+  /**
+   * A client that is not connected and has not even tried to (no connect,
+   * error, close or reconnect) for longer than a connect timeout plus the
+   * longest reconnect delay is stuck — seen with ioredis behind Sentinel when
+   * the failover announcement arrives while it is still connecting: it never
+   * tries again. It is replaced by a new client, which starts over by asking
+   * Sentinel for the master.
+   */
+  private replaceIfStalled(): void {
+    try {
+      if (this.closed || this.client.status === 'ready') return;
+      const stallMs = this.connectTimeoutMs + this.options.reconnectMaxDelayMs + 2_000;
+      const silentMs = Date.now() - this.lastActivityAt;
+      if (silentMs < stallMs) return;
+      const stuck = this.client;
+      // Once per outage at warn: while every Sentinel stays silent this repeats every few seconds.
+      const log = this.stallReported
+        ? this.logger.debug?.bind(this.logger)
+        : this.logger.warn.bind(this.logger);
+      this.stallReported = true;
+      log?.(
+        { location: this.location, status: stuck.status, silentMs },
+        `session store ${this.location}: the client made no connection attempt for ${silentMs} ms (status ${stuck.status}); replacing it`,
+      );
+      this.client = this.createClient();
+      this.lastActivityAt = Date.now();
+      stuck.disconnect();
+    } catch (error) {
+      this.logger.warn({ err: error }, `session store ${this.location}: replacing a stalled client failed`);
+    }
   }
 
   /** Whether the server is reachable now. */
@@ -204,6 +275,7 @@ export class Connection {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.stallTimer);
     try {
       if (this.redis.status === 'ready') await this.redis.quit();
       else this.redis.disconnect();
@@ -238,6 +310,7 @@ export class Connection {
 
   private noteReady(): void {
     this.readySince = Date.now();
+    this.stallReported = false;
     const since = this.outageStartedAt;
     this.outageStartedAt = null;
     if (since !== null) {

@@ -105,3 +105,31 @@ describe.skipIf(SKIP_REASON !== null)(
     });
   },
 );
+
+describe.skipIf(SKIP_REASON !== null)(
+  'a Sentinel that accepts connections but never answers',
+  { timeout: 60_000 },
+  () => {
+    it('is passed over: a new store reaches the master through the next Sentinel', async () => {
+      const group = await startSentinelGroup();
+      // The first Sentinel of the URL, paused: the kernel still accepts connections to it, nothing answers.
+      const first = Number(/\/\/(?:[^@/]*@)?127\.0\.0\.1:(\d+)/.exec(group.url)?.[1]);
+      group.process(first).kill('SIGSTOP');
+      const s = new RedisSessionStore({
+        url: group.url,
+        commandTimeoutMs: 1_000,
+        unavailableTimeoutMs: 15_000,
+        legacyKeyPrefix: null,
+      });
+      try {
+        const started = Date.now();
+        expect(await s.listSessions()).toEqual([]);
+        expect(Date.now() - started).toBeLessThan(10_000);
+      } finally {
+        await s.close();
+        group.process(first).kill('SIGCONT');
+        await group.dispose();
+      }
+    });
+  },
+);
