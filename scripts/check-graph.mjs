@@ -30,6 +30,7 @@ export const ALLOWED = {
   '@core/session': ['@core/invariants'],
   '@core/ports': ['@core/invariants', '@core/session'],
   '@core/session-redis': ['@core/session'],
+  '@core/session-etcd': ['@core/session'],
   '@core/system-manager': [
     '@core/invariants',
     '@core/stats',
@@ -41,7 +42,7 @@ export const ALLOWED = {
 
 /** Internal packages a library must take as a peer (+ dev) dependency, never a direct one. */
 export const PEER_ONLY = {
-  '@core/session': ['@core/ports', '@core/session-redis'],
+  '@core/session': ['@core/ports', '@core/session-redis', '@core/session-etcd'],
 };
 
 const isTooling = (name) => name.startsWith('@tooling/');

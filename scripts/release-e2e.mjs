@@ -26,7 +26,7 @@
 //     token — no `registry=` line: every package, the app `@core/system-manager`
 //     included, is in the scope that line routes.
 //  3. In an empty directory outside the workspace: `npm install @core/stats
-//     @core/session @core/ports @core/invariants @core/session-redis
+//     @core/session @core/ports @core/invariants @core/session-redis @core/session-etcd
 //     @core/system-manager prom-client`; the installed manifests have real
 //     ranges (no `workspace:`) and no `@core/source` condition; an ESM script
 //     exercises each package, a CommonJS script (`.cjs`, plain `require()`)
@@ -94,6 +94,7 @@ const INSTALLED = [
   '@core/ports',
   '@core/invariants',
   '@core/session-redis',
+  '@core/session-etcd',
   '@core/system-manager',
 ];
 // A team already on prom-client: the optional peer of @core/stats, from the
@@ -243,7 +244,7 @@ function checkInstalledManifests(consumer, released) {
       }
     }
     // One session per process: the libraries take @core/session as a peer, never a copy of their own.
-    if (name === '@core/ports' || name === '@core/session-redis') {
+    if (name === '@core/ports' || name === '@core/session-redis' || name === '@core/session-etcd') {
       assert.equal(
         manifest.dependencies?.['@core/session'],
         undefined,
@@ -352,6 +353,7 @@ const { CacheStatisticsTracker, StatsRegistry } = require('@core/stats');
 const session = require('@core/session');
 const { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } = require('@core/ports');
 const { RedisRegistryStore, RedisStoreError } = require('@core/session-redis');
+const { EtcdSessionStore, EtcdStoreError, etcdEndpointsFromEnv } = require('@core/session-etcd');
 const { DEFAULT_CONFIG, parseConfig } = require('@core/system-manager');
 
 async function main() {
@@ -393,6 +395,13 @@ async function main() {
   assert.equal(typeof RedisRegistryStore, 'function');
   assert.ok(RedisStoreError.prototype instanceof Error);
   console.log('ok require(@core/session-redis): RedisRegistryStore and its errors');
+  assert.equal(typeof EtcdSessionStore, 'function');
+  assert.ok(EtcdStoreError.prototype instanceof session.SessionError);
+  assert.deepEqual(etcdEndpointsFromEnv({ CORE_SESSION_ETCD_ENDPOINTS: 'http://127.0.0.1:2379,http://127.0.0.1:2381' }), [
+    'http://127.0.0.1:2379',
+    'http://127.0.0.1:2381',
+  ]);
+  console.log('ok require(@core/session-etcd): EtcdSessionStore, its errors (SessionErrors) and the endpoints variable');
   assert.equal(parseConfig(DEFAULT_CONFIG).services[0].name, 'cache-service');
   console.log('ok require(@core/system-manager): default config parsed');
 }
@@ -437,6 +446,7 @@ import { createSessionManager, type ResourceRecord } from '@core/session';
 import { createPortRegistry, DEFAULT_ALIASES, DEFAULT_PORTS } from '@core/ports';
 import { parseConfig, type SystemManagerConfig, type SystemManagerErrorCode } from '@core/system-manager';
 import { RedisSessionStore, type RedisSessionStoreOptions, type LeaseRenewal } from '@core/session-redis';
+import { EtcdSessionStore, type EtcdSessionStoreOptions, type FencedCleanup } from '@core/session-etcd';
 
 interface Counters {
   hits: number;
@@ -470,6 +480,12 @@ export const wrong: SystemManagerErrorCode = 'E_NOPE';
 const redisOptions: RedisSessionStoreOptions = { url: 'redis://127.0.0.1:1/0', keyPrefix: '{core}:' };
 export const makeStore = (): RedisSessionStore => new RedisSessionStore(redisOptions);
 export const onRenewal = (renewal: LeaseRenewal): string => renewal.outcome;
+
+const etcdOptions: EtcdSessionStoreOptions = { endpoints: ['http://127.0.0.1:2379'], keyPrefix: 'fleet-a/' };
+export const makeEtcdStore = (): EtcdSessionStore => new EtcdSessionStore(etcdOptions);
+// @ts-expect-error endpoints is a list of URLs
+export const badEtcd: EtcdSessionStoreOptions = { endpoints: 2379 };
+export type Cleanup = FencedCleanup;
 `;
 
 // TypeScript CommonJS code (a .cts file, `import x = require()`): with

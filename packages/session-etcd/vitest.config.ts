@@ -1,0 +1,3 @@
+import { definePackageProject } from '@tooling/vitest-config';
+
+export default definePackageProject('@core/session-etcd');
