@@ -51,6 +51,8 @@ class Writer {
   readonly refusals = new Map<string, number>();
   takenOver = false;
   lastAcknowledgedAt = 0;
+  /** When the write in flight began (null between writes): a stuck writer's call shows here. */
+  writeStartedAt: number | null = null;
   private running = true;
   private readonly loop: Promise<void>;
 
@@ -67,6 +69,7 @@ class Writer {
     for (let n = 0; this.running; n++) {
       const vm = `${this.owner.hostname}-vm-${n}`;
       this.vms.push(vm); // the owner's own truth: kept whether or not this write lands
+      this.writeStartedAt = Date.now();
       try {
         await this.store.writeRecord(recordOf(this.owner, this.vms));
         for (const id of this.vms) this.acknowledged.add(id);
@@ -80,6 +83,8 @@ class Writer {
         const { code, message } = error as { code?: string; message?: string };
         const key = code ?? String(message).slice(0, 120);
         this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
+      } finally {
+        this.writeStartedAt = null;
       }
       await sleep(50);
     }
@@ -88,6 +93,20 @@ class Writer {
   async stop(): Promise<void> {
     this.running = false;
     await this.loop;
+  }
+
+  /** Where this writer stands, for a failure's message: which call it waits in and what its store sees. */
+  describe(now = Date.now()): string {
+    const inFlight =
+      this.writeStartedAt === null
+        ? 'no write in flight'
+        : `a write in flight for ${now - this.writeStartedAt} ms`;
+    const outage =
+      this.store.outageSince === null ? 'no outage' : `outage for ${now - this.store.outageSince} ms`;
+    return (
+      `${this.owner.hostname}: ${inFlight}; connected ${this.store.connected}, ${outage}, ` +
+      `waits for ${this.store.replicasWaitedFor} replica(s); refusals ${JSON.stringify([...this.refusals])}`
+    );
   }
 }
 
@@ -163,7 +182,7 @@ async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
       throw new Error(
         `${stuck.length} of 4 writers never wrote again within 30 s of the failover ` +
           `(Sentinel names port ${master} as master; replica ${group.replicaPort}): ` +
-          stuck.map((w) => `${w.owner.hostname} ${JSON.stringify([...w.refusals])}`).join('; ') +
+          stuck.map((w) => w.describe()).join('; ') +
           `\nlast events:\n${recent.join('\n')}\nredis and sentinel output:\n${group.logTail()}`,
       );
     }
