@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 //
 //   @core/invariants                       (no internal dependencies)
 //     ← @core/stats, @core/session, @core/ports (ports may use session)
-//       ← @core/session-redis                (→ @core/session only)
+//       ← @core/session-redis, @core/session-etcd (→ @core/session only)
 //         ← @core/system-manager             (the app: may use all of them)
 //
 // Checked for every dependency field (dev dependencies too: a test-only edge
@@ -37,6 +37,7 @@ export const ALLOWED = {
     '@core/session',
     '@core/ports',
     '@core/session-redis',
+    '@core/session-etcd',
   ],
 };
 

@@ -48,9 +48,11 @@ Options:
 Environment:
   SYSTEM_MANAGER_CONFIG       config file when --config is not given
   SYSTEM_MANAGER_PORT_<NAME>  override a named port (e.g. SYSTEM_MANAGER_PORT_MAIN_API=9000)
-  CORE_SESSION_DIR            session directory (default: a private folder under the OS temp dir;
-                              /run/system-manager/sessions in the generated unit)
+  CORE_SESSION_DIR            session directory (default: $XDG_STATE_HOME/system-manager, else
+                              ~/.local/state/system-manager; /var/lib/system-manager in the generated unit)
   CORE_SESSION_REDIS_URL      fleet-wide session registry on Redis (redis://host:6379); a session is then a lease
+  CORE_SESSION_ETCD_ENDPOINTS fleet-wide session registry on etcd (comma-separated client URLs, e.g.
+                              https://10.0.0.5:2379,https://10.0.0.6:2379); a session is then an etcd lease
   LOG_LEVEL                   pino level (default info); logs are JSON lines unless stderr is a TTY
   SYSTEM_MANAGER_RUNTIME_DIR  directory of the control sockets (default $RUNTIME_DIRECTORY,
                               $XDG_RUNTIME_DIR/system-manager, /run/system-manager for root)

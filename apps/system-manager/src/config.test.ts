@@ -106,6 +106,52 @@ describe('config', () => {
     expect(() => loadConfig(writeConfig('{ nope'))).toThrow(/is not valid JSON/);
   });
 
+  it('session.etcd: endpoints, key prefix and file paths checked; etcd beside Redis settings, odd TTLs and half pairs refused', () => {
+    const etcd = {
+      endpoints: ['https://10.0.0.5:2379', 'etcd-2.internal:2379'],
+      keyPrefix: 'core-session/prod/',
+    };
+    const config = parseConfig({ session: { etcd } }, 'config', '/etc/sm');
+    expect(config.session.etcd).toEqual(etcd);
+    const withFiles = parseConfig(
+      {
+        session: {
+          etcd: { endpoints: ['https://e:2379'], tls: { caFile: 'ca.pem' }, user: 'u', passwordFile: './pw' },
+        },
+      },
+      'config',
+      '/etc/sm',
+    );
+    expect(withFiles.session.etcd).toMatchObject({
+      tls: { caFile: '/etc/sm/ca.pem' },
+      passwordFile: '/etc/sm/pw',
+    });
+    expect(() => parseConfig({ session: { etcd: { endpoints: [] } } })).toThrow(/session\.etcd\.endpoints/);
+    expect(() => parseConfig({ session: { etcd: { endpoints: ['ftp://e:2379'] } } })).toThrow(
+      /session\.etcd\.endpoints\.0: a client URL/,
+    );
+    expect(() => parseConfig({ session: { etcd: { ...etcd, keyPrefix: 'no-slash' } } })).toThrow(/keyPrefix/);
+    expect(() => parseConfig({ session: { etcd: { ...etcd, password: 'x' } } })).toThrow(/password/);
+    expect(() => parseConfig({ session: { redisUrl: 'redis://r:6379', etcd } })).toThrow(
+      /both session\.redisUrl \(Redis\) and session\.etcd \(etcd\)/,
+    );
+    expect(() => parseConfig({ session: { keyPrefix: '{x}:', etcd } })).toThrow(
+      /session\.keyPrefix: a setting of the Redis registry.*session\.etcd\.keyPrefix/,
+    );
+    expect(() => parseConfig({ session: { leaseTtlMs: 2_500, heartbeatMs: 500, etcd } })).toThrow(
+      /whole seconds.*got 2500: use 2000 or 3000/,
+    );
+    expect(() => parseConfig({ session: { leaseTtlMs: 500, heartbeatMs: 100, etcd } })).toThrow(
+      /got 500: use 1000/,
+    );
+    expect(() => parseConfig({ session: { etcd: { ...etcd, user: 'u' } } })).toThrow(
+      /"user" and "passwordFile" go together/,
+    );
+    expect(() =>
+      parseConfig({ session: { etcd: { endpoints: ['http://e:2379'], tls: { caFile: '/ca.pem' } } } }),
+    ).toThrow(/TLS is configured but "http:\/\/e:2379" is not https:\/\//);
+  });
+
   it('renders cleanup command templates per resource', () => {
     const resource = {
       kind: 'vm',

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { BUILTIN_PORTS, namedPorts } from './commands/configured-ports.js';
 import { type ConfigDiscovery, type ConfigSource, discoverConfig } from './config-discovery.js';
 import { ConfigError } from './errors.js';
+import { etcdConfigIssues, etcdSessionSchema, resolveEtcdPaths } from './etcd-config.js';
 
 const portNumber = z.number().int().min(1).max(65535);
 const portName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'a port name in snake_case (e.g. "main_api")');
@@ -113,7 +114,10 @@ export const serviceSchema = z.object({
 
 /** Schema of one resource kind's cleanup command (`cleanup.<kind>` in a config file). */
 export const cleanupSchema = z.object({
-  /** Command template run for each resource of this kind; "{id}", "{zone}", "{kind}" are substituted. */
+  /**
+   * Command template run for each resource of this kind; "{id}", "{zone}", "{kind}", "{metadata.<key>}"
+   * are substituted, and "{token}" (the etcd registry only) is the fencing token of the reap it runs under.
+   */
   command: z.array(z.string()).min(1),
   /** A regular expression: output matching it counts as done ("not found" means already gone). */
   notFoundPattern: z.string().default('not found|was not found|does not exist'),
@@ -157,9 +161,10 @@ export const configSchema = z
     supervision: supervisionSchema,
     logs: logsSchema,
     /**
-     * Where sessions are registered. Without `redisUrl` (and without the env
-     * var CORE_SESSION_REDIS_URL): the file registry of this machine. With it:
-     * the fleet-wide Redis registry, where a session is a lease.
+     * Where sessions are registered. Without `redisUrl` or `etcd` (and
+     * without the env vars CORE_SESSION_REDIS_URL, CORE_SESSION_ETCD_ENDPOINTS):
+     * the file registry of this machine. With one of them: the fleet-wide
+     * Redis or etcd registry, where a session is a lease.
      */
     session: z
       .object({
@@ -195,6 +200,8 @@ export const configSchema = z
          * credential `fleet-key` ($CREDENTIALS_DIRECTORY/fleet-key) when present.
          */
         fleetKeyFile: z.string().min(1).optional(),
+        /** The fleet-wide etcd registry (instead of Redis): its cluster, key prefix, TLS and user. */
+        etcd: etcdSessionSchema.optional(),
       })
       .strict()
       .refine((s) => s.heartbeatMs < s.leaseTtlMs, {
@@ -262,6 +269,7 @@ function crossFieldIssues(config: SystemManagerConfig): string[] {
     lines.push(`dynamicRange: expected [from, to] with from <= to, got [${config.dynamicRange.join(', ')}]`);
   }
   lines.push(...portIssues(config));
+  lines.push(...etcdConfigIssues(config.session));
   for (const [kind, cleanup] of Object.entries(config.cleanup)) {
     try {
       new RegExp(cleanup.notFoundPattern, 'i');
@@ -330,7 +338,8 @@ function isExplicitRelative(value: string): boolean {
 /**
  * Makes a file's relative paths absolute against its directory: `cwd`
  * (default: the directory itself, so relative `args` resolve there too), a
- * `command` with a slash in it, `args` written as `./…` or `../…`, and `logs.dir`.
+ * `command` with a slash in it, `args` written as `./…` or `../…`, `logs.dir`,
+ * and the files of `session.etcd` (TLS, password).
  */
 function resolveRelativePaths(config: SystemManagerConfig, baseDir: string): SystemManagerConfig {
   return {
@@ -348,6 +357,10 @@ function resolveRelativePaths(config: SystemManagerConfig, baseDir: string): Sys
       config.logs.dir === undefined
         ? config.logs
         : { ...config.logs, dir: path.resolve(baseDir, config.logs.dir) },
+    session:
+      config.session.etcd === undefined
+        ? config.session
+        : { ...config.session, etcd: resolveEtcdPaths(config.session.etcd, baseDir) },
   };
 }
 

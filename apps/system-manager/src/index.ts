@@ -36,6 +36,7 @@ export {
   SystemManagerError,
   type SystemManagerErrorCode,
 } from './errors.js';
+export type { FleetLeaseRenewal, FleetStore, FleetStoreEvents, FleetStoreKind } from './fleet-store.js';
 export { createLogger, formatLogLine, type Logger } from './logger.js';
 export {
   AsyncSystemManager,
@@ -64,11 +65,17 @@ export {
   type CleanupAction,
   type CleanupOutcome,
   cleanupResource,
+  MissingFencingTokenError,
   reapProcess,
   renderCommand,
   runCleanupCommand,
 } from './reaper.js';
-export { createSessionStore, REDIS_URL_ENV } from './session-store.js';
+export {
+  createSessionStore,
+  ETCD_ENDPOINTS_ENV,
+  REDIS_URL_ENV,
+  type SessionStoreOptions,
+} from './session-store.js';
 export type { AppMetricsInput, ManagerState } from './status.js';
 export type { StoreHealthStatus } from './store-health.js';
 export type { LogCounters } from './supervisor/log-forwarder.js';

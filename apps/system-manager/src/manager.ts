@@ -6,7 +6,6 @@ import {
   SESSION_ID_ENV,
   type SessionManagerOptions,
 } from '@core/session';
-import type { RedisRegistryStore } from '@core/session-redis';
 import { StatsRegistry } from '@core/stats';
 import { raceAbort } from './abort.js';
 import { defaultSessionDir, earlierSessionDirs } from './commands/sessions-source.js';
@@ -16,6 +15,7 @@ import { controlActions } from './control-socket/actions.js';
 import { controlSocketDir, prepareSocketPlace, socketPathOf } from './control-socket/location.js';
 import { type ControlSocket, startControlSocket } from './control-socket/server.js';
 import { ConfigError, SystemManagerError } from './errors.js';
+import type { FleetStore } from './fleet-store.js';
 import { createLogger, type Logger } from './logger.js';
 import { ManagerPorts, servicePortEnv } from './manager-ports.js';
 import type { AsyncSystemManagerOptions, StartOptions, StartReport, StopReport } from './manager-types.js';
@@ -82,7 +82,7 @@ export class AsyncSystemManager extends ManagerPorts {
   /** Reaping cleanups by kind and outcome, for /metrics. */
   private readonly reapTally = new ReapTally();
   private session: GlobalSessionManager | undefined;
-  private sessionStore: RedisRegistryStore | undefined;
+  private sessionStore: FleetStore | undefined;
   private services: SupervisedService[] = [];
   private controlServer: http.Server | undefined;
   private controlSocket: ControlSocket | undefined;
@@ -237,6 +237,7 @@ export class AsyncSystemManager extends ManagerPorts {
           controlActions({
             services: () => this.services,
             reload: (by) => this.reloadFile(by),
+            caches: () => this.cacheCounters(),
             tap: this.tap,
           }),
           this.log.child({ component: 'control-socket' }),
@@ -450,6 +451,16 @@ export class AsyncSystemManager extends ManagerPorts {
       sessionStore: sessionStoreStatusOf(this.sessionStore, this.session),
       store: this.storeHealth.status(),
     };
+  }
+
+  /** Cache hits and misses each service reported, by service name (for the control socket's `overview`). */
+  private cacheCounters(): Record<string, { hits: number; misses: number }> {
+    const counters: Record<string, { hits: number; misses: number }> = {};
+    for (const name of this.stats.names()) {
+      const tracker = this.stats.get(name);
+      if (tracker) counters[name] = { hits: tracker.cacheHits, misses: tracker.cacheMisses };
+    }
+    return counters;
   }
 
   /**

@@ -72,7 +72,7 @@ export async function forgetProcess(
 /**
  * At shutdown, after our services stopped: runs the cleanup command of every
  * other resource we own (VMs…), then unregisters the session — unless a
- * cleanup failed or the store is down, when the session stays registered so a
+ * cleanup failed or was refused, or the store is down, when the session stays registered so a
  * later cleanup retries (never forgotten). After an aborted start the slow
  * cleanup commands are skipped (left registered) so the exit stays prompt.
  */
@@ -90,7 +90,9 @@ export async function releaseSession(
   if (!aborted)
     for (const resource of remaining)
       actions.push(await cleanupResource(resource, cleanup, { graceMs, log }));
-  const failed = actions.filter((a) => a.outcome === 'failed');
+  // A refused command (an unsafe value, or `{token}` with no take-over to give one) did not clean
+  // anything either: the session stays registered, so the resource is reaped later, never forgotten.
+  const failed = actions.filter((a) => a.outcome === 'failed' || a.outcome === 'refused');
   if (aborted && remaining.length > 0)
     log.warn(
       { resources: remaining.map((r) => `${r.kind}:${r.id}`) },

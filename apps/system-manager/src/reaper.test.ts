@@ -6,7 +6,12 @@ import { createSessionManager, readHostIdentity, type SessionRecord } from '@cor
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../test/helpers.js';
 import { createLogger } from './logger.js';
-import { reapAndCleanUp, renderCommand, UnsafeCommandValueError } from './reaper.js';
+import {
+  MissingFencingTokenError,
+  reapAndCleanUp,
+  renderCommand,
+  UnsafeCommandValueError,
+} from './reaper.js';
 
 const recorder = fileURLToPath(new URL('../test/fixtures/record-cleanup.mjs', import.meta.url));
 
@@ -60,6 +65,18 @@ describe('renderCommand', () => {
     expect(() =>
       renderCommand(['x', '--p={metadata.project}'], { ...base, metadata: { project: '\u001b[31m' } }),
     ).toThrow(/metadata\.project/);
+  });
+
+  it('{token} is the fencing token given; without one the command is refused, never rendered empty', () => {
+    expect(renderCommand(['fenced-delete', '{id}', '--fence={token}'], base, { token: '4711' })).toEqual([
+      'fenced-delete',
+      'vm-1',
+      '--fence=4711',
+    ]);
+    expect(() => renderCommand(['fenced-delete', '{id}', '{token}'], base)).toThrow(MissingFencingTokenError);
+    expect(() => renderCommand(['x', '{token}'], base, { token: '-1' })).toThrow(/\{token\}/);
+    // A template without {token} needs none.
+    expect(renderCommand(['x', '{id}'], base)).toEqual(['x', 'vm-1']);
   });
 });
 

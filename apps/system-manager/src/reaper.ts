@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { hostname } from 'node:os';
 import {
   type GlobalSessionManager,
@@ -7,80 +6,25 @@ import {
   readProcessStartTime,
   SESSION_ID_ENV,
   type SessionRecord,
-  unsafeCommandValue,
+  type SessionStore,
 } from '@core/session';
+import { type CleanupAction, type CleanupOutcome, runCleanupCommand } from './cleanup-command.js';
 import type { CleanupConfig } from './config.js';
+import { cleanupFencingOf } from './fleet-store.js';
 import type { Logger } from './logger.js';
 import { signalGroup } from './services.js';
 
-/** What happened to one resource during cleanup. */
-export type CleanupOutcome =
-  | 'killed' // a process we verified by start time and stopped
-  | 'gone' // the process had already exited
-  | 'skipped-pid-reused' // the pid now belongs to another process: never killed
-  | 'skipped-unverifiable' // no start time was recorded: identity cannot be proven, so not killed
-  | 'skipped-other-host' // a process of a session on another machine (fleet registry): its pid means nothing here
-  | 'skipped-not-ours' // the process does not carry the dead session's id in its environment: never killed
-  | 'deleted' // cleanup command exited 0
-  | 'already-gone' // cleanup command said "not found"
-  | 'released' // nothing to do (e.g. a port reservation)
-  | 'refused' // a value for the command template is unsafe (leading "-", control characters): never run
-  | 'failed'; // cleanup command failed: the resource may still exist
-
-/** One cleanup action, for logs and `--json` output. */
-export interface CleanupAction {
-  readonly kind: string;
-  readonly id: string;
-  readonly outcome: CleanupOutcome;
-  readonly detail?: string;
-}
+export {
+  type CleanupAction,
+  type CleanupOutcome,
+  MissingFencingTokenError,
+  renderCommand,
+  runCleanupCommand,
+  UnsafeCommandValueError,
+} from './cleanup-command.js';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A value read from the session store that would change a cleanup command's meaning. */
-export class UnsafeCommandValueError extends Error {
-  /** Stable code. */
-  readonly code = 'E_CLEANUP_VALUE_UNSAFE';
-  /** The placeholder (`id`, `zone`, `metadata.project`, …). */
-  readonly placeholder: string;
-
-  /**
-   * @param placeholder - the template placeholder
-   * @param problem - what is wrong with its value
-   */
-  constructor(placeholder: string, problem: string) {
-    super(`refused to run the cleanup command: {${placeholder}} = ${problem}`);
-    this.name = 'UnsafeCommandValueError';
-    this.placeholder = placeholder;
-  }
-}
-
-/**
- * Substitutes `{id}`, `{zone}`, `{kind}` and `{metadata.<key>}` in a command
- * template. Values come from session records, i.e. from untrusted files or a
- * shared store: a value starting with `-` (it would become an option, e.g.
- * `{id}` = `--project=other`) or containing control characters is refused.
- *
- * @throws UnsafeCommandValueError naming the placeholder.
- */
-export function renderCommand(template: readonly string[], resource: ResourceRecord): string[] {
-  return template.map((part) =>
-    part.replace(/\{(id|zone|kind|metadata\.[A-Za-z0-9_]+)\}/g, (_, key: string) => {
-      let value: string;
-      if (key === 'id') value = resource.id;
-      else if (key === 'zone') value = resource.zone ?? '';
-      else if (key === 'kind') value = resource.kind;
-      else {
-        const raw = resource.metadata?.[key.slice('metadata.'.length)];
-        value = raw === undefined ? '' : String(raw);
-      }
-      const problem = unsafeCommandValue(value);
-      if (problem !== null) throw new UnsafeCommandValueError(key, problem);
-      return value;
-    }),
-  );
 }
 
 /**
@@ -142,53 +86,6 @@ function notStartedBy(pid: number, sessionId: string): string | null {
   }
 }
 
-/**
- * Runs the configured cleanup command of a resource kind (e.g. a VM delete); "not found" counts as done.
- * `signal` (an aborted start) stops a running command with SIGTERM: it then counts as failed, so the
- * resource stays recorded (adopted or left in its session) and a later cleanup runs it again.
- */
-export function runCleanupCommand(
-  resource: ResourceRecord,
-  cleanup: CleanupConfig,
-  signal?: AbortSignal,
-): Promise<CleanupAction> {
-  const base = { kind: resource.kind, id: resource.id };
-  let rendered: string[];
-  try {
-    rendered = renderCommand(cleanup.command, resource);
-  } catch (error) {
-    if (error instanceof UnsafeCommandValueError)
-      return Promise.resolve({ ...base, outcome: 'refused', detail: error.message });
-    throw error;
-  }
-  const [command, ...args] = rendered;
-  return new Promise((resolve) => {
-    execFile(
-      command as string,
-      args,
-      { timeout: cleanup.timeoutMs, encoding: 'utf8', ...(signal ? { signal } : {}) },
-      (error, stdout, stderr) => {
-        const output = `${stdout}${stderr}`.trim();
-        if (!error) return resolve({ ...base, outcome: 'deleted' });
-        if (error.name === 'AbortError')
-          return resolve({
-            ...base,
-            outcome: 'failed',
-            detail:
-              'aborted: the cleanup command was stopped; the resource stays recorded for a later cleanup',
-          });
-        if (new RegExp(cleanup.notFoundPattern, 'i').test(output))
-          return resolve({ ...base, outcome: 'already-gone' });
-        const reason =
-          (error as NodeJS.ErrnoException).code === 'ENOENT'
-            ? `command not found: ${command}`
-            : output.slice(-500) || error.message;
-        resolve({ ...base, outcome: 'failed', detail: reason });
-      },
-    );
-  });
-}
-
 /** Cleans up one resource by kind: processes by verified kill, kinds with a cleanup command by running it. */
 export async function cleanupResource(
   resource: ResourceRecord,
@@ -200,6 +97,8 @@ export async function cleanupResource(
     /** The session the resource is recorded in: a process must carry its id to be killed. */
     ownerSessionId?: string | undefined;
     signal?: AbortSignal | undefined;
+    /** The fencing token of the take-over this cleanup runs under (etcd reaps), for `{token}` and the record. */
+    token?: string | undefined;
   },
 ): Promise<CleanupAction> {
   let action: CleanupAction;
@@ -214,8 +113,14 @@ export async function cleanupResource(
   else if (resource.kind === 'process')
     action = await reapProcess(resource, options.graceMs, options.signal, options.ownerSessionId);
   else if (cleanup[resource.kind])
-    action = await runCleanupCommand(resource, cleanup[resource.kind] as CleanupConfig, options.signal);
+    action = await runCleanupCommand(
+      resource,
+      cleanup[resource.kind] as CleanupConfig,
+      options.signal,
+      options.token,
+    );
   else action = { kind: resource.kind, id: resource.id, outcome: 'released' };
+  if (options.token !== undefined && action.token === undefined) action = { ...action, token: options.token };
   const level = action.outcome === 'failed' || action.outcome === 'refused' ? 'error' : 'info';
   options.log[level]({ ...action }, `cleanup ${resource.kind} ${resource.id}: ${action.outcome}`);
   return action;
@@ -245,8 +150,10 @@ export interface ReapReport {
   readonly skipped?: readonly { readonly sessionId: string; readonly reason: string }[];
 }
 
-/** The slice of a session manager that reaping needs. */
-export type ReapingSession = Pick<GlobalSessionManager, 'reapDeadSessions'>;
+/** The slice of a session manager that reaping needs (its store tells whether reaps are fenced). */
+export type ReapingSession = Pick<GlobalSessionManager, 'reapDeadSessions'> & {
+  readonly store?: SessionStore | undefined;
+};
 
 /** How many cleanups run at once. */
 export const REAP_CONCURRENCY = 8;
@@ -261,6 +168,14 @@ export const REAP_CONCURRENCY = 8;
  * this session's shutdown retries it, and if this process dies first, its own
  * session is reaped later. Unsafe ids/zones are refused, never run. If this
  * process is killed mid-way, everything stays reapable.
+ *
+ * Through the etcd registry every take-over has a fencing token: each cleanup
+ * is wrapped with the store's fencing (it first checks the take-over still
+ * holds the session, so a reaper that was paused and superseded stops before
+ * its next step), gets the token as `{token}`, and records it in its action.
+ * A failed cleanup is then left in the dead session's record (not adopted):
+ * a superseded reaper must not take over what the current one holds, and the
+ * next reap retries it under a new token.
  */
 export async function reapAndCleanUp(
   session: ReapingSession,
@@ -276,31 +191,44 @@ export async function reapAndCleanUp(
   const byResource = new Map<string, ReapAction>();
   const announced = new Set<string>();
   const key = (sessionId: string, r: ResourceRecord) => `${sessionId}\0${r.kind}\0${r.id}`;
+  const cleanupOne = async (resource: ResourceRecord, owner: SessionRecord, token?: string) => {
+    // One progress line per dead session, when its first cleanup starts (a VM delete can take a minute).
+    if (!announced.has(owner.sessionId)) {
+      announced.add(owner.sessionId);
+      options.log.info(
+        {
+          sessionId: owner.sessionId,
+          sessionPid: owner.pid,
+          resources: owner.resources.length,
+          ...(token === undefined ? {} : { token }),
+        },
+        'reaping stale session',
+      );
+    }
+    const action: ReapAction = {
+      ...(await cleanupResource(resource, cleanup, {
+        ...options,
+        ownerHostname: owner.hostname,
+        ownerSessionId: owner.sessionId,
+        token,
+      })),
+      sessionId: owner.sessionId,
+    };
+    actions.push(action);
+    byResource.set(key(owner.sessionId, resource), action);
+    const ok = action.outcome !== 'failed' && action.outcome !== 'refused';
+    return { ok, detail: action.detail ?? action.outcome };
+  };
+  const fencing = cleanupFencingOf(session.store);
   const report = await session.reapDeadSessions({
     concurrency: options.concurrency ?? REAP_CONCURRENCY,
     signal: options.signal,
-    cleanup: async (resource: ResourceRecord, owner: SessionRecord) => {
-      // One progress line per dead session, when its first cleanup starts (a VM delete can take a minute).
-      if (!announced.has(owner.sessionId)) {
-        announced.add(owner.sessionId);
-        options.log.info(
-          { sessionId: owner.sessionId, sessionPid: owner.pid, resources: owner.resources.length },
-          'reaping stale session',
-        );
-      }
-      const action: ReapAction = {
-        ...(await cleanupResource(resource, cleanup, {
-          ...options,
-          ownerHostname: owner.hostname,
-          ownerSessionId: owner.sessionId,
-        })),
-        sessionId: owner.sessionId,
-      };
-      actions.push(action);
-      byResource.set(key(owner.sessionId, resource), action);
-      const ok = action.outcome !== 'failed' && action.outcome !== 'refused';
-      return { ok, detail: action.detail ?? action.outcome };
-    },
+    ...(fencing === undefined
+      ? { cleanup: (resource: ResourceRecord, owner: SessionRecord) => cleanupOne(resource, owner) }
+      : {
+          adopt: false,
+          cleanup: fencing((resource, owner, fence) => cleanupOne(resource, owner, fence.token)),
+        }),
   });
   const toAction = (
     item: { sessionId: string; resource: ResourceRecord; detail?: string | undefined },

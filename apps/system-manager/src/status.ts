@@ -1,5 +1,5 @@
 import type { GlobalSessionManager } from '@core/session';
-import type { LeaseRenewal, RedisRegistryStore } from '@core/session-redis';
+import { type FleetLeaseRenewal, type FleetStore, fleetStoreKind } from './fleet-store.js';
 import type { ReapMetricsInput } from './metrics/index.js';
 import type { StoreHealth, StoreHealthStatus } from './store-health.js';
 import type { ServiceStatus, SupervisedService } from './supervisor/service.js';
@@ -20,7 +20,7 @@ export interface ManagerStatus {
   /** Each service: state, health, pid, port, restarts, last exit, bad messages, log counters. */
   readonly services: readonly ServiceStatus[];
   readonly lastValidation: ValidationSummary | null;
-  /** Where the session is registered: this machine's file registry, or the fleet's Redis registry with this session's lease. */
+  /** Where the session is registered: this machine's file registry, or the fleet's Redis or etcd registry with this session's lease. */
   readonly sessionStore: SessionStoreStatus;
   /** Whether the session store answers: `up: false` is the degraded state (services keep running). */
   readonly store: StoreHealthStatus;
@@ -30,14 +30,14 @@ export interface ManagerStatus {
 export type SessionStoreStatus =
   | { readonly kind: 'file'; readonly location: string | null }
   | {
-      readonly kind: 'redis';
+      readonly kind: 'redis' | 'etcd';
       readonly location: string;
       readonly connected: boolean;
       /** This session's lease (null while it owns nothing). */
       readonly leaseId: string | null;
       readonly leaseTtlMs: number;
-      /** Times the lease had expired (e.g. a Redis outage longer than the TTL) and the session was re-registered. */
-      readonly leaseRenewals: readonly LeaseRenewal[];
+      /** Times the lease counted as lost (e.g. a store outage longer than the TTL), and what became of it. */
+      readonly leaseRenewals: readonly FleetLeaseRenewal[];
     };
 
 /** Summary of one periodic invariant check. */
@@ -58,7 +58,7 @@ export interface AppMetricsInput {
     readonly spawnResourceErrors: number;
   }>;
   readonly store: {
-    readonly kind: 'file' | 'redis';
+    readonly kind: 'file' | 'redis' | 'etcd';
     readonly up: boolean;
     readonly leaseRenewals: number;
     readonly leaseFailures: number;
@@ -70,12 +70,12 @@ export interface AppMetricsInput {
 
 /** The session registry's part of `/status`. */
 export function sessionStoreStatusOf(
-  store: RedisRegistryStore | undefined,
+  store: FleetStore | undefined,
   session: GlobalSessionManager | undefined,
 ): SessionStoreStatus {
   if (!store) return { kind: 'file', location: session?.registryFile ?? null };
   return {
-    kind: 'redis',
+    kind: fleetStoreKind(store),
     location: store.location,
     connected: store.connected,
     leaseId: store.leaseId,
@@ -87,7 +87,7 @@ export function sessionStoreStatusOf(
 /** The real counts behind the app's metrics. */
 export function appMetricsFrom(
   services: readonly SupervisedService[],
-  store: RedisRegistryStore | undefined,
+  store: FleetStore | undefined,
   health: StoreHealth,
   reap: ReapMetricsInput,
 ): AppMetricsInput {
@@ -106,7 +106,7 @@ export function appMetricsFrom(
       };
     }),
     store: {
-      kind: store ? 'redis' : 'file',
+      kind: store ? fleetStoreKind(store) : 'file',
       up: health.status().up,
       leaseRenewals: store?.leaseRenewals.length ?? 0,
       leaseFailures: counters.failures,

@@ -1,4 +1,4 @@
-import type { RedisRegistryStore } from '@core/session-redis';
+import type { FleetStore } from './fleet-store.js';
 import type { Logger } from './logger.js';
 
 /** The session store as `/status` shows it: whether it answers, since when, and the last error. */
@@ -19,7 +19,7 @@ export interface StoreCounters {
 
 /**
  * Tracks whether the session store answers, from the outcome of every store
- * operation the manager makes (and, for Redis, the store's own connection
+ * operation the manager makes (and, for a fleet store, the store's own connection
  * events). A failing store is a degraded state, never a crash: it is logged
  * once when it begins and once when it ends, and shown in `/status`.
  */
@@ -35,8 +35,8 @@ export class StoreHealth {
 
   constructor(private readonly log: Logger) {}
 
-  /** Follows a Redis store's connection events, so an outage shows even between operations. */
-  follow(store: RedisRegistryStore | undefined): void {
+  /** Follows a fleet store's connection events (Redis, etcd), so an outage shows even between operations. */
+  follow(store: FleetStore | undefined): void {
     if (!store || typeof store.on !== 'function') return;
     store.on('outage', ({ error }) =>
       this.down(error ?? new Error('connection to the session registry lost'), 'connection'),

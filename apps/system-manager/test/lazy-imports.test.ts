@@ -1,5 +1,6 @@
 // Start-up cost without a stopwatch: on an empty machine the read-only
-// commands must not load zod, pino, ioredis or the session/ports packages.
+// commands must not load zod, pino, ioredis, etcd3 or the session/ports
+// packages; and a run that uses no fleet registry loads neither store's client.
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,11 @@ import { CLI, FIXTURES, NODE_TS, tempDir } from './helpers.js';
 const tmp = tempDir('sm-imports-');
 afterAll(() => tmp.remove());
 
-async function loadedBy(args: string[]): Promise<string[]> {
+async function loadedBy(
+  args: string[],
+  extraEnv: Record<string, string> = {},
+  expectedCode = 0,
+): Promise<string[]> {
   const record = path.join(tmp.dir, `imports-${args.join('-')}.txt`);
   writeFileSync(record, '');
   const child = spawn(
@@ -23,6 +28,8 @@ async function loadedBy(args: string[]): Promise<string[]> {
         XDG_CONFIG_HOME: tmp.dir,
         SYSTEM_MANAGER_CONFIG: '',
         CORE_SESSION_REDIS_URL: '',
+        CORE_SESSION_ETCD_ENDPOINTS: '',
+        ...extraEnv,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
@@ -32,12 +39,14 @@ async function loadedBy(args: string[]): Promise<string[]> {
     err += c.toString();
   });
   const code = await new Promise((r) => child.once('exit', r));
-  expect(code, err).toBe(0);
+  expect(code, err).toBe(expectedCode);
   return readFileSync(record, 'utf8').split('\n').filter(Boolean);
 }
 
 const HEAVY =
-  /\/(zod|pino|ioredis)\/|\/packages\/(session|session-redis|ports|stats|invariants)\/|\/src\/manager\.ts$|^node:https?$/;
+  /\/(zod|pino|ioredis|etcd3)\/|\/packages\/(session|session-redis|session-etcd|ports|stats|invariants)\/|\/src\/manager\.ts$|^node:https?$/;
+/** The fleet stores' clients and packages: loaded only by a run that uses one. */
+const FLEET_CLIENTS = /\/(ioredis|etcd3)\/|\/packages\/(session-redis|session-etcd)\//;
 
 describe('read-only commands load nothing heavy on an empty machine', () => {
   for (const args of [['--help'], ['status', '--json'], ['status'], ['ports'], ['ports', '--json']]) {
@@ -54,5 +63,24 @@ describe('read-only commands load nothing heavy on an empty machine', () => {
     expect(urls.some((u) => /\/zod\//.test(u))).toBe(true);
     const failing = await loadedBy(['sessions', 'cleanup']); // creates a session and logs: pino is loaded
     expect(failing.some((u) => /\/pino\//.test(u))).toBe(true);
+  });
+
+  it('a run on the file registry loads neither fleet store (ioredis, etcd3); one named by the env loads its own only', async () => {
+    for (const args of [
+      ['config', 'check'],
+      ['sessions', 'cleanup'],
+    ]) {
+      const urls = await loadedBy(args);
+      expect(urls.some((u) => /\/packages\/session\//.test(u))).toBe(args[0] === 'sessions'); // the recorder works
+      expect(urls.filter((u) => FLEET_CLIENTS.test(u))).toEqual([]);
+    }
+    // A bad endpoint stops the run (exit 78) right after the etcd package is loaded to read it: etcd3 came, ioredis did not.
+    const etcd = await loadedBy(
+      ['sessions', 'cleanup'],
+      { CORE_SESSION_ETCD_ENDPOINTS: 'not an endpoint' },
+      78,
+    );
+    expect(etcd.some((u) => /\/etcd3\//.test(u))).toBe(true);
+    expect(etcd.filter((u) => /\/ioredis\/|\/packages\/session-redis\//.test(u))).toEqual([]);
   });
 });

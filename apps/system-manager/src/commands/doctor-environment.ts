@@ -1,5 +1,5 @@
 // The checks of `system-manager doctor` about the world outside the registry:
-// the Redis store, the configured ports, the commands the config runs, PID 1.
+// the Redis or etcd store, the configured ports, the commands the config runs, PID 1.
 import { accessSync, constants, readdirSync, readlinkSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -15,15 +15,24 @@ import { bad, type CheckResult, ok, safeRead } from './doctor-checks.js';
 import { sessionPorts } from './session-ports.js';
 import type { SessionListing } from './sessions-source.js';
 
-/** The Redis store, when configured: reachable, and with an eviction policy that cannot drop sessions. */
+/**
+ * The fleet store, when configured: Redis reachable and with an eviction
+ * policy that cannot drop sessions; etcd (see ./doctor-etcd.ts) reachable
+ * and healthy.
+ */
 export async function checkStore(
   config: SystemManagerConfig | null,
   env: NodeJS.ProcessEnv,
 ): Promise<CheckResult> {
+  const etcdEnv = env['CORE_SESSION_ETCD_ENDPOINTS'];
+  if ((etcdEnv !== undefined && etcdEnv.trim() !== '') || config?.session.etcd !== undefined) {
+    const { checkEtcdStore } = await import('./doctor-etcd.js');
+    return checkEtcdStore(config, env);
+  }
   const fromEnv = env['CORE_SESSION_REDIS_URL'];
   const url = fromEnv !== undefined && fromEnv !== '' ? fromEnv : config?.session.redisUrl;
   if (url === undefined)
-    return ok('session store', 'file registry of this machine (no Redis URL configured)');
+    return ok('session store', 'file registry of this machine (no Redis URL or etcd endpoints configured)');
   const { Redis } = await import('ioredis');
   const redis = new Redis(url, {
     lazyConnect: true,

@@ -11,6 +11,8 @@ export interface ProcessUsage {
   readonly uptimeSeconds: number;
   /** Start time in clock ticks since boot (field 22 of /proc/<pid>/stat), to tell a reused pid apart. */
   readonly startTime: string;
+  /** CPU time used so far (user + system), in seconds: two readings give the recent CPU %. */
+  readonly cpuSeconds: number;
 }
 
 // USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux architecture
@@ -46,5 +48,6 @@ export function readProcessUsage(pid: number): ProcessUsage | null {
     memoryBytes: rss ? Number(rss[1]) * 1024 : 0,
     uptimeSeconds,
     startTime: String(rest[19]),
+    cpuSeconds,
   };
 }

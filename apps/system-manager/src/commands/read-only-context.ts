@@ -1,7 +1,8 @@
-// What read-only commands need to find the sessions: the Redis store (only
-// when a URL is set — ioredis is loaded then, and the config with its full
-// zod schema). The config file in force is only peeked at for a Redis URL,
-// so with a file registry nothing heavy loads, with or without a config file.
+// What read-only commands need to find the sessions: the Redis or etcd store
+// (only when a URL or endpoints are set — ioredis or etcd3 is loaded then,
+// and the config with its full zod schema). The config file in force is only
+// peeked at for a fleet registry, so with a file registry nothing heavy
+// loads, with or without a config file.
 import { readFileSync } from 'node:fs';
 import type { CommandOptions, LazyLogger } from '../commands.js';
 import type { SystemManagerConfig } from '../config.js';
@@ -11,7 +12,6 @@ import { warnLine } from './output.js';
 import {
   allUsersSessionDirs,
   defaultSessionDir,
-  type ListableStore,
   type ListSessionsOptions,
   listSessions,
   type SessionListing,
@@ -19,7 +19,7 @@ import {
 
 /** Where the listed sessions came from. */
 export interface RegistryLocation {
-  readonly kind: 'file' | 'redis';
+  readonly kind: 'file' | 'redis' | 'etcd';
   readonly locations: readonly string[];
 }
 
@@ -39,13 +39,13 @@ export async function configIfAny(options: CommandOptions): Promise<SystemManage
 
 /**
  * What the config file in force says about the registry, read without the
- * config schema: `none` (no file: the built-in config), `file` (no
- * `session.redisUrl`), `redis`, or `unsure` (unreadable, not JSON, or a
- * `redisUrl` that is not a string). Only `redis` and `unsure` need the full
- * config — and validating it stays config.ts's job, so an `unsure` file gets
- * exactly the error `start` and `config check` give.
+ * config schema: `none` (no file: the built-in config), `file` (neither
+ * `session.redisUrl` nor `session.etcd`), `fleet` (one of them), or `unsure`
+ * (unreadable, not JSON, or a `session` that is not an object). Only `fleet`
+ * and `unsure` need the full config — and validating it stays config.ts's
+ * job, so an `unsure` file gets exactly the error `start` and `config check` give.
  */
-export function peekRegistry(options: CommandOptions): 'none' | 'file' | 'redis' | 'unsure' {
+export function peekRegistry(options: CommandOptions): 'none' | 'file' | 'fleet' | 'unsure' {
   const { file } = discoverConfig({ flag: options.config });
   if (file === null) return 'none';
   let json: unknown;
@@ -58,39 +58,55 @@ export function peekRegistry(options: CommandOptions): 'none' | 'file' | 'redis'
   const session = (json as Record<string, unknown>)['session'];
   if (session === undefined) return 'file';
   if (typeof session !== 'object' || session === null || Array.isArray(session)) return 'unsure';
-  const url = (session as Record<string, unknown>)['redisUrl'];
-  if (url === undefined) return 'file';
-  return typeof url === 'string' ? 'redis' : 'unsure';
+  const { redisUrl, etcd } = session as Record<string, unknown>;
+  if (redisUrl === undefined && etcd === undefined) return 'file';
+  return 'fleet';
 }
 
-/** Lists the sessions the options select: this user's directory, every user's (`--all-users`), or the fleet's Redis registry. */
+/** Whether the env names the etcd registry (its endpoints). */
+function etcdFromEnv(env: NodeJS.ProcessEnv): boolean {
+  const etcd = env['CORE_SESSION_ETCD_ENDPOINTS'];
+  return etcd !== undefined && etcd.trim() !== '';
+}
+
+/** Whether the env names a fleet registry (Redis URL or etcd endpoints). */
+function fleetFromEnv(env: NodeJS.ProcessEnv): boolean {
+  const redis = env['CORE_SESSION_REDIS_URL'];
+  return (redis !== undefined && redis !== '') || etcdFromEnv(env);
+}
+
+/** Lists the sessions the options select: this user's directory, every user's (`--all-users`), or the fleet's Redis or etcd registry. */
 export async function readSessions(options: CommandOptions, log: LazyLogger): Promise<SessionView> {
-  const envUrl = process.env['CORE_SESSION_REDIS_URL'];
-  const fromEnv = envUrl !== undefined && envUrl !== '';
+  const fromEnv = fleetFromEnv(process.env);
   const peeked = peekRegistry(options);
-  const config = fromEnv || peeked === 'redis' || peeked === 'unsure' ? await configIfAny(options) : null;
-  const redisUrl = fromEnv ? envUrl : config?.session.redisUrl;
+  const config = fromEnv || peeked === 'fleet' || peeked === 'unsure' ? await configIfAny(options) : null;
   const warn = (message: string) => warnLine(message);
-  if (redisUrl !== undefined) {
-    const { createSessionStore } = await import('../session-store.js');
-    const { parseConfig } = await import('../config.js');
+  if (fromEnv || config?.session.redisUrl !== undefined || config?.session.etcd !== undefined) {
+    const [{ createSessionStore }, { parseConfig }] = await Promise.all([
+      import('../session-store.js'),
+      import('../config.js'),
+    ]);
     const store = createSessionStore(
       config ?? parseConfig({}),
       process.env,
       log.get(),
       // A look, not a run: report the registry down after 3 s instead of 10.
       { unavailableTimeoutMs: 3000 },
-    ) as unknown as ListableStore & {
-      close(): Promise<void>;
-    };
-    try {
-      const listings = await listSessions({ store, warn });
-      return {
-        registry: { kind: 'redis', locations: [store.location] },
-        listings: listings.map((l) => ({ ...l, sessionDir: null })),
-      };
-    } finally {
-      await store.close();
+    );
+    if (store !== undefined) {
+      try {
+        const listings = await listSessions({ store, warn });
+        return {
+          // createSessionStore refuses a config naming both, so etcd named anywhere means etcd.
+          registry: {
+            kind: etcdFromEnv(process.env) || config?.session.etcd !== undefined ? 'etcd' : 'redis',
+            locations: [store.location],
+          },
+          listings: listings.map((l) => ({ ...l, sessionDir: null })),
+        };
+      } finally {
+        await store.close();
+      }
     }
   }
   const dirs = options.allUsers

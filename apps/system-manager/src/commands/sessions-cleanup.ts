@@ -9,7 +9,10 @@ import { defaultSessionDir, earlierSessionDirs } from './sessions-source.js';
 /**
  * `system-manager sessions cleanup`: reaps stale sessions (orphans killed
  * after a pid + start-time check, VM cleanup commands run). It runs inside a
- * session of its own: a resource whose cleanup fails is adopted, not lost.
+ * session of its own: a resource whose cleanup fails is adopted, not lost —
+ * or, through the etcd registry, left in the dead session's record for the
+ * next reap (each action then carries the take-over's fencing `token`).
+ * Exit 1 when any resource was not cleaned up.
  */
 export async function sessionsCleanupCommand(options: CommandOptions, lazyLog: LazyLogger): Promise<number> {
   const log = lazyLog.get();
@@ -43,17 +46,21 @@ export async function sessionsCleanupCommand(options: CommandOptions, lazyLog: L
     await store?.close();
   }
   const { removed, actions, adopted } = report;
+  const left = report.left ?? [];
+  const notCleaned = adopted.length + left.length;
   if (options.json) print(JSON.stringify(report));
   else {
     print(`removed ${removed} stale session${removed === 1 ? '' : 's'}`);
-    for (const a of actions)
+    for (const a of [...actions, ...left.filter((l) => !actions.includes(l))]) {
+      const token = a.token === undefined ? '' : ` [fencing token ${printable(a.token)}]`;
       print(
-        `  ${printable(a.kind)} ${printable(a.id)}: ${a.outcome}${a.detail ? ` (${printable(a.detail)})` : ''}`,
+        `  ${printable(a.kind)} ${printable(a.id)}: ${a.outcome}${token}${a.detail ? ` (${printable(a.detail)})` : ''}`,
       );
-    if (adopted.length > 0)
+    }
+    if (notCleaned > 0)
       print(
-        `${adopted.length} resource${adopted.length === 1 ? '' : 's'} could not be cleaned up; kept in the registry for the next cleanup`,
+        `${notCleaned} resource${notCleaned === 1 ? '' : 's'} could not be cleaned up; kept in the registry for the next cleanup`,
       );
   }
-  return adopted.length > 0 ? 1 : 0;
+  return notCleaned > 0 ? 1 : 0;
 }

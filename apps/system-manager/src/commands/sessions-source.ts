@@ -29,7 +29,7 @@ export interface ListSessionsOptions {
   readonly dir?: string | undefined;
   /** Earlier locations of `dir` still listed (default {@link earlierSessionDirs} of `dir`). */
   readonly importFrom?: readonly string[] | undefined;
-  /** A session store (the fleet's Redis store); wins over `dir`. */
+  /** A session store (the fleet's Redis or etcd store); wins over `dir`. */
   readonly store?: ListableStore | undefined;
   readonly now?: () => number;
   /** Told about a directory or file that was skipped (unsafe, corrupt). */
@@ -38,7 +38,7 @@ export interface ListSessionsOptions {
   readonly anyOwner?: boolean;
 }
 
-/** A session store to list (structural: @core/session-redis's store fits). */
+/** A session store to list (structural: the Redis and etcd stores fit). */
 export interface ListableStore {
   /** Where it is, for messages. */
   readonly location: string;

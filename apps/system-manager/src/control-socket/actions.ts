@@ -5,6 +5,7 @@ import { SystemManagerError } from '../errors.js';
 import type { OutputTap } from '../supervisor/output-tap.js';
 import type { SupervisedService } from '../supervisor/service.js';
 import type { Requester } from '../supervisor/service-history.js';
+import type { CacheCounters, Overview } from './overview.js';
 import type { LogLine } from './protocol.js';
 import type { ControlActions } from './server.js';
 
@@ -23,6 +24,8 @@ export interface ControlledManager {
   services(): readonly SupervisedService[];
   /** Reloads the config file in force; resolves with the reload's report. */
   reload(by: Requester): Promise<unknown>;
+  /** Cache counters of the services that report cache events, by service name. */
+  caches(): Record<string, CacheCounters>;
   readonly tap: OutputTap;
 }
 
@@ -72,6 +75,23 @@ export function controlActions(manager: ControlledManager): ControlActions {
     },
     reload: (by) => manager.reload(by),
     describe: (name) => describe(find([name])[0] as SupervisedService),
+    overview: (): Overview => ({
+      at: Date.now(),
+      services: manager.services().map((service) => {
+        const status = service.status();
+        return {
+          name: status.name,
+          state: status.state,
+          health: status.health,
+          pid: status.pid,
+          port: status.port,
+          startedAt: status.startedAt,
+          restarts: status.restarts,
+          stoppedBy: status.stoppedBy?.user ?? null,
+        };
+      }),
+      caches: manager.caches(),
+    }),
     logs: async (name, lines) => {
       const services = name === null ? manager.services() : find([name]);
       const recent: LogLine[] = [];

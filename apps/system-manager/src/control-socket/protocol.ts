@@ -51,6 +51,7 @@ export const controlRequestSchema = z.discriminatedUnion('command', [
     service: serviceName,
   }),
   z.object({ ...envelope, command: z.literal('reload') }),
+  z.object({ ...envelope, command: z.literal('overview') }),
   z.object({ ...envelope, command: z.literal('describe'), service: serviceName }),
   z.object({
     ...envelope,

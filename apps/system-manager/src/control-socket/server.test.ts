@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { socketPathOf } from './location.js';
+import { overviewSchema } from './overview.js';
 import { parseResponse } from './protocol.js';
 import { type ControlActions, type ControlSocket, startControlSocket } from './server.js';
 
@@ -30,6 +31,10 @@ function recording() {
     signal: () => null,
     reload: async () => ({}),
     describe: (name) => ({ name }),
+    overview: () => {
+      calls.push('overview');
+      return { at: 1, services: [], caches: {} };
+    },
     logs: async () => [{ service: 'api', text: 'hello' }],
     follow: () => () => {},
   };
@@ -71,6 +76,17 @@ describe('the control socket server', () => {
     expect(calls).toEqual(['restart api']);
     await open[0]?.socket.close();
     expect(() => lstatSync(socket)).toThrow(/ENOENT/);
+  });
+
+  it('answers overview (read-only: every service and its cache counters) in a shape the CLI accepts', async () => {
+    const { calls, actions } = recording();
+    const socket = await serve(actions);
+    const answer = parseResponse(
+      await exchange(socket, `${JSON.stringify({ v: 1, by, command: 'overview' })}\n`),
+    );
+    expect(answer).toMatchObject({ ok: true });
+    expect(overviewSchema.safeParse((answer as { result: unknown }).result).success).toBe(true);
+    expect(calls).toEqual(['overview']);
   });
 
   it('refuses what is not a valid request, names why, and does nothing', async () => {

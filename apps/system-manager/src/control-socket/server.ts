@@ -25,11 +25,21 @@ export interface ControlActions {
   signal(service: string, signal: (typeof OPERATOR_SIGNALS)[number], by: Requester): unknown;
   reload(by: Requester): Promise<unknown>;
   describe(service: string): unknown;
+  /** Every service's state and its cache counters, in one answer (what `top` polls). */
+  overview(): unknown;
   /** The last `lines` lines of one service's output (or of all, interleaved by time where known). */
   logs(service: string | null, lines: number): Promise<readonly LogLine[]>;
   /** Calls `onLine` for each new line; returns the unsubscribe function. */
   follow(service: string | null, onLine: (line: LogLine) => void): () => void;
 }
+
+/** Requests that change nothing: not logged (`top` sends one every second). */
+const READ_ONLY_COMMANDS: ReadonlySet<ControlRequest['command']> = new Set([
+  'ping',
+  'describe',
+  'logs',
+  'overview',
+]);
 
 /** Most connections held at once; more wait in the kernel's backlog. */
 const MAX_CONNECTIONS = 32;
@@ -143,7 +153,7 @@ async function handle(
   log: Logger,
 ): Promise<void> {
   const by = request.by;
-  if (request.command !== 'logs' && request.command !== 'ping' && request.command !== 'describe')
+  if (!READ_ONLY_COMMANDS.has(request.command))
     log.info({ command: request.command, by }, `control socket: ${request.command} requested by ${by.user}`);
   try {
     switch (request.command) {
@@ -159,6 +169,8 @@ async function handle(
         return reply(connection, null, await actions.reload(by));
       case 'describe':
         return reply(connection, null, actions.describe(request.service));
+      case 'overview':
+        return reply(connection, null, actions.overview());
       case 'logs':
         return await sendLogs(connection, request, actions);
     }

@@ -73,6 +73,7 @@ describe('renderAppMetrics', () => {
     expect(values.get('system_manager_session_store_up')).toBe('0');
     expect(values.get('system_manager_session_store_info{kind="redis"}')).toBe('1');
     expect(values.get('system_manager_session_store_info{kind="file"}')).toBe('0');
+    expect(values.get('system_manager_session_store_info{kind="etcd"}')).toBe('0');
     expect(values.get('system_manager_session_lease_renewals_total')).toBe('4');
     expect(values.get('system_manager_session_lease_failures_total')).toBe('7');
     expect(values.get('system_manager_session_store_outages_total')).toBe('2');

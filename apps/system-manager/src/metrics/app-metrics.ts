@@ -18,17 +18,17 @@ export interface ServiceMetricsInput {
 
 /** The state of the session registry store. */
 export interface SessionStoreMetricsInput {
-  /** `file` (the embedded default) or `redis` (the fleet store). */
-  readonly kind: 'file' | 'redis';
+  /** `file` (the embedded default), `redis` or `etcd` (the fleet stores). */
+  readonly kind: 'file' | 'redis' | 'etcd';
   /** Whether the store answers now (the file store: its directory is usable). */
   readonly up: boolean;
-  /** Leases re-registered after they had expired (0 for the file store). */
+  /** Leases that counted as lost and were re-registered (or, on etcd, confirmed again); 0 for the file store. */
   readonly leaseRenewals: number;
   /** Lease refreshes that failed. */
   readonly leaseFailures: number;
   /** Times the store went from answering to not answering. */
   readonly outages: number;
-  /** Entries (records, claims) refused because they do not verify with the fleet key. Default 0. */
+  /** Entries (records, claims) refused because they do not verify with the fleet key (Redis with a key). Default 0. */
   readonly unverifiedEntries?: number;
 }
 
@@ -50,7 +50,7 @@ export interface AppMetricsInput {
   readonly reap?: ReapMetricsInput;
 }
 
-const STORE_KINDS = ['file', 'redis'] as const;
+const STORE_KINDS = ['file', 'redis', 'etcd'] as const;
 /** Kinds always present in the adopted gauge (0 when none), so an alert on them never sees an absent series. */
 const ALWAYS_REPORTED_KINDS = ['vm'] as const;
 
@@ -133,7 +133,7 @@ export function renderAppMetrics(input: AppMetricsInput): string {
     {
       name: 'system_manager_session_lease_renewals_total',
       type: 'counter',
-      help: 'Session leases re-registered after they had expired.',
+      help: 'Session leases that counted as lost and were re-registered, or confirmed again by etcd.',
       samples: [{ value: store.leaseRenewals }],
     },
     {
