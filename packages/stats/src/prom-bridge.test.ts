@@ -192,7 +192,8 @@ describe('StatsRegistry#registerWith (real prom-client Registry)', () => {
     expect(prom.getMetricsAsArray()).toHaveLength(0);
   });
 
-  it('does not load prom-client unless the caller does', () => {
+  // A whole Node + tsx start-up: 12 s once when CI started every package's suite at the same time.
+  it('does not load prom-client unless the caller does', { timeout: 60_000 }, () => {
     // A fresh process that imports @core/stats from source and uses it; then
     // imports prom-client itself, to show the check would notice.
     const script = `
