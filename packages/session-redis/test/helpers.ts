@@ -33,7 +33,11 @@ export function freshPrefix(): string {
 
 /** A plain client for looking at (and planting) keys. */
 export function rawClient(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  const client = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  // The outages the tests cause reach this client too: its commands reject with them; the
+  // connection-level event needs a listener or ioredis prints "Unhandled error event".
+  client.on('error', () => {});
+  return client;
 }
 
 /** Polls until `check` holds (no fixed sleeps); fails after `timeoutMs`. */
