@@ -7,6 +7,9 @@
 // - a lost lease is replaced only while the record is untouched and
 //   unmarked: a restored lease never writes back what was reaped. Once a
 //   reaper took the record over, every write is refused for good.
+// A claim lives on the lease, the record that lists it is written after it:
+// claims not yet in a written record are remembered, so a lease replaced in
+// between makes them again too.
 import { type SessionLogger, type SessionRecord, SessionTakenOverError } from '@core/session';
 import { parseReaping, serializeRecord } from './codec.js';
 import type { Connection } from './connection.js';
@@ -39,6 +42,8 @@ export class OwnSession {
   private revision: string | null = null;
   private lastRecord: SessionRecord | null = null;
   private markerLease: string | null = null;
+  /** Claims of this session that no written record lists yet (`kind id`). */
+  private readonly unrecorded = new Map<string, { kind: string; id: string }>();
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
@@ -55,6 +60,17 @@ export class OwnSession {
     const id = await this.context.lease.current();
     if (this.markerLease === id || this.sessionId === null) return id;
     return this.exclusive(() => this.ensureMarker());
+  }
+
+  /**
+   * Remembers a claim about to be made until a written record lists it or it
+   * is released: a lease replaced meanwhile makes it again.
+   * @returns forget - for a claim that was not made after all.
+   */
+  claiming(kind: string, id: string): () => void {
+    const key = `${kind} ${id}`;
+    this.unrecorded.set(key, { kind, id });
+    return () => this.unrecorded.delete(key);
   }
 
   /** Writes the whole record (see `EtcdSessionStore.writeRecord`). */
@@ -79,8 +95,7 @@ export class OwnSession {
           ),
         );
         if (reply.succeeded) {
-          this.revision = reply.revision;
-          this.lastRecord = record;
+          this.written(reply.revision, record);
           return;
         }
         const [stored, reaping, marker] = entries(reply);
@@ -92,8 +107,7 @@ export class OwnSession {
         }
         if (stored !== undefined && stored.value === text && stored.modRevision !== this.revision) {
           // Our previous attempt landed but its reply was lost (the call was retried): it is written.
-          this.revision = stored.modRevision;
-          this.lastRecord = record;
+          this.written(stored.modRevision, record);
           return;
         }
         if (this.revision === null && stored !== undefined)
@@ -210,13 +224,22 @@ export class OwnSession {
       this.refuseIfTakenOver();
     }
     this.markerLease = next;
-    const claimed = (this.lastRecord?.resources ?? []).filter((r) => r.claimed);
+    const claimed = [
+      ...(this.lastRecord?.resources ?? []).filter((r) => r.claimed),
+      ...this.unrecorded.values(),
+    ];
     if (claimed.length > 0) await this.context.reclaim(claimed);
     this.note(
       { outcome: 'kept', previousLeaseId: lost, leaseId: next },
       `nobody had taken its record over, so lease ${next} took its place (${claimed.length} claims made again)`,
     );
     return next;
+  }
+
+  private written(revision: string, record: SessionRecord): void {
+    this.revision = revision;
+    this.lastRecord = record;
+    for (const r of record.resources) if (r.claimed) this.unrecorded.delete(`${r.kind} ${r.id}`);
   }
 
   private refuseIfTakenOver(): void {

@@ -110,6 +110,57 @@ describe.skipIf(SKIP_REASON !== null)('EtcdSessionStore on a real 3-member clust
     await reaper.unregisterSession();
   });
 
+  // The lease can be lost between the claim's transaction and the write of the record that lists it:
+  // the claim must be made again under the new lease, or the port is recorded as claimed with no claim.
+  it.each([
+    ['noticed by the keepalive before the record is written', true],
+    ['noticed by the write of the record itself', false],
+  ])(
+    'a claim made just before the lease is lost is made again under the new lease (%s)',
+    async (_how, waitForRenewal) => {
+      const prefix = freshPrefix();
+      const store = storeOn(cluster.endpoints, prefix);
+      const manager = createSessionManager({ dir: tempDir('session-etcd-'), store });
+      await manager.registerVm('vm-1', 'europe-west4-a', ['api']);
+      const writeRecord = store.writeRecord.bind(store);
+      let revoked: string | null = null;
+      store.writeRecord = async (record) => {
+        if (revoked === null && record.resources.some((r) => r.kind === 'port')) {
+          revoked = store.leaseId as string;
+          await raw.leaseClient.leaseRevoke({ ID: revoked });
+          if (waitForRenewal)
+            await until(
+              () => store.leaseRenewals.some((r) => r.outcome === 'kept'),
+              'the store to replace its lease',
+              8_000,
+            );
+        }
+        return writeRecord(record);
+      };
+      await manager.claimResources('port', () => [{ kind: 'port', id: '127.0.0.1:8010' }]);
+      expect(revoked).not.toBeNull();
+      expect(store.leaseId).not.toBe(revoked);
+      const [claim] = await store.listClaims('port');
+      expect(claim).toMatchObject({ id: '127.0.0.1:8010', lease: 'held' });
+      expect(claim?.holder.sessionId).toBe(manager.sessionId);
+      const ttl = await raw.leaseClient.leaseTimeToLive({ ID: store.leaseId as string, keys: true });
+      expect(ttl.keys.map((k) => k.toString())).toContain(
+        `${prefix}c/port/${encodeURIComponent(claim?.holder.hostId ?? '')}/${encodeURIComponent('127.0.0.1:8010')}`,
+      );
+      // Another session on this host is told the port is taken.
+      const peerStore = storeOn(cluster.endpoints, prefix);
+      const peer = createSessionManager({ dir: tempDir('session-etcd-'), store: peerStore });
+      let seenTaken: string[] = [];
+      await peer.claimResources('port', (taken) => {
+        seenTaken = [...taken];
+        return [{ kind: 'port', id: '127.0.0.1:8011' }];
+      });
+      expect(seenTaken).toEqual(['127.0.0.1:8010']);
+      await peer.unregisterSession();
+      await manager.unregisterSession();
+    },
+  );
+
   it('skips and warns about values it did not write; they are never reaped or trusted', async () => {
     const prefix = freshPrefix();
     const warnings: string[] = [];

@@ -253,8 +253,18 @@ export class EtcdSessionStore implements SessionStore {
   }
 
   /** Claims by transaction (`createRevision == 0`), attached to this session's lease; a dead holder's claim is replaced by exactly one claimant. */
-  claim(request: ClaimRequest): Promise<ClaimOutcome> {
-    return claim(this.claimContext, request);
+  async claim(request: ClaimRequest): Promise<ClaimOutcome> {
+    if (request.owner.sessionId !== this.owner?.sessionId) return claim(this.claimContext, request);
+    // Remembered before the transaction: a lease replaced while it is in flight makes it again.
+    const forget = this.own.claiming(request.kind, request.id);
+    try {
+      const outcome = await claim(this.claimContext, request);
+      if (!outcome.ok) forget();
+      return outcome;
+    } catch (error) {
+      forget();
+      throw error;
+    }
   }
 
   /** Removes the claim if `holderSessionId` still holds it. */
@@ -268,6 +278,7 @@ export class EtcdSessionStore implements SessionStore {
         if (stored) scopes.push(this.scopeOf(kind, { hostId: stored.record.hostId ?? null }));
       }
     }
+    if (holderSessionId === this.owner?.sessionId) this.own.claiming(kind, id)();
     return releaseClaim(this.claimContext, kind, id, holderSessionId, scopes);
   }
 
