@@ -24,6 +24,11 @@ const endpoints = endpointList.split(',');
 const count = Number(countText);
 const lines = createInterface({ input: process.stdin });
 const go = new Promise<void>((resolve) => lines.once('line', () => resolve()));
+let finishing = false;
+// The parent is gone (killed, interrupted) before it said "finish": nobody will, so this process ends too.
+lines.once('close', () => {
+  if (!finishing) process.exit(1);
+});
 
 let run: () => Promise<void>;
 let close: () => Promise<void>;
@@ -73,6 +78,7 @@ const ms = Number(process.hrtime.bigint() - started) / 1e6;
 const used = process.cpuUsage(cpu);
 process.stdout.write(`done ${ms} ${(used.user + used.system) / count}\n`);
 await new Promise<void>((resolve) => lines.once('line', () => resolve())); // the parent checks the store first
+finishing = true;
 await close();
 lines.close();
 process.stdin.destroy();

@@ -4,7 +4,29 @@ import { join } from 'node:path';
 import type { SessionRecord } from '@core/session';
 
 const created: string[] = [];
+const onStop: (() => Promise<unknown>)[] = [];
 let cleanupArmed = false;
+
+function arm(): void {
+  if (cleanupArmed) return;
+  cleanupArmed = true;
+  process.on('exit', () => {
+    for (const dir of created) rmSync(dir, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => {
+      // What outlives this process unless stopped (the etcd members) is stopped first, for at most 10 s.
+      const stopped = Promise.allSettled(onStop.map((stop) => stop()));
+      const limit = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+      void Promise.race([stopped, limit]).then(() => process.exit(130));
+    });
+}
+
+/** Runs `stop` (e.g. disposing the etcd cluster) before the process exits on Ctrl-C or SIGTERM. */
+export function onInterrupt(stop: () => Promise<unknown>): void {
+  arm();
+  onStop.push(stop);
+}
 
 /**
  * A fresh session directory (the manager's tracker file lives there). Every
@@ -12,13 +34,7 @@ let cleanupArmed = false;
  * error, or on Ctrl-C — so a bench leaves nothing in the OS temp directory.
  */
 export function freshDir(): string {
-  if (!cleanupArmed) {
-    cleanupArmed = true;
-    process.on('exit', () => {
-      for (const dir of created) rmSync(dir, { recursive: true, force: true });
-    });
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
-  }
+  arm();
   const parent = mkdtempSync(join(tmpdir(), 'session-etcd-bench-'));
   created.push(parent);
   return join(parent, 'sessions');
@@ -46,4 +62,23 @@ export function benchRecord(sessionId: string): SessionRecord {
       { kind: 'process', id: 'ui', pid: 4244, processStartTime: '123461', registeredAt: now },
     ],
   };
+}
+
+/** The median (upper middle for an even count). */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+}
+
+/** A number for a table: thousands separated, `digits` decimals. */
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** Runs `run` for 0..count-1 with at most `limit` at once. */
+export async function pool(count: number, limit: number, run: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await run(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
 }

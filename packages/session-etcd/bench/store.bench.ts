@@ -1,134 +1,82 @@
-// The etcd store against its physical floor, measured side by side in one run
+// The etcd store measured side by side with what it is built on, in one run
 // on one 3-member etcd cluster (started here on free loopback ports, data in
-// a temp dir removed at the end), with the compared cases interleaved round
-// by round: 8 processes × N register+unregister cycles at once (ours) vs. 8
-// processes × N pairs of bare etcd transactions of the same shape (compare
-// the record's modRevision, put a record-sized value: the floor). Every write
-// of ours is counted on the server (the record key's version: 0 lost).
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+// a temp dir removed at the end):
+// (a) 8 processes × N register+unregister cycles at once vs 8 processes × N
+//     pairs of bare etcd transactions of the same shape (bench/fleet.ts);
+// (b) one session's cycle with 5,000 other live sessions in the store vs 10
+//     (bench/crowd.ts);
+// (c) reaping a dead host's 1,000 VMs with a cleanup that spawns /bin/true
+//     vs 1,000 bare spawns at the same concurrency (bench/reap-host.ts).
+// SESSION_ETCD_BENCH_CYCLES / _ROUNDS scale (a); the whole run takes about
+// two minutes on two cores.
 import { Etcd3 } from 'etcd3';
 import { startEtcdCluster } from '../test/etcd-cluster.js';
+import { compareCrowds } from './crowd.js';
+import { compareFleets, type FleetRun } from './fleet.js';
+import { compareReaping } from './reap-host.js';
+import { fmt, median, onInterrupt } from './shared.js';
 
 const PROCESSES = 8;
 const CYCLES = Number(process.env['SESSION_ETCD_BENCH_CYCLES'] ?? 100);
-const ROUNDS = Number(process.env['SESSION_ETCD_BENCH_ROUNDS'] ?? 5);
+const ROUNDS = Number(process.env['SESSION_ETCD_BENCH_ROUNDS'] ?? 3);
+const CROWD = { small: 10, large: 5_000, cycles: 100, rounds: 3 };
+const REAP = { sessions: 50, vmsEach: 20, concurrency: 8, rounds: 3 };
 
 const cluster = await startEtcdCluster();
+onInterrupt(() => cluster.dispose());
 const raw = new Etcd3({ hosts: [...cluster.endpoints] });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
-interface FleetRun {
-  readonly cyclesPerSec: number;
-  readonly lost: number;
-  /** CPU time of one process per cycle (µs), median over the 8. */
-  readonly cpuPerCycleUs: number;
-}
-
-/** 8 cycler processes started together; wall time from "go" to the last "done". */
-async function fleet(mode: 'floor' | 'store', prefix: string): Promise<FleetRun> {
-  const script = fileURLToPath(new URL('./cycler.ts', import.meta.url));
-  const children = Array.from({ length: PROCESSES }, (_, i) =>
-    spawn(
-      process.execPath,
-      [
-        '--conditions=@core/source',
-        '--import',
-        'tsx',
-        script,
-        mode,
-        cluster.endpoints.join(','),
-        prefix,
-        String(CYCLES),
-        `p${i}`,
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'], env: process.env },
-    ),
-  );
-  const exits = children.map((c) => new Promise((resolve) => c.once('exit', resolve)));
-  const readers = children.map((child) => {
-    const queue: string[] = [];
-    const waiters: ((line: string) => void)[] = [];
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const waiter = waiters.shift();
-      if (waiter) waiter(line);
-      else queue.push(line);
-    });
-    return () =>
-      queue.length > 0
-        ? Promise.resolve(queue.shift() as string)
-        : new Promise<string>((r) => waiters.push(r));
-  });
-  try {
-    const sessions = (await Promise.all(readers.map((next) => next()))).map(
-      (line) => line.split(' ')[1] as string,
-    );
-    const started = process.hrtime.bigint();
-    for (const child of children) child.stdin.write('go\n');
-    const done = await Promise.all(readers.map((next) => next()));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const cpuPerCycleUs = median(done.map((line) => Number(line.split(' ')[2])));
-    let lost = 0;
-    if (mode === 'store') {
-      for (const id of sessions) {
-        // One put registered the permanent VM, then two per cycle: the key's version counts every one.
-        const [kv] = (await raw.get(`${prefix}s/${id}`).exec()).kvs;
-        lost += 1 + 2 * CYCLES - Number(kv?.version ?? 0);
-      }
-    }
-    for (const child of children) child.stdin.write('finish\n');
-    await Promise.all(exits);
-    return { cyclesPerSec: (PROCESSES * CYCLES) / seconds, lost, cpuPerCycleUs };
-  } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  }
-}
+const range = (ratios: number[]) =>
+  `rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
 
 try {
-  process.stderr.write(
-    `  ${PROCESSES} processes × ${CYCLES} cycles, ${ROUNDS} interleaved rounds on a 3-member cluster …\n`,
+  const began = Date.now();
+  const say = (what: string) =>
+    process.stderr.write(`  ${((Date.now() - began) / 1000).toFixed(0).padStart(3)} s  ${what} …\n`);
+  say(`(a) ${PROCESSES} processes × ${CYCLES} cycles, ${ROUNDS} interleaved rounds`);
+  const fleets = await compareFleets(raw, cluster.endpoints, {
+    processes: PROCESSES,
+    cycles: CYCLES,
+    rounds: ROUNDS,
+  });
+  say(`(b) one session's cycle among ${CROWD.small}, then ${fmt(CROWD.large)} live sessions`);
+  const crowds = await compareCrowds(cluster.endpoints, CROWD);
+  say(
+    `(c) reaping ${fmt(REAP.sessions * REAP.vmsEach)} VMs vs bare spawns, ${REAP.rounds} interleaved rounds`,
   );
-  const floorRuns: FleetRun[] = [];
-  const storeRuns: FleetRun[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    // Back to back, alternating which goes first: each round's ratio sees the same machine load.
-    if (round % 2 === 0) {
-      floorRuns.push(await fleet('floor', `floor-${round}/`));
-      storeRuns.push(await fleet('store', `fleet-${round}/`));
-    } else {
-      storeRuns.push(await fleet('store', `fleet-${round}/`));
-      floorRuns.push(await fleet('floor', `floor-${round}/`));
-    }
-  }
-  const floorRate = median(floorRuns.map((r) => r.cyclesPerSec));
-  const storeRate = median(storeRuns.map((r) => r.cyclesPerSec));
-  const lost = storeRuns.reduce((sum, r) => sum + r.lost, 0);
-  const ratios = storeRuns.map((run, i) => run.cyclesPerSec / (floorRuns[i] as FleetRun).cyclesPerSec);
-  const ratio = median(ratios);
-  const ratioRange = `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
-  const cpu = (runs: FleetRun[]) => fmt(median(runs.map((r) => r.cpuPerCycleUs)));
+  const reaping = await compareReaping(raw, cluster.endpoints, REAP);
+  say('done');
+
+  const rate = (runs: FleetRun[]) => median(runs.map((r) => r.cyclesPerSec));
+  const fleetRatio = median(fleets.ratios);
+  const lost = fleets.store.reduce((sum, r) => sum + r.lost, 0);
+  const crowdRatio = crowds.large.msPerCycle / crowds.small.msPerCycle;
+  const reapRatio = median(reaping.ratios);
+  const met = (ok: boolean) => (ok ? 'yes' : '**no**');
 
   console.log(
-    `### @core/session-etcd — ${PROCESSES} processes × ${CYCLES} register+unregister cycles at once, 3-member etcd cluster (median of ${ROUNDS} interleaved rounds; × floor = median of the per-round ratios)\n`,
+    '### @core/session-etcd — against the floor, 3-member etcd cluster on loopback (one run of `pnpm bench`)\n',
   );
-  console.log('| case | cycles/s (all processes) | × floor | CPU µs / cycle (one process) | lost |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| | ours | against | ratio | goal | met |');
+  console.log('|---|---:|---:|---:|---|:---:|');
   console.log(
-    `| floor: 2 bare etcd transactions (compare modRevision, put a record-sized value), ${PROCESSES} processes | ${fmt(floorRate)} | 1.00 | ${cpu(floorRuns)} | — |`,
+    `| (a) ${PROCESSES} processes × ${CYCLES} register+unregister cycles at once (cycles/s, all processes) vs ${PROCESSES} processes × ${CYCLES} pairs of bare etcd transactions of the same shape | ${fmt(rate(fleets.store))} | ${fmt(rate(fleets.floor))} | ${fleetRatio.toFixed(2)}× (${range(fleets.ratios)}) | ≥ 0.5× | ${met(fleetRatio >= 0.5)} |`,
   );
   console.log(
-    `| EtcdSessionStore: manager.registerResource + unregisterResource | ${fmt(storeRate)} | ${ratio.toFixed(2)} (rounds ${ratioRange}) | ${cpu(storeRuns)} | ${lost} of ${PROCESSES * CYCLES * 2 * ROUNDS} writes |`,
+    `| (b) one register+unregister cycle (ms) with ${fmt(CROWD.large)} live sessions in the store vs with ${CROWD.small} | ${crowds.large.msPerCycle.toFixed(2)} | ${crowds.small.msPerCycle.toFixed(2)} | ${crowdRatio.toFixed(2)}× | ≤ 2× | ${met(crowdRatio <= 2)} |`,
+  );
+  console.log(
+    `| (c) reaping a dead host's ${fmt(reaping.vms)} VMs (${reaping.sessions} sessions), cleanup spawns \`/bin/true\`, concurrency ${REAP.concurrency} (s) vs ${fmt(reaping.vms)} bare spawns at concurrency ${REAP.concurrency} | ${median(reaping.reap).toFixed(2)} | ${median(reaping.bare).toFixed(2)} | ${reapRatio.toFixed(2)}× (${range(reaping.ratios)}) | ≤ 1.3× | ${met(reapRatio <= 1.3)} |`,
   );
   console.log('');
-  console.log('| goal | measured | met |');
-  console.log('|---|---|:---:|');
   console.log(
-    `| ${PROCESSES} processes: ≥ 0.5× the floor | ${ratio.toFixed(2)}× | ${ratio >= 0.5 ? 'yes' : 'NO'} |`,
+    `(a) median of ${ROUNDS} interleaved rounds, × = median of the per-round ratios; CPU per cycle of one process: ours ${fmt(median(fleets.store.map((r) => r.cpuPerCycleUs)))} µs, floor ${fmt(median(fleets.floor.map((r) => r.cpuPerCycleUs)))} µs; writes lost: ${lost} of ${fmt(fleets.writes)}${lost === 0 ? '' : ' (**not 0**)'}.`,
   );
-  console.log(`| 0 writes lost | ${lost} | ${lost === 0 ? 'yes' : 'NO'} |`);
+  console.log(
+    `(b) median of ${CROWD.rounds} rounds of ${CROWD.cycles} cycles each, one after the other (rounds: ${crowds.small.rounds.map((r) => r.toFixed(2)).join(', ')} ms with ${CROWD.small}; ${crowds.large.rounds.map((r) => r.toFixed(2)).join(', ')} ms with ${fmt(CROWD.large)}); CPU per cycle of the cycling process: ${fmt(crowds.small.cpuPerCycleUs)} µs vs ${fmt(crowds.large.cpuPerCycleUs)} µs.`,
+  );
+  console.log(
+    `(c) median of ${REAP.rounds} interleaved rounds, × = median of the per-round ratios (reap ${reaping.reap.map((s) => s.toFixed(2)).join(', ')} s; bare ${reaping.bare.map((s) => s.toFixed(2)).join(', ')} s).`,
+  );
 } finally {
   raw.close();
   await cluster.dispose();
