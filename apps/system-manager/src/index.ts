@@ -69,6 +69,7 @@ export {
   reapProcess,
   renderCommand,
   runCleanupCommand,
+  UnsafeCommandValueError,
 } from './reaper.js';
 export {
   createSessionStore,

@@ -85,6 +85,7 @@ export class EtcdSessionStore implements SessionStore {
     this.connection = new Connection(this.options, this.location, this.logger);
     this.lease = new OwnLease({
       connection: this.connection,
+      location: this.location,
       ttlSeconds: this.leaseTtlMs / 1_000,
       heartbeatMs: this.heartbeatMs,
       lost: (loss) => this.onLeaseLost(loss),

@@ -26,6 +26,7 @@ export type {
 } from './contract.js';
 export {
   SessionClaimConflictError,
+  SessionClaimUnsettledError,
   SessionDirUnsafeError,
   SessionError,
   type SessionErrorCode,

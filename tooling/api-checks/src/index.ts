@@ -1,0 +1,7 @@
+export { type DeclaredExport, DeclaredModule } from './declared.js';
+export { describePublicApi, type PublicApiSpec } from './describe.js';
+export {
+  type ErrorConventionSpec,
+  errorConventionProblems,
+  type PackageUnderTest,
+} from './error-convention.js';
