@@ -4,6 +4,8 @@ import * as api from '../src/index.js';
 describePublicApi({
   dir: new URL('..', import.meta.url),
   exports: api,
+  // The app's README documents its CLI, config and endpoints, not a library API.
+  readmeTable: false,
   errors: {
     base: api.SystemManagerError,
     codeType: 'SystemManagerErrorCode',

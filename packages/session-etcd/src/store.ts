@@ -1,17 +1,15 @@
 import { EventEmitter } from 'node:events';
+import type { SessionLogger, SessionOwner, SessionRecord, SessionStore } from '@core/session';
 import type {
   ClaimOutcome,
   ClaimRequest,
   LeaseEvidence,
-  SessionLogger,
-  SessionOwner,
-  SessionRecord,
-  SessionStore,
   StoredClaim,
   StoredSession,
-} from '@core/session';
+} from '@core/session/store';
+import { ownerOf } from '@core/session/store';
 import { type ClaimContext, claim, listClaims, releaseClaim } from './claims.js';
-import { ownerOf, parseLeaseMarker } from './codec.js';
+import { parseLeaseMarker } from './codec.js';
 import { Connection } from './connection.js';
 import { EtcdLeaseConflictError, EtcdStoreCorruptError, EtcdStoreSyncError } from './errors.js';
 import { KeyLayout } from './keys.js';

@@ -1,17 +1,14 @@
 import { EventEmitter } from 'node:events';
+import type { SessionLogger, SessionOwner, SessionRecord, SessionStore } from '@core/session';
 import type {
   ClaimOutcome,
   ClaimRequest,
   ReapTakeover,
-  SessionLogger,
-  SessionOwner,
-  SessionRecord,
-  SessionStore,
   StoredClaim,
   StoredSession,
-} from '@core/session';
+} from '@core/session/store';
+import { ownerOf } from '@core/session/store';
 import { claim, releaseClaim } from './claims.js';
-import { ownerOf } from './codec.js';
 import { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError, RedisStoreSyncError } from './errors.js';
 import { KeyLayout } from './keys.js';

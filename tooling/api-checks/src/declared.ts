@@ -9,6 +9,21 @@ export interface DeclaredExport {
   readonly name: string;
   /** True for an interface or type alias (nothing exists at run time). */
   readonly typeOnly: boolean;
+  /** What it is: `class`, `function`, `const`, `interface`, `type`, `enum`. */
+  readonly kind: string;
+  /** The first sentence of its doc comment ('' when it has none). */
+  readonly summary: string;
+  /** Whether its doc comment says `@deprecated`. */
+  readonly deprecated: boolean;
+}
+
+function kindOf(flags: ts.SymbolFlags): string {
+  if (flags & ts.SymbolFlags.Class) return 'class';
+  if (flags & ts.SymbolFlags.Function) return 'function';
+  if (flags & ts.SymbolFlags.Enum) return 'enum';
+  if (flags & ts.SymbolFlags.Variable) return 'const';
+  if (flags & ts.SymbolFlags.Interface) return 'interface';
+  return 'type';
 }
 
 /** One entry module, compiled once and asked several questions. */
@@ -47,7 +62,13 @@ export class DeclaredModule {
       .map((symbol) => {
         const target = symbol.flags & ts.SymbolFlags.Alias ? this.checker.getAliasedSymbol(symbol) : symbol;
         const typeOnly = (target.flags & ts.SymbolFlags.Value) === 0;
-        return { name: symbol.name, typeOnly };
+        const doc = ts
+          .displayPartsToString(target.getDocumentationComment(this.checker))
+          .replace(/\s+/g, ' ')
+          .trim();
+        const summary = /^(.*?\.)(\s+[A-Z`]|$)/.exec(doc)?.[1] ?? doc;
+        const deprecated = target.getJsDocTags(this.checker).some((tag) => tag.name === 'deprecated');
+        return { name: symbol.name, typeOnly, kind: kindOf(target.flags), summary, deprecated };
       })
       .sort((a, b) => a.name.localeCompare(b.name));
   }

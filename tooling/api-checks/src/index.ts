@@ -5,3 +5,4 @@ export {
   errorConventionProblems,
   type PackageUnderTest,
 } from './error-convention.js';
+export { exportTable, listedExports, type ReadmeEntry, readmeTableProblems } from './readme-table.js';
