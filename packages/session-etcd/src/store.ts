@@ -37,7 +37,7 @@ export interface EtcdSessionStoreEvents {
 const SILENT: SessionLogger = { warn() {} };
 
 /**
- * A `SessionStore` (the contract of `@core/session` v2) on an etcd cluster,
+ * A `SessionStore` (the contract of `@core/session`) on an etcd cluster,
  * for a fleet of machines: one etcd lease per session kept alive by its
  * owner, the record under a key of its own changed by compare-and-set on its
  * modRevision, claims created by transaction (`createRevision == 0`) and

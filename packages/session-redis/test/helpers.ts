@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { SessionOwner, SessionRecord } from '@core/session';
 import { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
+
+export { recordOf, remoteOwner } from '@tooling/session-contract';
 
 /**
  * A new directory in the OS temp dir (real path), removed with everything in
@@ -23,42 +24,6 @@ export function tempDir(prefix: string): string {
 /** A fresh session directory (a subfolder of a new temp dir, created by the code under test). */
 export function freshDir(): string {
   return join(tempDir('session-redis-'), 'sessions');
-}
-
-/** A session of another host: judged by its lease alone. */
-export function remoteOwner(tag: string): SessionOwner {
-  return {
-    sessionId: `remote-${tag}-${Date.now()}`,
-    pid: 4_000_000,
-    hostname: 'another-host',
-    hostId: 'another-host-identity',
-    processStartTime: '1',
-    createdAt: Date.now(),
-  };
-}
-
-/** A record of `owner` with VMs `ids` (claimed when `claimed`), registered at `registeredAt` (default now). */
-export function recordOf(
-  owner: SessionOwner,
-  ids: readonly string[],
-  options: { readonly claimed?: boolean; readonly registeredAt?: number } = {},
-): SessionRecord {
-  return {
-    ...owner,
-    hostId: owner.hostId ?? undefined,
-    registeredAt: Date.now(),
-    status: 'active',
-    vmId: null,
-    zone: null,
-    components: [],
-    metadata: {},
-    resources: ids.map((id) => ({
-      kind: 'vm',
-      id,
-      registeredAt: options.registeredAt ?? Date.now(),
-      ...(options.claimed ? { claimed: true } : {}),
-    })),
-  };
 }
 
 let prefixes = 0;

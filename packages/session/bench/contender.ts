@@ -2,7 +2,7 @@
 // barrier file. Modes: `store` (this package: registerResource +
 // unregisterResource on its own session), `floor` (the physical floor: two
 // bare durable atomic writes of a record-sized file per cycle: temp + write +
-// fsync + rename + directory fsync), `naive` (the original: read-modify-write
+// fsync + rename + directory fsync), `naive` (the baseline: read-modify-write
 // of one shared file in place, no lock).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

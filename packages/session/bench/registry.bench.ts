@@ -1,10 +1,10 @@
-// @core/session v2 bench. Every compared case runs interleaved (floor, ours,
+// @core/session bench. Every compared case runs interleaved (floor, ours,
 // floor, ours, …) in one run, so machine load hits both alike; medians are
 // reported with the floor, ours and the ratio side by side.
 //
 // 1. 8 processes × 200 register+unregister cycles at once: the file store vs.
 //    its physical floor (two bare durable atomic writes per cycle, 8 processes),
-//    and the original's unlocked read-modify-write (which loses entries).
+//    and the naive baseline: an unlocked read-modify-write of one shared file (which loses entries).
 // 2. Per-cycle cost in one process with 10 vs 5,000 live sessions in the directory.
 // 3. Reaping 1,000 dead sessions with a VM each and a `true` cleanup command; listing them.
 import { execFile, spawn } from 'node:child_process';
@@ -234,7 +234,7 @@ out.push(
   `| file store (registerResource + unregisterResource) | ${storeRate.toFixed(0)} | ${ratio.toFixed(2)} | ${storeLost} of ${PROCESSES * CYCLES * RUNS} |`,
 );
 out.push(
-  `| naive (the original: read-modify-write in place, no lock) | ${naive.cyclesPerSec.toFixed(0)} | ${(naive.cyclesPerSec / floorRate).toFixed(2)} | ${naive.lost} of ${PROCESSES * CYCLES} |`,
+  `| naive baseline: one shared file, read-modify-write in place, no lock | ${naive.cyclesPerSec.toFixed(0)} | ${(naive.cyclesPerSec / floorRate).toFixed(2)} | ${naive.lost} of ${PROCESSES * CYCLES} |`,
 );
 out.push(
   '',
