@@ -1,12 +1,12 @@
-// Bundles the read-only commands (`status`, `ports`) over tsc's output, so
-// they start fast with a manager running (goal: ≤ 1.5× `node -e ""`).
+// Bundles the read-only commands (`status`, `ports`) and `top` over tsc's
+// output, so they start fast with a manager running (goal: ≤ 1.5× `node -e ""`).
 //
 // Why: reading a live manager's session record loads @core/session and zod.
 // As separate ES modules that is ~100 ms over Node's own start (every file is
 // resolved, compiled and evaluated); bundled and tree-shaken — @core/session's
 // schemas are written with `zod/mini` for this — it is a few ms.
 //
-// What: dist/commands/status.js and dist/commands/ports.js are replaced by
+// What: dist/commands/status.js, ports.js and top.js are replaced by
 // bundles with the same exports (their .d.ts files stay tsc's), sharing
 // `ro-chunk-<hash>.js` chunks. Inlined: our own read-only modules,
 // @core/session and the zod/mini parts its schemas use. Everything a rare path
@@ -25,14 +25,22 @@ const src = path.join(root, 'src');
 const out = path.join(root, 'dist', 'commands');
 
 /** Own modules reached only on rare paths of the read-only commands: left to tsc's output. */
-const OWN_EXTERNAL = new Set(['config.ts', 'session-store.ts', 'manager.ts', 'logger.ts', 'commands.ts']);
+// errors.ts too: its classes must be the ones commands.ts checks with instanceof (exit codes).
+const OWN_EXTERNAL = new Set([
+  'config.ts',
+  'session-store.ts',
+  'manager.ts',
+  'logger.ts',
+  'commands.ts',
+  'errors.ts',
+]);
 /** Packages inlined into the bundle; every other package is loaded from node_modules. */
 const INLINED = (specifier) =>
   specifier === '@core/session' || /^zod\/(mini|v4\/core|v4\/locales\/en\.js)$/.test(specifier);
 
 // Chunks of an earlier build, and tsc's source maps of the two files replaced here (they would mislead).
 for (const name of readdirSync(out))
-  if (/^ro-chunk-[A-Z0-9]+\.js$/.test(name) || /^(status|ports)\.js\.map$/.test(name))
+  if (/^ro-chunk-[A-Z0-9]+\.js$/.test(name) || /^(status|ports|top)\.js\.map$/.test(name))
     rmSync(path.join(out, name));
 
 // zod is MIT-licensed: its notice travels in every file of the bundle (code of it is inlined).
@@ -53,7 +61,11 @@ const banner = [
 ].join('\n');
 
 const result = await build({
-  entryPoints: [path.join(src, 'commands', 'status.ts'), path.join(src, 'commands', 'ports.ts')],
+  entryPoints: [
+    path.join(src, 'commands', 'status.ts'),
+    path.join(src, 'commands', 'ports.ts'),
+    path.join(src, 'commands', 'top.ts'),
+  ],
   outdir: out,
   bundle: true,
   splitting: true,

@@ -5,7 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import { ConfigError, SystemManagerError } from '../errors.js';
 import { controlSocketDir, listSockets, socketPathOf } from './location.js';
-import { type ControlRequest, type LogLine, PROTOCOL_VERSION, parseResponse } from './protocol.js';
+import type { ControlRequest } from './protocol.js';
+import { type LogLine, PROTOCOL_VERSION, parseResponse } from './response.js';
 
 /** A request as the CLI builds it (version and requester are added here). */
 export type ClientRequest = ControlRequest extends infer R
