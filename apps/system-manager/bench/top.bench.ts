@@ -53,13 +53,14 @@ function timed(command: string, env: NodeJS.ProcessEnv, until?: string): Promise
   });
 }
 
-/** The pid of the node process running `cli` under `root` (script → shell exec'd → node). */
+/** The pid of the node process running `cli` under `root` (script → shell exec'd → node; script's own command line names `cli` too). */
 function nodeUnder(root: number): number | null {
   const queue = [root];
   while (queue.length > 0) {
     const pid = queue.shift() as number;
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(cli)) return pid;
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === process.execPath && argv[1] === cli) return pid;
       for (const task of [pid])
         queue.push(
           ...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8')

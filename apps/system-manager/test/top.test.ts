@@ -1,0 +1,131 @@
+// `system-manager top` in a real pseudo-terminal: tmux (its own server, on a
+// socket of this test) runs the CLI against a real manager; what is on the
+// screen is read with `capture-pane`, keys are sent with `send-keys`.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import type { ServiceStatus } from '../src/index.js';
+import {
+  APP_DIR,
+  CLI,
+  killTagged,
+  type ManagerUnderTest,
+  misbehaving,
+  NODE_TS,
+  runToEnd,
+  runtimeDir,
+  startManager,
+  tagEnv,
+  tempDir,
+  waitUntil,
+} from './helpers.js';
+
+afterEach(async () => {
+  await killTagged();
+});
+
+const SERVICES = {
+  services: [
+    misbehaving('api', 'tick', { env: { TICK_MS: '200' } }),
+    misbehaving('web', 'tick', { port: 'frontend', env: { TICK_MS: '200' } }),
+  ],
+  intervals: { healthMs: 100, healthIdleMs: 100 },
+};
+
+const hasTmux = spawnSync('tmux', ['-V']).status === 0;
+
+/** A tmux server of this test only, removed (with its socket) when the test ends. */
+function tmuxServer(env: Record<string, string>) {
+  const tmp = tempDir('sm-tmux-');
+  const name = `sm-top-${process.pid}`;
+  const tmuxEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...env,
+    ...tagEnv(),
+    TMUX_TMPDIR: tmp.dir,
+    TERM: 'xterm-256color',
+  };
+  delete tmuxEnv['TMUX'];
+  const tmux = (...args: string[]) =>
+    execFileSync('tmux', ['-L', name, ...args], { env: tmuxEnv, encoding: 'utf8' });
+  onTestFinished(() => {
+    spawnSync('tmux', ['-L', name, 'kill-server'], { env: tmuxEnv });
+    tmp.remove(); // the server's socket lives in there
+  });
+  return {
+    tmux,
+    screen: () => tmux('capture-pane', '-p', '-t', 'top'),
+    pane: (format: string) => tmux('display-message', '-p', '-t', 'top', format).trim(),
+  };
+}
+
+async function serviceOf(m: ManagerUnderTest, name: string): Promise<ServiceStatus | undefined> {
+  return (await m.status()).services.find((s) => s.name === name);
+}
+
+describe('system-manager top', { timeout: 90_000 }, () => {
+  it('without a terminal: says so on stderr, draws nothing, exit 2', async () => {
+    const { code, stdout, stderr } = await runToEnd(['top'], {});
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('top needs a terminal');
+  });
+
+  it('in a terminal: shows the services, stops one with `s`, notices the manager going away, quits on `q` restoring the screen', async () => {
+    expect(hasTmux, 'tmux is needed for this test (apt-get install tmux)').toBe(true);
+    const m = await startManager(SERVICES);
+    await m.ready();
+    const api = (await serviceOf(m, 'api')) as ServiceStatus;
+    const web = (await serviceOf(m, 'web')) as ServiceStatus;
+    const { tmux, screen, pane } = tmuxServer(m.env);
+    // The shell prints top's exit status and stays, so the screen after it can be read.
+    const command = [process.execPath, ...NODE_TS, CLI, 'top'].map((a) => `'${a}'`).join(' ');
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'top',
+      '-x',
+      '120',
+      '-y',
+      '30',
+      '-c',
+      APP_DIR,
+      `${command}; echo "top exited with $?"; exec sleep 600`,
+    );
+    const row = (name: string) =>
+      screen()
+        .split('\n')
+        .find((l) => l.startsWith(`${name} `)) ?? '';
+
+    // Every service, its state, pid and port; the selected one's last lines.
+    await waitUntil(() => row('api') !== '' && row('web') !== '', 30_000, 'both rows on screen');
+    expect(row('api')).toMatch(new RegExp(`^api\\s+healthy\\s+${api.pid}\\s+${api.port}\\s`));
+    expect(row('web')).toMatch(new RegExp(`^web\\s+healthy\\s+${web.pid}\\s+${web.port}\\s`));
+    const session = (readdirSync(runtimeDir).find((f) => f.endsWith('.sock')) as string).slice(0, -5);
+    expect(screen()).toContain(`session ${session} — 2 services`);
+    await waitUntil(() => /^tick \d+$/m.test(screen()), 10_000, "api's last lines");
+    expect(pane('#{alternate_on} #{cursor_flag}')).toBe('1 0'); // alternate screen, cursor hidden
+
+    // Down to `web`, `s`: the manager stops it (the socket's answer is shown), `api` keeps running.
+    tmux('send-keys', '-t', 'top', 'j');
+    await waitUntil(() => screen().includes('── web'), 5_000, 'web selected');
+    tmux('send-keys', '-t', 'top', 's');
+    await waitUntil(() => screen().includes('web: stopped'), 15_000, 'the stop outcome');
+    expect((await serviceOf(m, 'web'))?.state).toBe('stopped');
+    await waitUntil(() => /^web\s+stopped\s+-\s/.test(row('web')), 5_000, 'web shown stopped');
+    expect(await serviceOf(m, 'api')).toMatchObject({ pid: api.pid, state: 'healthy' });
+
+    // The manager goes away: top says so and keeps its screen.
+    m.child.kill('SIGTERM');
+    expect((await m.exited).code).toBe(0);
+    await waitUntil(() => screen().includes('manager gone'), 10_000, '"manager gone"');
+
+    // `q`: the terminal as it was (alternate screen left, cursor shown), exit 0.
+    tmux('send-keys', '-t', 'top', 'q');
+    await waitUntil(() => screen().includes('top exited with'), 10_000, 'top to exit');
+    expect(screen()).toContain('top exited with 0');
+    expect(screen()).not.toContain('SERVICE');
+    expect(pane('#{alternate_on} #{cursor_flag}')).toBe('0 1');
+  });
+});
