@@ -24,7 +24,7 @@ const MIN_FRAME_MS = 250;
 const READ_TIMEOUT_MS = 2_000;
 /** How long a restart, stop or start may take (a restart waits for the service's health). */
 const ACTION_TIMEOUT_MS = 10 * 60_000;
-/** How many of the selected service's last lines are fetched (what a tall terminal shows). */
+/** Most of the selected service's last lines fetched (never more than the terminal has rows). */
 const LOG_LINES = 100;
 
 const logLinesSchema = z
@@ -83,6 +83,7 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
       output.off('error', onEnd);
       for (const signal of Object.keys(SIGNAL_NUMBERS)) process.off(signal, onSignal);
       process.off('exit', screen.restore);
+      process.off('uncaughtExceptionMonitor', screen.restore);
       screen.restore();
       if ('code' in outcome) resolve(outcome.code);
       else reject(outcome.error);
@@ -140,7 +141,12 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
       }
       const answer = await send(
         socket,
-        { command: 'logs', service: name, lines: LOG_LINES, follow: false },
+        {
+          command: 'logs',
+          service: name,
+          lines: Math.max(1, Math.min(LOG_LINES, screen.size().height)),
+          follow: false,
+        },
         READ_TIMEOUT_MS,
         { signal: inFlight.signal },
       );
@@ -169,6 +175,8 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
         selectedName ??= model.rows[0]?.name ?? null;
         if (!connected) message = null;
         connected = true;
+        // The table is drawn without waiting for the lines (the first frame comes one answer sooner).
+        schedule();
         await fetchLogs();
       } catch (error) {
         if (ended) return;
@@ -260,8 +268,9 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
     output.on('resize', schedule);
     output.once('error', onEnd);
     for (const signal of Object.keys(SIGNAL_NUMBERS)) process.on(signal, onSignal);
-    // The last resort: whatever ends the process, the terminal is given back.
+    // The last resort: whatever ends the process — an exit, an error nothing caught — the terminal is given back.
     process.once('exit', screen.restore);
+    process.once('uncaughtExceptionMonitor', screen.restore);
     const pollTimer = setInterval(guarded(poll), POLL_MS);
     guarded(poll)();
   });

@@ -107,9 +107,10 @@ export function render(view: TopView, width: number, height: number): string[] {
     const whole = parts.join(' ');
     const plain = fit(whole, w);
     if (i === view.selected) lines.push(`${REVERSE}${plain.padEnd(w)}${RESET}`);
+    else if (!view.connected) lines.push(`${DIM}${plain}${RESET}`);
     else {
       // The state cell in its colour, when the row is not cut short.
-      const colour = view.connected ? (STATE_COLOUR[row.state] ?? '') : DIM;
+      const colour = STATE_COLOUR[row.state] ?? '';
       const [, state, ...rest] = parts;
       lines.push(
         colour !== '' && plain === whole ? `${name} ${colour}${state}${RESET} ${rest.join(' ')}` : plain,
