@@ -2,7 +2,7 @@
 // socket of this test) runs the CLI against a real manager; what is on the
 // screen is read with `capture-pane`, keys are sent with `send-keys`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { ServiceStatus } from '../src/index.js';
 import {
@@ -127,5 +127,48 @@ describe('system-manager top', { timeout: 90_000 }, () => {
     expect(screen()).toContain('top exited with 0');
     expect(screen()).not.toContain('SERVICE');
     expect(pane('#{alternate_on} #{cursor_flag}')).toBe('0 1');
+  });
+
+  it('Ctrl-C quits (exit 0), SIGTERM ends it (exit 143): both leave the alternate screen', async () => {
+    expect(hasTmux, 'tmux is needed for this test (apt-get install tmux)').toBe(true);
+    const m = await startManager(SERVICES);
+    await m.ready();
+    const { tmux } = tmuxServer(m.env);
+    const command = [process.execPath, ...NODE_TS, CLI, 'top'].map((a) => `'${a}'`).join(' ');
+    const run = (name: string) =>
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        name,
+        '-x',
+        '100',
+        '-y',
+        '20',
+        '-c',
+        APP_DIR,
+        `${command}; echo "top exited with $?"; exec sleep 600`,
+      );
+    const at = (name: string, format: string) => tmux('display-message', '-p', '-t', name, format).trim();
+    const text = (name: string) => tmux('capture-pane', '-p', '-t', name);
+
+    run('ctrl-c');
+    await waitUntil(() => text('ctrl-c').includes('api '), 30_000, 'the first frame');
+    expect(at('ctrl-c', '#{alternate_on}')).toBe('1');
+    tmux('send-keys', '-t', 'ctrl-c', 'C-c');
+    await waitUntil(() => text('ctrl-c').includes('top exited with'), 10_000, 'top to exit on Ctrl-C');
+    expect(text('ctrl-c')).toContain('top exited with 0');
+    expect(at('ctrl-c', '#{alternate_on} #{cursor_flag}')).toBe('0 1');
+
+    run('term');
+    await waitUntil(() => text('term').includes('api '), 30_000, 'the first frame');
+    // The pane's shell runs top as its only child.
+    const shell = at('term', '#{pane_pid}');
+    const top = Number(readFileSync(`/proc/${shell}/task/${shell}/children`, 'utf8').trim());
+    expect(readFileSync(`/proc/${top}/cmdline`, 'utf8')).toContain('top');
+    process.kill(top, 'SIGTERM');
+    await waitUntil(() => text('term').includes('top exited with'), 10_000, 'top to exit on SIGTERM');
+    expect(text('term')).toContain('top exited with 143');
+    expect(at('term', '#{alternate_on} #{cursor_flag}')).toBe('0 1');
   });
 });
