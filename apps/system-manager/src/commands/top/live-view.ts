@@ -64,7 +64,8 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
   let connected = true;
   let polling = false;
   let acting = false;
-  let lastFrameAt = 0;
+  // No frame yet: the first is drawn at once (performance.now() counts from the process's start, not from 0 here).
+  let lastFrameAt = Number.NEGATIVE_INFINITY;
   let frameTimer: NodeJS.Timeout | undefined;
   let ended = false;
   const inFlight = new AbortController();
