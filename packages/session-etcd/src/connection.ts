@@ -13,8 +13,10 @@
 import { EventEmitter } from 'node:events';
 import { SessionError, type SessionLogger } from '@core/session';
 import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
+import { accessErrorOf } from './access-errors.js';
 import { EtcdStoreUnavailableError } from './errors.js';
 import type { ResolvedEtcdOptions } from './options.js';
+import { probeTls } from './tls-probe.js';
 
 /** Events of the connection. */
 export interface ConnectionEvents {
@@ -68,6 +70,9 @@ export class Connection {
   /** First failed attempt with no answer since, or null. */
   private failingSince: number | null = null;
   private lastError: Error | null = null;
+  /** A handshake of our own after a TLS connection failed, and what it found (see ./tls-probe.ts). */
+  private tlsProbe: Promise<void> | null = null;
+  private tlsTrouble: string | null = null;
   private closed = false;
 
   /**
@@ -140,6 +145,14 @@ export class Connection {
       } catch (error) {
         if (!(error instanceof Error) || !isRetryable(error)) {
           if (error instanceof SessionError) throw error;
+          const refused =
+            error instanceof Error
+              ? accessErrorOf(error, this.location, this.options.auth?.user ?? null, this.options.keyPrefix)
+              : null;
+          if (refused !== null) {
+            this.noteReachable(); // it answered, with a refusal
+            throw refused;
+          }
           throw new EtcdStoreUnavailableError(this.location, Date.now() - started, error);
         }
         this.noteFailedAttempt(error);
@@ -147,8 +160,10 @@ export class Connection {
       const left = this.options.unavailableTimeoutMs - (Date.now() - started);
       if (left <= 0) {
         // The request as a whole failed: no member answered within the budget.
-        this.beginOutage(this.lastError);
-        throw new EtcdStoreUnavailableError(this.location, Date.now() - started, this.lastError);
+        if (this.tlsProbe !== null) await this.tlsProbe;
+        const failure = this.withTlsTrouble(this.lastError);
+        this.beginOutage(failure);
+        throw new EtcdStoreUnavailableError(this.location, Date.now() - started, failure);
       }
       const pause = Math.min(25 * 2 ** Math.min(attempt, 4), 400) + Math.random() * 25;
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
@@ -159,6 +174,8 @@ export class Connection {
   noteReachable(): void {
     this.everReached = true;
     this.failingSince = null;
+    this.tlsProbe = null;
+    this.tlsTrouble = null;
     if (this.reachableSince === null) this.reachableSince = Date.now();
     const since = this.outageStartedAt;
     if (since === null) return;
@@ -182,7 +199,33 @@ export class Connection {
     this.reachableSince = null;
     const now = Date.now();
     this.failingSince ??= now;
-    if (now - this.failingSince >= this.options.unavailableTimeoutMs) this.beginOutage(error);
+    this.probeTlsOnce(error);
+    if (now - this.failingSince >= this.options.unavailableTimeoutMs)
+      this.beginOutage(this.withTlsTrouble(error));
+  }
+
+  /** After a connection that could not be established to a TLS cluster: one handshake of our own, to learn why. */
+  private probeTlsOnce(error: Error): void {
+    const endpoints = this.options.endpoints.filter((e) => e.startsWith('https:')).slice(0, 3);
+    if (this.tlsProbe !== null || endpoints.length === 0 || !/No connection established/i.test(error.message))
+      return;
+    const timeoutMs = Math.min(this.options.commandTimeoutMs, 2_000);
+    this.tlsProbe = Promise.all(endpoints.map((e) => probeTls(e, this.options.tls, timeoutMs)))
+      .then((verdicts) => {
+        this.tlsTrouble = verdicts.find((v) => v !== null) ?? null;
+      })
+      .catch(() => undefined);
+  }
+
+  /** `error`, with what the TLS probe found when it found something. */
+  private withTlsTrouble(error: Error | null): Error | null {
+    if (this.tlsTrouble === null) return error;
+    return new Error(
+      `TLS: ${this.tlsTrouble}${error === null ? '' : `; the client said: ${error.message}`}`,
+      {
+        cause: error,
+      },
+    );
   }
 
   /** The first failure of an outage is logged and emitted; later ones are not. */
