@@ -195,13 +195,15 @@ export class Connection {
    * budget (`unavailableTimeoutMs`).
    */
   noteFailedAttempt(error: Error): void {
-    this.lastError = error;
+    // "Resting" only says that member failed before: the failure that put it to rest says why.
+    const failingAlready = this.failingSince !== null && this.lastError !== null;
+    if (!(error instanceof MemberResting && failingAlready)) this.lastError = error;
     this.reachableSince = null;
     const now = Date.now();
     this.failingSince ??= now;
     this.probeTlsOnce(error);
     if (now - this.failingSince >= this.options.unavailableTimeoutMs)
-      this.beginOutage(this.withTlsTrouble(error));
+      this.beginOutage(this.withTlsTrouble(this.lastError));
   }
 
   /** After a connection that could not be established to a TLS cluster: one handshake of our own, to learn why. */
