@@ -212,11 +212,10 @@ describe.skipIf(!hasWriter)('log writers: s6-log per stream (real processes)', {
     // In order, none twice; the missing ones one run, no longer than one read of the writer (8 KiB).
     for (let i = 1; i < numbers.length; i++) expect(numbers[i]).toBeGreaterThan(numbers[i - 1] as number);
     const missing = COUNT - numbers.length;
-    if (process.env['SHOW_WRITER_LOSS']) console.info(`lines lost to the SIGKILL: ${missing}`);
     // Lines near the kill are 70 or 71 bytes: the lost bytes (one read, plus the start of the line
     // the writer held, plus the start of the one that the next writer got the rest of) span at most this many.
     const lineBytes = 'line 12345 padding to make the line a realistic length for a log line\n'.length;
-    expect(missing).toBeLessThanOrEqual(Math.ceil(8192 / lineBytes) + 2);
+    expect(missing, `${missing} lines lost`).toBeLessThanOrEqual(Math.ceil(8192 / lineBytes) + 2);
     const gaps = numbers.filter((n, i) => i > 0 && n !== (numbers[i - 1] as number) + 1);
     expect(gaps.length).toBeLessThanOrEqual(1);
   });
