@@ -22,7 +22,9 @@ import {
   killTagged,
   logLines,
   type ManagerUnderTest,
+  MISBEHAVING,
   misbehaving,
+  runToEnd,
   startManager,
   tempDir,
   waitUntil,
@@ -259,14 +261,53 @@ describe.skipIf(!hasWriter)('log writers: s6-log per stream (real processes)', {
     });
     const exited = await m.waitForLog((e) => e['msg'] === 'service exited' && e['service'] === 'crashy');
     expect(exited['output']).toEqual(expect.arrayContaining(['crashing on purpose']));
+    // describe and logs read the files back, both streams in the order they were written.
+    await waitUntil(() => linesOf(path.join(dir, 'svc', 'stdout')).length === 50_000, 20_000, 'all lines');
+    const described = await runToEnd(['describe', 'svc', '--json'], m.env);
+    expect(JSON.parse(described.stdout).lastLines.at(-1)).toBe(
+      'line 49999 padding to make the line a realistic length for a log line',
+    );
+    const logs = await runToEnd(['logs', 'crashy', '-n', '2'], m.env);
+    expect(logs.stdout.split('\n').filter(Boolean)).toEqual([
+      expect.stringMatching(/^misbehaving-service \d+ listening/),
+      'crashing on purpose',
+    ]);
     const writers = [...(await writersOf(m, 'svc')), ...(await writersOf(m, 'crashy'))];
     m.child.kill('SIGTERM');
     expect((await m.exited).code).toBe(0);
     for (const w of writers) expect(isAlive(w.pid as number)).toBe(false);
     const numbers = linesOf(path.join(dir, 'svc', 'stdout')).map(numberOf);
     expect(numbers.every((n, i) => n === i)).toBe(true);
-    expect(numbers.length).toBeGreaterThan(0);
+    expect(numbers).toHaveLength(50_000);
     // Finished cleanly: s6-log marks a file it closed itself with the owner's x bit.
     expect(lstatSync(path.join(dir, 'svc', 'stdout', 'current')).mode & 0o100).toBe(0o100);
+  });
+
+  it('a process that keeps the pipe after its service is gone: the writer is stopped 5 s later, checked to be ours', async () => {
+    const dir = logsDir();
+    // A grandchild in a session of its own holds the service's stdout and stderr past the service's stop.
+    const m = await manager({
+      logs: { dir },
+      services: [
+        {
+          name: 'leaky',
+          command: '/bin/sh',
+          args: ['-c', `setsid sleep 60 & exec "${process.execPath}" "${MISBEHAVING}"`],
+          port: 'main_api',
+          env: { MODE: '' },
+        },
+      ],
+    });
+    const writers = await writersOf(m, 'leaky');
+    const stoppedAt = Date.now();
+    m.child.kill('SIGTERM');
+    expect((await m.exited).code).toBe(0);
+    // Waited for the drain, then stopped them: no longer than the two timeouts and the service's stop.
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(5_000);
+    expect(Date.now() - stoppedAt).toBeLessThan(20_000);
+    expect(
+      logLines(m).filter((e) => String(e['msg']).startsWith('the log writer did not finish within 5 s')),
+    ).toHaveLength(2);
+    for (const w of writers) expect(isAlive(w.pid as number)).toBe(false);
   });
 });

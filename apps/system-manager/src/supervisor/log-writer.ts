@@ -25,6 +25,8 @@ const MIN_FILE_BYTES = 4_096;
 const MAX_FILE_BYTES = 268_435_455;
 /** How long a writer may take to read the rest of the pipe once the service is gone, before it is told to stop. */
 const DRAIN_TIMEOUT_MS = 5_000;
+/** How long a writer told to stop may wait for the end of its last line (a process that holds the pipe and never ends it) before SIGKILL. */
+const STOP_TIMEOUT_MS = 2_000;
 /** Restart backoff of a writer that keeps exiting. */
 const RESTART_DELAY_MIN_MS = 100;
 const RESTART_DELAY_MAX_MS = 5_000;
@@ -116,7 +118,7 @@ export class LogWriter {
    * writer reads the rest and exits at its end. One that does not within a
    * few seconds (a process of the service that still holds the pipe) is
    * sent SIGTERM — after checking it is still the process we started — and
-   * writes its last line before it exits.
+   * writes its last line before it exits; SIGKILL if that line never ends.
    */
   async close(): Promise<void> {
     if (this.closing) return this.exited;
@@ -126,10 +128,12 @@ export class LogWriter {
     this.closing = true;
     await Promise.allSettled([this.writeEnd.close(), this.readEnd.close()]);
     const done = this.exited;
-    const timer = setTimeout(() => this.signalIfOurs('SIGTERM'), DRAIN_TIMEOUT_MS);
-    timer.unref();
+    const timers = [
+      setTimeout(() => this.signalIfOurs('SIGTERM'), DRAIN_TIMEOUT_MS),
+      setTimeout(() => this.signalIfOurs('SIGKILL'), DRAIN_TIMEOUT_MS + STOP_TIMEOUT_MS),
+    ];
     await done;
-    clearTimeout(timer);
+    for (const timer of timers) clearTimeout(timer);
   }
 
   private running(): boolean {
@@ -208,8 +212,10 @@ export class LogWriter {
     if (pid === undefined || !this.running() || this.childStartTime === null) return;
     if (readProcessStartTime(pid) !== this.childStartTime) return;
     this.options.log.warn(
-      { service: this.options.service, stream: this.options.stream, pid },
-      'the log writer did not finish within 5 s of the service (a process still holds its output): stopping it',
+      { service: this.options.service, stream: this.options.stream, pid, signal },
+      signal === 'SIGTERM'
+        ? 'the log writer did not finish within 5 s of the service (a process still holds its output): stopping it after its current line'
+        : 'the log writer is still waiting for the end of a line 2 s after SIGTERM: killing it (that line is lost)',
     );
     try {
       process.kill(pid, signal);
