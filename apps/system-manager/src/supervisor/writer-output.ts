@@ -26,7 +26,7 @@ import type { OutputTarget, ServiceLogStatus, ServiceOutput } from './service-ou
 /** Bytes read back per stream for an error report's last lines. */
 const REPORT_BYTES = 64 * 1024;
 /** Most bytes read back per stream for `logs -n`. */
-const MAX_RECENT_BYTES = 64 * 1024 * 1024;
+const MAX_RECENT_BYTES = 16 * 1024 * 1024;
 /** How often a followed service's files are read for `logs -f`. */
 const FOLLOW_POLL_MS = 200;
 /** How long {@link WriterOutput.settled} waits, at most, for the writers to catch up. */
