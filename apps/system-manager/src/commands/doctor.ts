@@ -7,7 +7,14 @@ import {
   checkRegistry,
   checkSessionDir,
 } from './doctor-checks.js';
-import { checkCommands, checkFleetKey, checkInit, checkPorts, checkStore } from './doctor-environment.js';
+import {
+  checkCommands,
+  checkFleetKey,
+  checkInit,
+  checkLogWriter,
+  checkPorts,
+  checkStore,
+} from './doctor-environment.js';
 import { print } from './output.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
@@ -32,6 +39,7 @@ export async function doctorCommand(options: CommandOptions): Promise<number> {
     results.push(...(await checkPorts({ ...(manager.ports as Record<string, number>) }, registry.listings)));
     results.push(...checkCommands(config, process.env));
   }
+  results.push(await checkLogWriter(config, process.env));
   results.push(checkClock(registry.listings), checkInit(process.env));
   const failed = results.filter((r) => r.status === 'fail').length;
   if (options.json) print(JSON.stringify({ ok: failed === 0, checks: results }));
