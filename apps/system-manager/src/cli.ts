@@ -15,6 +15,8 @@ Commands:
   status [--json] [--all-users]
                               every service of every running manager (like pm2 ls): state, health, pid, port,
                               uptime, restarts, CPU, memory; dead sessions' orphans with their pids and ports
+  status --fleet [--json]     every host of a shared registry (Redis, etcd): its sessions and their liveness,
+                              services and VMs recorded, lease time left
   ports [--resolve] [--json]  the ports of the running manager; without one the configured ports,
                               with --resolve where a start would go now (dry run)
   sessions cleanup [--json]   reap dead sessions: kill their orphaned services, run VM cleanup
@@ -84,6 +86,7 @@ const OPTIONS = {
   'no-hardening': { type: 'boolean' },
   'allow-temp-paths': { type: 'boolean' },
   'all-users': { type: 'boolean' },
+  fleet: { type: 'boolean' },
   resolve: { type: 'boolean' },
   session: { type: 'string' },
   lines: { type: 'string', short: 'n' },
@@ -121,7 +124,7 @@ const COMMANDS: Record<string, { sub?: string; options: readonly string[]; args?
   describe: { options: ['session'], args: true },
   logs: { options: ['session', 'lines', 'follow'], args: true },
   top: { options: ['session'] },
-  status: { options: ['all-users'] },
+  status: { options: ['all-users', 'fleet'] },
   ports: { options: ['resolve'] },
   unit: { options: ['user', 'group', 'set', 'no-hardening', 'allow-temp-paths'] },
   sessions: { sub: 'cleanup', options: [] },
@@ -142,6 +145,7 @@ for (const name of [
   'no-hardening',
   'allow-temp-paths',
   'all-users',
+  'fleet',
   'resolve',
   'session',
   'lines',
@@ -171,6 +175,7 @@ process.exitCode = await runCommand(command, {
   noHardening: values['no-hardening'] === true,
   allowTempPaths: values['allow-temp-paths'] === true,
   allUsers: values['all-users'] === true,
+  fleet: values.fleet === true,
   resolve: values.resolve === true,
   session: values.session,
   lines: values.lines,

@@ -64,7 +64,8 @@ export const logsSchema = z
     /**
      * "auto": journald when the manager runs under systemd (`$JOURNAL_STREAM`), else "file".
      * "journald": each service's streams connected straight to the journal (SYSLOG_IDENTIFIER = its name).
-     * "file": `<dir>/<service>.log`, rotated by size; every byte kept, none passing through a JSON logger.
+     * "file": `<dir>/<service>/{stdout,stderr}/` written by an s6-log process per stream (the manager writes
+     * `<dir>/<service>.log` itself when s6-log is not on PATH), rotated by size; every byte kept.
      * "manager": every line into the manager's own log, rate-limited (`maxLinesPerSecond`).
      */
     destination: z
@@ -72,13 +73,13 @@ export const logsSchema = z
       .default('auto'),
     /** Directory of the log files (default: `logs/` in `$STATE_DIRECTORY`, `$XDG_STATE_HOME/system-manager` or `~/.local/state/system-manager`). */
     dir: z.string().min(1).optional(),
-    /** A log file is rotated before it grows past this many bytes. */
+    /** A log file is rotated at a line end when it reaches about this many bytes (s6-log: within 2,000 bytes; at most 256 MiB). */
     maxFileBytes: z
       .number()
       .int()
       .min(4_096)
       .default(10 * 1024 * 1024),
-    /** Rotated files kept per service (`<service>.log.1` newest …); older ones are deleted. */
+    /** Rotated files kept per stream (s6-log's `@<TAI64N>.s`) or per service (`<service>.log.1` newest …); older ones are deleted. */
     keepFiles: z.number().int().min(0).max(100).default(5),
     /** journald's stream socket. */
     journalSocket: z.string().startsWith('/').default('/run/systemd/journal/stdout'),

@@ -41,7 +41,11 @@ import {
 } from './status.js';
 import { StoreHealth } from './store-health.js';
 import { IdleCadence } from './supervisor/idle-cadence.js';
-import { type LogDestination, resolveLogDestination } from './supervisor/log-destination.js';
+import {
+  LOG_WRITER_INSTALL_HINT,
+  type LogDestination,
+  resolveLogDestination,
+} from './supervisor/log-destination.js';
 import { ServiceMessages } from './supervisor/messages.js';
 import { OutputTap } from './supervisor/output-tap.js';
 import { type ReloadReport, reloadServices } from './supervisor/reload.js';
@@ -492,8 +496,16 @@ export class AsyncSystemManager extends ManagerPorts {
     if (this.resolvedLogDestination) return this.resolvedLogDestination;
     const destination = resolveLogDestination(this.currentConfig.logs, this.env);
     this.resolvedLogDestination = destination;
-    if (destination.kind === 'file')
-      this.log.info({ dir: destination.dir }, `service output: ${destination.dir}/<service>.log`);
+    if (destination.kind === 'file' && destination.writer !== null)
+      this.log.info(
+        { dir: destination.dir, writer: destination.writer.path },
+        `service output: ${destination.dir}/<service>/{stdout,stderr}/current, written by ${destination.writer.name} (a process per stream: the bytes do not pass through this manager)`,
+      );
+    else if (destination.kind === 'file')
+      this.log.warn(
+        { dir: destination.dir, writer: 'manager' },
+        `service output: ${destination.dir}/<service>.log, written by this manager: s6-log is not on PATH (${LOG_WRITER_INSTALL_HINT}), so every byte passes through this process`,
+      );
     else if (destination.kind === 'journald')
       this.log.info({ socket: destination.socket }, 'service output: the journal (journalctl -t <service>)');
     else this.log.info("service output: this manager's log");
