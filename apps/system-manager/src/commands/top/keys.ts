@@ -2,7 +2,7 @@
 // One read may hold several keys (a paste, a held key): each is returned.
 
 /** What a key asks for. */
-export type TopKey = 'up' | 'down' | 'home' | 'end' | 'restart' | 'stop' | 'start' | 'quit';
+export type TopKey = 'up' | 'down' | 'home' | 'end' | 'restart' | 'stop' | 'start' | 'quit' | 'suspend';
 
 const SEQUENCES: readonly (readonly [string, TopKey])[] = [
   // Arrows in normal and in application cursor mode; Home/End as xterm and as the VT220 keypad send them.
@@ -30,6 +30,7 @@ const SINGLE: Readonly<Record<string, TopKey>> = {
   Q: 'quit',
   '\x03': 'quit', // Ctrl-C: raw mode delivers it as a byte, not as SIGINT
   '\x04': 'quit', // Ctrl-D
+  '\x1a': 'suspend', // Ctrl-Z: likewise a byte in raw mode; stops top as the shell's job control expects
 };
 
 /** The keys in `data`; bytes that are no key of ours (and unknown escape sequences) are skipped. */

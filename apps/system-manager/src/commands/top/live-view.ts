@@ -80,7 +80,9 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
       inFlight.abort();
       input.off('data', onData);
       input.off('end', onEnd);
-      output.off('resize', schedule);
+      output.off('resize', onResize);
+      process.off('SIGTSTP', onStop);
+      process.off('SIGCONT', onContinue);
       output.off('error', onEnd);
       for (const signal of Object.keys(SIGNAL_NUMBERS)) process.off(signal, onSignal);
       process.off('exit', screen.restore);
@@ -198,7 +200,11 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
 
     const act = async (key: keyof typeof ACTIONS) => {
       const name = model?.rows[selectedIndex()]?.name;
-      if (name === undefined || !connected) return;
+      if (name === undefined) return;
+      if (!connected) {
+        message = 'no manager answers: nothing to act on';
+        return;
+      }
       if (acting) {
         message = 'one action at a time: the last one is still under way';
         return;
@@ -248,6 +254,8 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
           return move(0);
         case 'end':
           return move(rows.length - 1);
+        case 'suspend':
+          return onStop();
         default:
           void act(key).catch((error: unknown) => end({ error }));
       }
@@ -261,12 +269,27 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
       schedule();
     });
     const onEnd = () => end({ code: 0 });
+    const onResize = () => {
+      screen.invalidate();
+      schedule();
+    };
+    // Stopped (Ctrl-Z, SIGTSTP): the terminal is given back first, as the shell expects; SIGCONT takes it again.
+    function onStop(): void {
+      screen.suspend();
+      process.kill(process.pid, 'SIGSTOP');
+    }
+    const onContinue = () => {
+      screen.resume();
+      schedule();
+    };
     const onSignal = (signal: NodeJS.Signals) =>
       end({ code: 128 + SIGNAL_NUMBERS[signal as keyof typeof SIGNAL_NUMBERS] });
 
     input.on('data', onData);
     input.once('end', onEnd);
-    output.on('resize', schedule);
+    output.on('resize', onResize);
+    process.on('SIGTSTP', onStop);
+    process.on('SIGCONT', onContinue);
     output.once('error', onEnd);
     for (const signal of Object.keys(SIGNAL_NUMBERS)) process.on(signal, onSignal);
     // The last resort: whatever ends the process — an exit, an error nothing caught — the terminal is given back.

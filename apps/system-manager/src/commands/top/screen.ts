@@ -14,13 +14,21 @@ export interface Screen {
   size(): { width: number; height: number };
   /** Shows `lines` (one frame); a frame equal to the last one is not written again. Returns whether it wrote. */
   draw(lines: readonly string[]): boolean;
-  /** Leaves the alternate screen, shows the cursor, ends raw mode. Idempotent. */
+  /** The next frame is written whole, on a cleared screen (after a resize, or coming back). */
+  invalidate(): void;
+  /** Gives the terminal back for a while (before the process stops itself: Ctrl-Z, SIGTSTP). */
+  suspend(): void;
+  /** Takes it again (SIGCONT), the next frame drawn whole. */
+  resume(): void;
+  /** Leaves the alternate screen, shows the cursor, ends raw mode. Idempotent, final. */
   restore(): void;
 }
 
 /** Takes over the terminal of `input` and `output` (both TTYs). */
 export function openScreen(input: tty.ReadStream, output: tty.WriteStream & { readonly fd: number }): Screen {
   let last = '';
+  let clear = false;
+  let suspended = false;
   let restored = false;
   const write = (text: string): boolean => {
     // Synchronous: a frame is never interleaved with the restore, and the restore happens even at exit.
@@ -38,8 +46,19 @@ export function openScreen(input: tty.ReadStream, output: tty.WriteStream & { re
     }
     return true;
   };
-  write(ENTER);
-  input.setRawMode(true);
+  const takeOver = () => {
+    write(ENTER);
+    input.setRawMode(true);
+  };
+  const giveBack = () => {
+    write(LEAVE);
+    try {
+      input.setRawMode(false);
+    } catch {
+      // The terminal is gone already.
+    }
+  };
+  takeOver();
   input.setEncoding('utf8');
   input.resume();
   return {
@@ -47,20 +66,36 @@ export function openScreen(input: tty.ReadStream, output: tty.WriteStream & { re
     draw: (lines) => {
       // Each line ends with "erase to end of line"; raw mode does no NL → CR-NL, so CR-NL is written.
       const frame = `\x1b[H${lines.map((line) => `${line}\x1b[K`).join('\r\n')}\x1b[J`;
-      if (restored || frame === last) return false;
-      const written = write(frame);
+      if (restored || suspended || frame === last) return false;
+      const written = write(clear ? `\x1b[2J${frame}` : frame);
       last = written ? frame : '';
+      if (written) clear = false;
       return written;
+    },
+    invalidate: () => {
+      last = '';
+      clear = true;
+    },
+    suspend: () => {
+      if (restored || suspended) return;
+      suspended = true;
+      giveBack();
+    },
+    resume: () => {
+      if (restored || !suspended) return;
+      suspended = false;
+      try {
+        takeOver();
+      } catch {
+        // No terminal to come back to: the next draw finds out.
+      }
+      last = '';
+      clear = true;
     },
     restore: () => {
       if (restored) return;
       restored = true;
-      write(LEAVE);
-      try {
-        input.setRawMode(false);
-      } catch {
-        // The terminal is gone already.
-      }
+      if (!suspended) giveBack();
       input.pause();
     },
   };

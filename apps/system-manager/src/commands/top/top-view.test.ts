@@ -156,6 +156,7 @@ describe('top: keys', () => {
       'quit',
       'quit',
     ]);
+    expect(parseKeys('\x1a')).toEqual(['suspend']);
     // Unknown sequences (F5, mouse, a bare ESC) are skipped whole, not read as keys.
     expect(parseKeys('\x1b[15~\x1b[<0;10;5M\x1bx')).toEqual([]);
   });
