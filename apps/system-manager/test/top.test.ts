@@ -171,4 +171,42 @@ describe('system-manager top', { timeout: 90_000 }, () => {
     expect(text('term')).toContain('top exited with 143');
     expect(at('term', '#{alternate_on} #{cursor_flag}')).toBe('0 1');
   });
+
+  it('Ctrl-Z gives the terminal back to the shell; fg takes it again', async () => {
+    expect(hasTmux, 'tmux is needed for this test (apt-get install tmux)').toBe(true);
+    const m = await startManager(SERVICES);
+    await m.ready();
+    const { tmux, screen, pane } = tmuxServer(m.env);
+    // An interactive shell with job control, as an operator has.
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'top',
+      '-x',
+      '100',
+      '-y',
+      '20',
+      '-c',
+      APP_DIR,
+      'exec env HISTFILE= bash --norc --noprofile -i',
+    );
+    const command = [process.execPath, ...NODE_TS, CLI, 'top'].map((a) => `'${a}'`).join(' ');
+    tmux('send-keys', '-t', 'top', command, 'Enter');
+    await waitUntil(() => screen().includes('api '), 30_000, 'the first frame');
+    tmux('send-keys', '-t', 'top', 'C-z');
+    await waitUntil(() => pane('#{alternate_on}') === '0', 10_000, 'the terminal given back');
+    expect(pane('#{cursor_flag}')).toBe('1');
+    expect(screen()).toMatch(/Stopped/);
+    tmux('send-keys', '-t', 'top', 'fg', 'Enter');
+    await waitUntil(
+      () => pane('#{alternate_on}') === '1' && screen().includes('api '),
+      10_000,
+      'the view back',
+    );
+    tmux('send-keys', '-t', 'top', 'q');
+    await waitUntil(() => pane('#{alternate_on}') === '0', 10_000, 'top to quit');
+    tmux('send-keys', '-t', 'top', 'echo "top exited with $?"', 'Enter');
+    await waitUntil(() => /^top exited with 0$/m.test(screen()), 10_000, 'the exit status');
+  });
 });
