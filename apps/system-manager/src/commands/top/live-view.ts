@@ -7,7 +7,6 @@
 import path from 'node:path';
 import type tty from 'node:tty';
 import * as z from 'zod/mini';
-import type { ServiceActionOutcome } from '../../control-socket/actions.js';
 import { findManager, send } from '../../control-socket/client.js';
 import { overviewSchema } from '../../control-socket/overview.js';
 import { readProcessUsage } from '../proc-stats.js';
@@ -30,6 +29,15 @@ const LOG_LINES = 100;
 const logLinesSchema = z
   .array(z.object({ service: z.string(), text: z.string().check(z.maxLength(64 * 1024)) }))
   .check(z.maxLength(LOG_LINES));
+
+// What restart, stop and start answer: one outcome per service named (the manager's, checked all the same).
+const outcomesSchema = z.array(
+  z.object({
+    service: z.string(),
+    outcome: z.string().check(z.maxLength(32)),
+    error: z.optional(z.object({ message: z.string().check(z.maxLength(64 * 1024)) })),
+  }),
+);
 
 const ACTIONS = {
   restart: ['restart', 'restarting'],
@@ -214,14 +222,16 @@ export function runLiveView(options: LiveViewOptions): Promise<number> {
       message = `${doing} ${name}…`;
       schedule();
       try {
-        const outcomes = (await send(socket, { command, services: [name] }, ACTION_TIMEOUT_MS, {
+        const answer = await send(socket, { command, services: [name] }, ACTION_TIMEOUT_MS, {
           signal: inFlight.signal,
-        })) as ServiceActionOutcome[] | null;
-        const outcome = Array.isArray(outcomes) ? outcomes[0] : undefined;
+        });
+        if (ended) return;
+        const parsed = outcomesSchema.safeParse(answer);
+        const outcome = parsed.success ? parsed.data[0] : undefined;
         message =
           outcome === undefined
-            ? null
-            : `${name}: ${String(outcome.outcome).replace('-', ' ')}${outcome.error ? ` (${outcome.error.message})` : ''}`;
+            ? `${command} ${name}: the manager's answer is not understood`
+            : `${name}: ${outcome.outcome.replace('-', ' ')}${outcome.error ? ` (${outcome.error.message})` : ''}`;
       } catch (error) {
         message = `${command} ${name}: ${(error as Error).message}`;
       } finally {
