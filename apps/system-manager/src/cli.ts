@@ -29,6 +29,8 @@ Commands:
   reload                      re-read the config file (as SIGHUP does) and print what changed
   describe <service>          definition, port, pid, restarts with reasons, health history, last lines
   logs [service] [-n N] [-f]  recent output of a service (all services, prefixed, without a name); -f follows
+  top                         live view of the manager's services (like pm2 monit / htop): CPU, memory, cache
+                              hit rate, lookups sparkline, last lines; keys restart/stop/start; q quits
   unit [--user <u>] [--group <g>] [--set <Key>=<value>]... [--no-hardening] [--allow-temp-paths]
                               print a systemd unit (Type=notify, sandboxed) that runs \`start\` at boot as <u>;
                               --set changes one hardening directive (NoNewPrivileges, ProtectSystem,
@@ -121,6 +123,7 @@ const COMMANDS: Record<string, { sub?: string; options: readonly string[]; args?
   reload: { options: ['session'] },
   describe: { options: ['session'], args: true },
   logs: { options: ['session', 'lines', 'follow'], args: true },
+  top: { options: ['session'] },
   status: { options: ['all-users', 'fleet'] },
   ports: { options: ['resolve'] },
   unit: { options: ['user', 'group', 'set', 'no-hardening', 'allow-temp-paths'] },

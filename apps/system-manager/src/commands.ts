@@ -131,6 +131,8 @@ export async function runCommand(command: string, options: CommandOptions): Prom
         return await (await import('./commands/control.js')).describeCommand(args, options);
       case 'logs':
         return await (await import('./commands/control.js')).logsCommand(args, options);
+      case 'top':
+        return await (await import('./commands/top.js')).topCommand(options);
       case 'doctor':
         return await (await import('./commands/doctor.js')).doctorCommand(options);
       default:

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILTIN_PORTS, namedPorts } from './commands/configured-ports.js';
 import { type ConfigDiscovery, type ConfigSource, discoverConfig } from './config-discovery.js';
+import { GROUP_NAME, groupId, unknownGroup } from './control-socket/socket-group.js';
 import { ConfigError } from './errors.js';
 import { etcdConfigIssues, etcdSessionSchema, resolveEtcdPaths } from './etcd-config.js';
 
@@ -159,6 +160,22 @@ export const configSchema = z
       })
       .prefault({}),
     shutdown: z.object({ graceMs: z.number().int().positive().default(5_000) }).prefault({}),
+    /** The control socket (`<runtime dir>/<session id>.sock`): mode 0600, only the manager's user may use it. */
+    control: z
+      .object({
+        /**
+         * A group (name or gid) whose members may use the control socket too:
+         * it is then 0660 of that group, in a directory 0750 of it. Read at start.
+         */
+        socketGroup: z
+          .union([
+            z.string().regex(GROUP_NAME, 'a group name (letters, digits, _ . -)'),
+            z.number().int().min(0).max(4_294_967_294),
+          ])
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     supervision: supervisionSchema,
     logs: logsSchema,
     /**
@@ -271,6 +288,8 @@ function crossFieldIssues(config: SystemManagerConfig): string[] {
   }
   lines.push(...portIssues(config));
   lines.push(...etcdConfigIssues(config.session));
+  const { socketGroup } = config.control;
+  if (socketGroup !== undefined && groupId(socketGroup) === null) lines.push(unknownGroup(socketGroup));
   for (const [kind, cleanup] of Object.entries(config.cleanup)) {
     try {
       new RegExp(cleanup.notFoundPattern, 'i');

@@ -14,6 +14,7 @@ import { startControlServer } from './control.js';
 import { controlActions } from './control-socket/actions.js';
 import { controlSocketDir, prepareSocketPlace, socketPathOf } from './control-socket/location.js';
 import { type ControlSocket, startControlSocket } from './control-socket/server.js';
+import { configuredSocketGroup } from './control-socket/socket-group.js';
 import { ConfigError, SystemManagerError } from './errors.js';
 import type { FleetStore } from './fleet-store.js';
 import { createLogger, type Logger } from './logger.js';
@@ -205,7 +206,9 @@ export class AsyncSystemManager extends ManagerPorts {
     try {
       // Refused before anything starts: a planted socket path or an unsafe directory.
       const socketPath = this.socketDir === false ? null : socketPathOf(this.socketDir, session.sessionId);
-      if (this.socketDir !== false && socketPath !== null) prepareSocketPlace(this.socketDir, socketPath);
+      const socketGroup = configuredSocketGroup(this.currentConfig.control.socketGroup);
+      if (this.socketDir !== false && socketPath !== null)
+        prepareSocketPlace(this.socketDir, socketPath, socketGroup);
       // 2. Reap what dead sessions left behind (never a live session's).
       phase('reaping stale sessions');
       const reaped = await raceAbort(this.reapStale(signal), signal);
@@ -245,6 +248,7 @@ export class AsyncSystemManager extends ManagerPorts {
             tap: this.tap,
           }),
           this.log.child({ component: 'control-socket' }),
+          socketGroup,
         );
       // 7. Supervision and the invariant checks from now on.
       for (const service of this.services) service.supervise();

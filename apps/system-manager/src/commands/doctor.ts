@@ -15,6 +15,7 @@ import {
   checkPorts,
   checkStore,
 } from './doctor-environment.js';
+import { checkControlSockets } from './doctor-sockets.js';
 import { print } from './output.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
@@ -40,6 +41,7 @@ export async function doctorCommand(options: CommandOptions): Promise<number> {
     results.push(...checkCommands(config, process.env));
   }
   results.push(await checkLogWriter(config, process.env));
+  results.push(...(await checkControlSockets(config?.control.socketGroup, registry.listings)));
   results.push(checkClock(registry.listings), checkInit(process.env));
   const failed = results.filter((r) => r.status === 'fail').length;
   if (options.json) print(JSON.stringify({ ok: failed === 0, checks: results }));
