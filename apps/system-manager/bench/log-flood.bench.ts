@@ -2,13 +2,25 @@
 // service printing 100,000 lines/s for BENCH_FLOOD_SECONDS (default 10), then
 // "chatty done <lines printed>". For each supervisor: the lines it kept
 // (counted in its files, or forwarded into its log), its own CPU for the
-// flood, and the service's own CPU for printing them (the floor: what the
-// lines cost at their source). Rows: system-manager with the default
-// destination outside systemd (a file per service), with the old "manager"
-// destination (every line through its JSON logger, rate-limited), and pm2
-// (its daemon writes each app's stdout to ~/.pm2/logs) when `pm2` is on PATH.
+// flood, the CPU of the log writer processes it started (s6-log, one per
+// stream: they do the writing the manager no longer does, so they are
+// counted apart and in the total), and the service's own CPU for printing
+// the lines (the floor: what they cost at their source). Rows:
+// system-manager with the default destination outside systemd (a file per
+// service, written by s6-log), the same with s6-log off PATH (the manager
+// writes the files itself), the "manager" destination (every line through
+// its JSON logger, rate-limited), and pm2 (its daemon writes each app's
+// stdout to ~/.pm2/logs) when `pm2` is on PATH.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,7 +37,13 @@ const chatty = path.join(appDir, 'test', 'fixtures', 'misbehaving-service.mjs');
 const work = mkdtempSync(path.join(os.tmpdir(), 'sm-bench-flood-'));
 const pm2Home = path.join(work, 'pm2');
 const started: ChildProcess[] = [];
-const chattyEnv = { MODE: 'chatty', LINES_PER_SECOND: String(RATE), DURATION_MS: String(SECONDS * 1000) };
+const chattyEnv = (rate: number) => ({
+  MODE: 'chatty',
+  LINES_PER_SECOND: String(rate),
+  DURATION_MS: String(SECONDS * 1000),
+});
+/** The baseline: the same service printing 100 lines/s (one per 10 ms tick), for what the manager costs anyway over the window. */
+const QUIET_RATE = 100;
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -88,10 +106,27 @@ interface Row {
   printed: number;
   kept: number;
   supervisorCpu: number;
+  /** CPU of the log writer processes (null: the supervisor writes itself). */
+  writerCpu: number | null;
   serviceCpu: number;
 }
 
-async function systemManagerRow(name: string, logs: Record<string, unknown>): Promise<Row> {
+/** Every file of a directory tree (the logdirs of s6-log, or the flat files of the manager's own writer). */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(path.join(dir, e.name)) : [path.join(dir, e.name)],
+  );
+}
+
+type WriterStatus = { pid: number | null };
+type ServiceLogs = { destination: string; writer?: string; writers?: WriterStatus[] };
+
+async function systemManagerRow(
+  name: string,
+  logs: Record<string, unknown>,
+  extraEnv: Record<string, string> = {},
+  rate = RATE,
+): Promise<Row> {
   const dir = mkdtempSync(path.join(work, 'sm-'));
   const port = await freePort();
   const control = await freePort();
@@ -101,7 +136,7 @@ async function systemManagerRow(name: string, logs: Record<string, unknown>): Pr
       ports: { flood: port },
       logs: { dir: path.join(dir, 'logs'), ...logs },
       services: [
-        { name: 'chatty', command: process.execPath, args: [chatty], port: 'flood', env: chattyEnv },
+        { name: 'chatty', command: process.execPath, args: [chatty], port: 'flood', env: chattyEnv(rate) },
       ],
     }),
   );
@@ -113,6 +148,7 @@ async function systemManagerRow(name: string, logs: Record<string, unknown>): Pr
       CORE_SESSION_DIR: path.join(dir, 'sessions'),
       SYSTEM_MANAGER_PORT_CONTROL: String(control),
       LOG_LEVEL: 'info',
+      ...extraEnv,
     },
   });
   started.push(child);
@@ -123,29 +159,38 @@ async function systemManagerRow(name: string, logs: Record<string, unknown>): Pr
       forwarded++;
   });
   const status = await until('the manager answering', () => get(control, '/status'), 30_000);
-  const servicePid = (JSON.parse(status) as { services: { pid: number }[] }).services[0]?.pid as number;
+  const service = (JSON.parse(status) as { services: { pid: number; logs: ServiceLogs }[] }).services[0];
+  const servicePid = service?.pid as number;
+  const writerPids = (service?.logs.writers ?? []).map((w) => w.pid).filter((p): p is number => p !== null);
+  const byWriters = service?.logs.writer === 's6-log';
   const before = cpuSeconds(child.pid as number);
-  const logFile = path.join(dir, 'logs', 'chatty.log');
+  // Started with the service: all their CPU is the flood's.
+  const logDir = path.join(dir, 'logs');
+  const stderrFile = byWriters
+    ? path.join(logDir, 'chatty', 'stderr', 'current')
+    : path.join(logDir, 'chatty.log');
   // The service prints exactly RATE × SECONDS lines (it catches up on late ticks); its "chatty done"
   // line is in the file, but may be among the lines the "manager" destination drops.
   const printed =
     logs['destination'] === 'manager'
-      ? await new Promise<number>((r) => setTimeout(() => r(RATE * SECONDS), (SECONDS + 1) * 1000))
+      ? await new Promise<number>((r) => setTimeout(() => r(rate * SECONDS), (SECONDS + 1) * 1000))
       : await until('the flood to end', () =>
-          existsSync(logFile) ? printedIn(readFileSync(logFile, 'utf8').slice(-4096)) : null,
+          existsSync(stderrFile) ? printedIn(readFileSync(stderrFile, 'utf8').slice(-4096)) : null,
         );
   await new Promise((r) => setTimeout(r, 500)); // the last chunks written
   const supervisorCpu = cpuSeconds(child.pid as number) - before;
+  const writerCpu = byWriters ? writerPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) : null;
   const serviceCpu = cpuSeconds(servicePid);
   let kept = forwarded;
-  if (logs['destination'] !== 'manager') {
-    kept = 0;
-    for (const f of readdirSync(path.join(dir, 'logs'))) kept += newlines(path.join(dir, 'logs', f));
-    kept -= 2; // the service's own stderr lines: "listening", "chatty done"
+  if (byWriters)
+    kept = filesUnder(path.join(logDir, 'chatty', 'stdout')).reduce((n, f) => n + newlines(f), 0);
+  else if (logs['destination'] !== 'manager') {
+    kept = filesUnder(logDir).reduce((n, f) => n + newlines(f), 0);
+    kept -= 2; // the service's own stderr lines, in the same file: "listening", "chatty done"
   }
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-  return { name, printed, kept, supervisorCpu, serviceCpu };
+  return { name, printed, kept, supervisorCpu, writerCpu, serviceCpu };
 }
 
 function pm2(args: string[]): string {
@@ -167,7 +212,9 @@ async function pm2Row(): Promise<Row | null> {
   const ecosystem = path.join(work, 'ecosystem.json');
   writeFileSync(
     ecosystem,
-    JSON.stringify({ apps: [{ name: 'chatty', script: chatty, env: { ...chattyEnv, PORT: String(port) } }] }),
+    JSON.stringify({
+      apps: [{ name: 'chatty', script: chatty, env: { ...chattyEnv(RATE), PORT: String(port) } }],
+    }),
   );
   pm2(['start', ecosystem]);
   const daemon = Number(readFileSync(path.join(pm2Home, 'pm2.pid'), 'utf8'));
@@ -186,6 +233,7 @@ async function pm2Row(): Promise<Row | null> {
     printed,
     kept: newlines(path.join(pm2Home, 'logs', 'chatty-out.log')),
     supervisorCpu: cpuSeconds(daemon) - before,
+    writerCpu: null,
     serviceCpu: cpuSeconds(servicePid),
   };
   pm2(['kill']);
@@ -193,28 +241,46 @@ async function pm2Row(): Promise<Row | null> {
 }
 
 try {
+  // An empty PATH: the manager finds no s6-log and writes the files itself (node and the service run by absolute path).
+  const noWriterBin = path.join(work, 'empty-bin');
+  mkdirSync(noWriterBin);
   const rows: Row[] = [
-    await systemManagerRow('system-manager, logs.destination "file" (default outside systemd)', {
-      destination: 'file',
-      keepFiles: 50,
-    }),
+    await systemManagerRow(
+      'system-manager, logs.destination "file" (default outside systemd), written by s6-log',
+      {
+        destination: 'file',
+        keepFiles: 50,
+      },
+    ),
+    await systemManagerRow(
+      'system-manager, logs.destination "file", s6-log not on PATH (the manager writes)',
+      { destination: 'file', keepFiles: 50 },
+      { PATH: noWriterBin },
+    ),
     await systemManagerRow('system-manager, logs.destination "manager" (its JSON log, 1,000 lines/s)', {
       destination: 'manager',
     }),
   ];
+  const quiet = await systemManagerRow('baseline', { destination: 'file', keepFiles: 50 }, {}, QUIET_RATE);
   const peer = await pm2Row();
   if (peer) rows.push(peer);
   const count = (n: number) => Math.round(n).toLocaleString('en-US');
+  const seconds = (n: number | null) => (n === null ? '—' : `${n.toFixed(2)} s`);
   console.log(`\n### system-manager — a service printing ${count(RATE)} lines/s for ${SECONDS} s\n`);
   console.log(
-    '| supervisor | lines printed | lines kept | supervisor CPU | per 100k lines | service’s own CPU (floor) | supervisor ÷ service |',
+    '| supervisor | lines printed | lines kept | supervisor CPU | log writers’ CPU | together, per 100k lines | service’s own CPU (floor) | supervisor ÷ service | together ÷ service |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|---:|');
-  for (const r of rows)
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const together = r.supervisorCpu + (r.writerCpu ?? 0);
     console.log(
-      `| ${r.name} | ${count(r.printed)} | ${count(r.kept)} | ${r.supervisorCpu.toFixed(2)} s | ${((r.supervisorCpu / r.printed) * 100_000 * 1000).toFixed(1)} ms | ${r.serviceCpu.toFixed(2)} s | ${(r.supervisorCpu / r.serviceCpu).toFixed(2)} |`,
+      `| ${r.name} | ${count(r.printed)} | ${count(r.kept)} | ${seconds(r.supervisorCpu)} | ${seconds(r.writerCpu)} | ${((together / r.printed) * 100_000 * 1000).toFixed(1)} ms | ${r.serviceCpu.toFixed(2)} s | ${(r.supervisorCpu / r.serviceCpu).toFixed(2)} | ${(together / r.serviceCpu).toFixed(2)} |`,
     );
-  if (!peer) console.log('| pm2 | not installed (`npm i -g pm2` adds the row) | | | | | |');
+  }
+  if (!peer) console.log('| pm2 | not installed (`npm i -g pm2` adds the row) | | | | | | | |');
+  console.log(
+    `\nBaseline: the same manager over the same window, its service printing ${QUIET_RATE} lines/s: manager ${seconds(quiet.supervisorCpu)}, log writers ${seconds(quiet.writerCpu)}.`,
+  );
   const file = rows[0] as Row;
   console.log('\n| goal | measured | met |\n|---|---|:---:|');
   console.log(
@@ -223,6 +289,14 @@ try {
   const ratio = file.supervisorCpu / file.serviceCpu;
   console.log(
     `| file: supervisor ≤ 0.1× the service's own CPU | ${ratio.toFixed(3)}× | ${ratio <= 0.1 ? 'yes' : 'no'} |`,
+  );
+  const flood = Math.max(0, file.supervisorCpu - quiet.supervisorCpu) / file.serviceCpu;
+  console.log(
+    `| file: the flood's share of the supervisor (its CPU minus the baseline's) ≤ 0.1× the service's own | ${flood.toFixed(3)}× | ${flood <= 0.1 ? 'yes' : 'no'} |`,
+  );
+  const withWriters = (file.supervisorCpu + (file.writerCpu ?? 0)) / file.serviceCpu;
+  console.log(
+    `| file: supervisor and its log writers together ≤ 0.1× the service's own CPU | ${withWriters.toFixed(3)}× | ${withWriters <= 0.1 ? 'yes' : 'no'} |`,
   );
   console.log('CPU is counted in ticks of 10 ms.');
 } finally {

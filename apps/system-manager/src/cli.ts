@@ -15,6 +15,8 @@ Commands:
   status [--json] [--all-users]
                               every service of every running manager (like pm2 ls): state, health, pid, port,
                               uptime, restarts, CPU, memory; dead sessions' orphans with their pids and ports
+  status --fleet [--json]     every host of a shared registry (Redis, etcd): its sessions and their liveness,
+                              services and VMs recorded, lease time left
   ports [--resolve] [--json]  the ports of the running manager; without one the configured ports,
                               with --resolve where a start would go now (dry run)
   sessions cleanup [--json]   reap dead sessions: kill their orphaned services, run VM cleanup
@@ -27,6 +29,8 @@ Commands:
   reload                      re-read the config file (as SIGHUP does) and print what changed
   describe <service>          definition, port, pid, restarts with reasons, health history, last lines
   logs [service] [-n N] [-f]  recent output of a service (all services, prefixed, without a name); -f follows
+  top                         live view of the manager's services (like pm2 monit / htop): CPU, memory, cache
+                              hit rate, lookups sparkline, last lines; keys restart/stop/start; q quits
   unit [--user <u>] [--group <g>] [--set <Key>=<value>]... [--no-hardening] [--allow-temp-paths]
                               print a systemd unit (Type=notify, sandboxed) that runs \`start\` at boot as <u>;
                               --set changes one hardening directive (NoNewPrivileges, ProtectSystem,
@@ -82,6 +86,7 @@ const OPTIONS = {
   'no-hardening': { type: 'boolean' },
   'allow-temp-paths': { type: 'boolean' },
   'all-users': { type: 'boolean' },
+  fleet: { type: 'boolean' },
   resolve: { type: 'boolean' },
   session: { type: 'string' },
   lines: { type: 'string', short: 'n' },
@@ -118,7 +123,8 @@ const COMMANDS: Record<string, { sub?: string; options: readonly string[]; args?
   reload: { options: ['session'] },
   describe: { options: ['session'], args: true },
   logs: { options: ['session', 'lines', 'follow'], args: true },
-  status: { options: ['all-users'] },
+  top: { options: ['session'] },
+  status: { options: ['all-users', 'fleet'] },
   ports: { options: ['resolve'] },
   unit: { options: ['user', 'group', 'set', 'no-hardening', 'allow-temp-paths'] },
   sessions: { sub: 'cleanup', options: [] },
@@ -139,6 +145,7 @@ for (const name of [
   'no-hardening',
   'allow-temp-paths',
   'all-users',
+  'fleet',
   'resolve',
   'session',
   'lines',
@@ -168,6 +175,7 @@ process.exitCode = await runCommand(command, {
   noHardening: values['no-hardening'] === true,
   allowTempPaths: values['allow-temp-paths'] === true,
   allUsers: values['all-users'] === true,
+  fleet: values.fleet === true,
   resolve: values.resolve === true,
   session: values.session,
   lines: values.lines,

@@ -22,6 +22,8 @@ export interface CommandOptions {
   readonly allowTempPaths?: boolean | undefined;
   /** `status --all-users`: every user's session directory and the boot unit's (needs root to read them). */
   readonly allUsers?: boolean | undefined;
+  /** `status --fleet`: one row per host of the shared registry. */
+  readonly fleet?: boolean | undefined;
   /** `ports --resolve`: the dry run of where a start would go. */
   readonly resolve?: boolean | undefined;
   /** `--session`: the manager to control when several run. */
@@ -128,6 +130,8 @@ export async function runCommand(command: string, options: CommandOptions): Prom
         return await startCommand({ ...options, config: source.file ?? undefined }, log.get());
       }
       case 'status':
+        if (options.fleet)
+          return await (await import('./commands/fleet-status.js')).fleetStatusCommand(options, log);
         return await (await import('./commands/status.js')).statusCommand(options, log);
       case 'ports':
         return await (await import('./commands/ports.js')).portsCommand(options, log);
@@ -148,6 +152,8 @@ export async function runCommand(command: string, options: CommandOptions): Prom
         return await (await import('./commands/control.js')).describeCommand(args, options);
       case 'logs':
         return await (await import('./commands/control.js')).logsCommand(args, options);
+      case 'top':
+        return await (await import('./commands/top.js')).topCommand(options);
       case 'doctor':
         return await (await import('./commands/doctor.js')).doctorCommand(options);
       default:

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { BUILTIN_PORTS, namedPorts } from './commands/configured-ports.js';
 import { type ConfigDiscovery, type ConfigSource, discoverConfig } from './config-discovery.js';
+import { GROUP_NAME, groupId, unknownGroup } from './control-socket/socket-group.js';
 import { ConfigError } from './errors.js';
 import { etcdConfigIssues, etcdSessionSchema, resolveEtcdPaths } from './etcd-config.js';
 
@@ -63,7 +64,8 @@ export const logsSchema = z
     /**
      * "auto": journald when the manager runs under systemd (`$JOURNAL_STREAM`), else "file".
      * "journald": each service's streams connected straight to the journal (SYSLOG_IDENTIFIER = its name).
-     * "file": `<dir>/<service>.log`, rotated by size; every byte kept, none passing through a JSON logger.
+     * "file": `<dir>/<service>/{stdout,stderr}/` written by an s6-log process per stream (the manager writes
+     * `<dir>/<service>.log` itself when s6-log is not on PATH), rotated by size; every byte kept.
      * "manager": every line into the manager's own log, rate-limited (`maxLinesPerSecond`).
      */
     destination: z
@@ -71,13 +73,13 @@ export const logsSchema = z
       .default('auto'),
     /** Directory of the log files (default: `logs/` in `$STATE_DIRECTORY`, `$XDG_STATE_HOME/system-manager` or `~/.local/state/system-manager`). */
     dir: z.string().min(1).optional(),
-    /** A log file is rotated before it grows past this many bytes. */
+    /** A log file is rotated at a line end when it reaches about this many bytes (s6-log: within 2,000 bytes; at most 256 MiB). */
     maxFileBytes: z
       .number()
       .int()
       .min(4_096)
       .default(10 * 1024 * 1024),
-    /** Rotated files kept per service (`<service>.log.1` newest …); older ones are deleted. */
+    /** Rotated files kept per stream (s6-log's `@<TAI64N>.s`) or per service (`<service>.log.1` newest …); older ones are deleted. */
     keepFiles: z.number().int().min(0).max(100).default(5),
     /** journald's stream socket. */
     journalSocket: z.string().startsWith('/').default('/run/systemd/journal/stdout'),
@@ -158,6 +160,22 @@ export const configSchema = z
       })
       .prefault({}),
     shutdown: z.object({ graceMs: z.number().int().positive().default(5_000) }).prefault({}),
+    /** The control socket (`<runtime dir>/<session id>.sock`): mode 0600, only the manager's user may use it. */
+    control: z
+      .object({
+        /**
+         * A group (name or gid) whose members may use the control socket too:
+         * it is then 0660 of that group, in a directory 0750 of it. Read at start.
+         */
+        socketGroup: z
+          .union([
+            z.string().regex(GROUP_NAME, 'a group name (letters, digits, _ . -)'),
+            z.number().int().min(0).max(4_294_967_294),
+          ])
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     supervision: supervisionSchema,
     logs: logsSchema,
     /**
@@ -270,6 +288,8 @@ function crossFieldIssues(config: SystemManagerConfig): string[] {
   }
   lines.push(...portIssues(config));
   lines.push(...etcdConfigIssues(config.session));
+  const { socketGroup } = config.control;
+  if (socketGroup !== undefined && groupId(socketGroup) === null) lines.push(unknownGroup(socketGroup));
   for (const [kind, cleanup] of Object.entries(config.cleanup)) {
     try {
       new RegExp(cleanup.notFoundPattern, 'i');

@@ -53,6 +53,12 @@ export interface FleetStore extends SessionStore {
   readonly leaseRenewals: readonly FleetLeaseRenewal[];
   /** Entries refused because they do not verify with the fleet key (Redis with a key); absent when the store signs nothing. */
   readonly unverifiedEntries?: number;
+  /**
+   * Read-only, for display: ms each of `sessionIds`' leases has left, as the
+   * store counts it (etcd: the server's TTL; Redis: the lease key's PTTL);
+   * absent for a session without one. Optional: a store made elsewhere may lack it.
+   */
+  leaseTtlsLeft?(sessionIds: readonly string[]): Promise<ReadonlyMap<string, number>>;
   /** Whether absent leases can be trusted (the store answered without a break for one settle period). */
   readonly settled: boolean;
   /** Resolves once {@link FleetStore.settled}, or when `signal` aborts. */

@@ -14,6 +14,7 @@ import { startControlServer } from './control.js';
 import { controlActions } from './control-socket/actions.js';
 import { controlSocketDir, prepareSocketPlace, socketPathOf } from './control-socket/location.js';
 import { type ControlSocket, startControlSocket } from './control-socket/server.js';
+import { configuredSocketGroup } from './control-socket/socket-group.js';
 import { ConfigError, SystemManagerError } from './errors.js';
 import type { FleetStore } from './fleet-store.js';
 import { createLogger, type Logger } from './logger.js';
@@ -40,7 +41,11 @@ import {
 } from './status.js';
 import { StoreHealth } from './store-health.js';
 import { IdleCadence } from './supervisor/idle-cadence.js';
-import { type LogDestination, resolveLogDestination } from './supervisor/log-destination.js';
+import {
+  LOG_WRITER_INSTALL_HINT,
+  type LogDestination,
+  resolveLogDestination,
+} from './supervisor/log-destination.js';
 import { ServiceMessages } from './supervisor/messages.js';
 import { OutputTap } from './supervisor/output-tap.js';
 import { type ReloadReport, reloadServices } from './supervisor/reload.js';
@@ -201,7 +206,9 @@ export class AsyncSystemManager extends ManagerPorts {
     try {
       // Refused before anything starts: a planted socket path or an unsafe directory.
       const socketPath = this.socketDir === false ? null : socketPathOf(this.socketDir, session.sessionId);
-      if (this.socketDir !== false && socketPath !== null) prepareSocketPlace(this.socketDir, socketPath);
+      const socketGroup = configuredSocketGroup(this.currentConfig.control.socketGroup);
+      if (this.socketDir !== false && socketPath !== null)
+        prepareSocketPlace(this.socketDir, socketPath, socketGroup);
       // 2. Reap what dead sessions left behind (never a live session's).
       phase('reaping stale sessions');
       const reaped = await raceAbort(this.reapStale(signal), signal);
@@ -241,6 +248,7 @@ export class AsyncSystemManager extends ManagerPorts {
             tap: this.tap,
           }),
           this.log.child({ component: 'control-socket' }),
+          socketGroup,
         );
       // 7. Supervision and the invariant checks from now on.
       for (const service of this.services) service.supervise();
@@ -488,8 +496,16 @@ export class AsyncSystemManager extends ManagerPorts {
     if (this.resolvedLogDestination) return this.resolvedLogDestination;
     const destination = resolveLogDestination(this.currentConfig.logs, this.env);
     this.resolvedLogDestination = destination;
-    if (destination.kind === 'file')
-      this.log.info({ dir: destination.dir }, `service output: ${destination.dir}/<service>.log`);
+    if (destination.kind === 'file' && destination.writer !== null)
+      this.log.info(
+        { dir: destination.dir, writer: destination.writer.path },
+        `service output: ${destination.dir}/<service>/{stdout,stderr}/current, written by ${destination.writer.name} (a process per stream: the bytes do not pass through this manager)`,
+      );
+    else if (destination.kind === 'file')
+      this.log.warn(
+        { dir: destination.dir, writer: 'manager' },
+        `service output: ${destination.dir}/<service>.log, written by this manager: s6-log is not on PATH (${LOG_WRITER_INSTALL_HINT}), so every byte passes through this process`,
+      );
     else if (destination.kind === 'journald')
       this.log.info({ socket: destination.socket }, 'service output: the journal (journalctl -t <service>)');
     else this.log.info("service output: this manager's log");

@@ -68,7 +68,7 @@ export class ServiceProcess {
       });
     } catch (error) {
       // Sockets the child would have written to itself are ours to close.
-      for (const target of targets) if (target !== 'pipe') target.destroy();
+      for (const target of targets) if (typeof target === 'object') target.destroy();
       throw error;
     }
     output.attach(child, targets);

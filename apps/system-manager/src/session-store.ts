@@ -37,6 +37,8 @@ function loadEtcdStore(): typeof import('@core/session-etcd') {
 export interface SessionStoreOptions {
   /** How long a call waits for the store before it counts as unavailable (a look, not a run, waits less). */
   readonly unavailableTimeoutMs?: number;
+  /** How long after connecting an absent lease reads as "settling" rather than expired (a one-shot look may read it at once). */
+  readonly settleMs?: number;
 }
 
 /** Which fleet registries the config and the env name, each with where it was named. */
@@ -100,6 +102,7 @@ export function createSessionStore(
       ...(options.unavailableTimeoutMs === undefined
         ? {}
         : { unavailableTimeoutMs: options.unavailableTimeoutMs }),
+      ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
     });
   } catch (error) {
     throw new ConfigError(
@@ -135,6 +138,7 @@ function createEtcdStore(
       ...(options.unavailableTimeoutMs === undefined
         ? {}
         : { unavailableTimeoutMs: options.unavailableTimeoutMs }),
+      ...(options.settleMs === undefined ? {} : { settleMs: options.settleMs }),
     });
   } catch (error) {
     throw new ConfigError(

@@ -19,6 +19,26 @@ describe('doctor (real broken states)', () => {
     expect(stdout).toContain('all checks passed');
   });
 
+  it('names the log writer: s6-log on PATH, or a warning with what to install', async () => {
+    const dir = scratch();
+    const env = { CORE_SESSION_DIR: path.join(dir, 's'), XDG_CONFIG_HOME: dir, ...(await portEnv()) };
+    const writerCheck = (stdout: string) =>
+      JSON.parse(stdout).checks.find((c: { check: string }) => c.check === 'log writer');
+    const withWriter = await runToEnd(['doctor', '--json'], env);
+    expect(writerCheck(withWriter.stdout)).toMatchObject({
+      status: 'ok',
+      message: expect.stringMatching(/\/s6-log writes each service's stdout and stderr/),
+    });
+    // An empty PATH: node runs by its absolute path, s6-log is not found.
+    mkdirSync(path.join(dir, 'empty-bin'));
+    const without = await runToEnd(['doctor', '--json'], { ...env, PATH: path.join(dir, 'empty-bin') });
+    expect(writerCheck(without.stdout)).toMatchObject({
+      status: 'warn',
+      message: expect.stringMatching(/s6-log is not on PATH/),
+      fix: expect.stringContaining('apt-get install s6'),
+    });
+  });
+
   it('a world-writable session directory fails, with the chmod to run', async () => {
     const dir = scratch();
     const sessions = path.join(dir, 's');

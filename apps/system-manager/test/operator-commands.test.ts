@@ -110,6 +110,13 @@ describe('operator commands through the control socket', { timeout: 90_000 }, ()
       definition: { restart: 'on-failure' },
     });
     expect(d.definition.env).toEqual(['MODE']); // names only: values may be secrets
+    // Where its output goes, and by whom (s6-log processes when it is on PATH, as in CI).
+    const text = await runToEnd(['describe', 'api'], m.env);
+    expect(text.stdout).toMatch(
+      d.logs.writer === 's6-log'
+        ? /^output: +\/.*\/api\/\{stdout,stderr\} written by s6-log \(stdout pid \d+, 0 restarts; stderr pid \d+, 0 restarts\)$/m
+        : /^output: +\/.*\/api\.log written by the manager$/m,
+    );
 
     // logs without a name: every service, each line prefixed.
     const all = await runToEnd(['logs', '-n', '5'], m.env);

@@ -65,7 +65,7 @@ describe('the built read-only commands (bundled)', { timeout: 60_000 }, () => {
       'Bundled by scripts/bundle-read-only.mjs',
     );
     // zod's licence travels in every bundled file (code of it is inlined).
-    for (const file of files.filter((f) => /^(ro-chunk-[A-Z0-9]+|status|ports)\.js$/.test(f))) {
+    for (const file of files.filter((f) => /^(ro-chunk-[A-Z0-9]+|status|ports|top)\.js$/.test(f))) {
       const head = readFileSync(path.join(APP_DIR, 'dist', 'commands', file), 'utf8').slice(0, 2000);
       expect(head, file).toContain('Contains code of zod');
       expect(head, file).toContain('Permission is hereby granted');
@@ -115,5 +115,16 @@ describe('the built read-only commands (bundled)', { timeout: 60_000 }, () => {
     );
     expect(built.code).toBe(78);
     expect(built.stderr).toContain('session.redisUrl');
+  });
+
+  it('the built top loads no full zod and no @core/session file; without a terminal it exits 2 (its error class is the dispatcher’s)', async () => {
+    const dir = scratch();
+    const built = await runBuilt(['top'], { CORE_SESSION_DIR: path.join(dir, 's') }, path.join(dir, 'i.txt'));
+    expect(built.code, built.stderr).toBe(2);
+    expect(built.stderr).toContain('top needs a terminal');
+    expect(built.loaded.some((u) => /\/dist\/commands\/top\.js$/.test(u))).toBe(true);
+    expect(built.loaded.filter((u) => /\/zod\/|\/packages\/session\/|\/@core\/session\//.test(u))).toEqual(
+      [],
+    );
   });
 });

@@ -1,10 +1,12 @@
 // Where service output goes by default: a rotating file per service (every
 // line kept, whole), or straight into journald's stream socket under systemd.
 // Real managers, real services, a real Unix socket standing in for journald.
+// The file tests here run without s6-log on PATH: the manager writes the
+// files itself (./log-writers.test.ts has the s6-log writers).
 import { existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   killTagged,
   logLines,
@@ -14,6 +16,11 @@ import {
   tempDir,
   waitUntil,
 } from './helpers.js';
+
+/** An empty PATH: no s6-log, so the manager writes the files itself (node and services run by absolute path). */
+const noWriterBin = tempDir('sm-no-writer-');
+afterAll(() => noWriterBin.remove());
+const WITHOUT_WRITER = { PATH: noWriterBin.dir };
 
 const managers: ManagerUnderTest[] = [];
 afterEach(async () => {
@@ -68,10 +75,14 @@ describe('service output (real processes)', { timeout: 90_000 }, () => {
         logs: { maxFileBytes: 1024 * 1024, keepFiles: 100 },
         services: [misbehaving('writer', 'count', { env: { COUNT: String(COUNT) } })],
       },
-      { XDG_STATE_HOME: state.dir },
+      { XDG_STATE_HOME: state.dir, ...WITHOUT_WRITER },
     );
     const dir = path.join(state.dir, 'system-manager', 'logs');
-    expect(logLines(m).find((e) => String(e['msg']).startsWith('service output:'))).toMatchObject({ dir });
+    // Said once, with what to install.
+    const said = logLines(m).filter((e) => String(e['msg']).startsWith('service output:'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatchObject({ dir, writer: 'manager', level: 40 });
+    expect(String(said[0]?.['msg'])).toContain('apt-get install s6');
     const writer = async () => (await m.status()).services.find((s) => s.name === 'writer');
     // Done when the last line and stderr's "count done" are both in (two pipes: either may come last).
     await waitUntil(
@@ -96,7 +107,12 @@ describe('service output (real processes)', { timeout: 90_000 }, () => {
     }
     expect(seen.every((n) => n === 1)).toBe(true);
     const status = (await writer())?.logs;
-    expect(status).toMatchObject({ destination: 'file', file: path.join(dir, 'writer.log'), lostBytes: 0 });
+    expect(status).toMatchObject({
+      destination: 'file',
+      writer: 'manager',
+      file: path.join(dir, 'writer.log'),
+      lostBytes: 0,
+    });
     expect((status as { rotations: number }).rotations).toBe(
       files.filter((f) => /\.log\.\d+$/.test(f)).length,
     );
@@ -106,18 +122,21 @@ describe('service output (real processes)', { timeout: 90_000 }, () => {
 
   it('keeps keepFiles rotated files, and the tail of the file for error reports', async () => {
     const state = tempDir('sm-logs-');
-    const m = await manager({
-      logs: { dir: state.dir, maxFileBytes: 64 * 1024, keepFiles: 2 },
-      services: [
-        misbehaving('writer', 'count', { env: { COUNT: '20000' } }),
-        misbehaving('crashy', 'crash-after', {
-          port: 'frontend',
-          env: { CRASH_AFTER_MS: '300' },
-          restart: 'never',
-        }),
-      ],
-      supervision: { onServiceFailed: 'keep-running' },
-    });
+    const m = await manager(
+      {
+        logs: { dir: state.dir, maxFileBytes: 64 * 1024, keepFiles: 2 },
+        services: [
+          misbehaving('writer', 'count', { env: { COUNT: '20000' } }),
+          misbehaving('crashy', 'crash-after', {
+            port: 'frontend',
+            env: { CRASH_AFTER_MS: '300' },
+            restart: 'never',
+          }),
+        ],
+        supervision: { onServiceFailed: 'keep-running' },
+      },
+      WITHOUT_WRITER,
+    );
     await waitUntil(
       () => {
         // Only the last stdout line: stderr's "count done" may come early and be rotated away (keepFiles 2).
@@ -140,7 +159,7 @@ describe('service output (real processes)', { timeout: 90_000 }, () => {
     const state = tempDir('sm-logs-');
     const target = path.join(state.dir, 'victim');
     symlinkSync(target, path.join(state.dir, 'svc.log'));
-    const m = await manager({ logs: { dir: state.dir }, services: [misbehaving('svc', '')] });
+    const m = await manager({ logs: { dir: state.dir }, services: [misbehaving('svc', '')] }, WITHOUT_WRITER);
     await m.waitForLog((e) => e['msg'] === 'cannot write a service log file: output lost until it can');
     expect(existsSync(target)).toBe(false);
     const logs = (await m.status()).services[0]?.logs as { lostBytes: number };

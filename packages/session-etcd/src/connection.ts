@@ -1,16 +1,22 @@
 // The client side of the cluster: one etcd3 client over every endpoint, each
 // request bounded by a deadline and tried again on another member until
 // `unavailableTimeoutMs` (a killed, paused or partitioned member costs one
-// deadline, then it is skipped for a while); an outage is logged once and
-// the recovery once; and it knows since when it has been reaching the
-// cluster (absent leases read as "settling" until one lease TTL has passed).
+// deadline, then it is skipped for a while). An outage is a request that
+// failed as a whole (no member answered within the retry budget), or
+// failures with no answer in between for as long as that budget (keepalives,
+// which are not retried here): one member that fails while the next one
+// answers is no outage. It is logged once and the recovery once; and it
+// knows since when it has been reaching the cluster without a single failed
+// attempt (absent leases read as "settling" until one lease TTL has passed).
 // etcd3's own retry and circuit breaker are replaced: retrying a
 // transaction is only safe when the caller knows it (see `call`).
 import { EventEmitter } from 'node:events';
 import { SessionError, type SessionLogger } from '@core/session';
 import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
+import { accessErrorOf } from './access-errors.js';
 import { EtcdStoreUnavailableError } from './errors.js';
 import type { ResolvedEtcdOptions } from './options.js';
+import { probeTls } from './tls-probe.js';
 
 /** Events of the connection. */
 export interface ConnectionEvents {
@@ -57,8 +63,16 @@ export class Connection {
   readonly client: Etcd3;
   readonly events = new EventEmitter();
   private outageStartedAt: number | null = null;
+  /** Since when every attempt reached the cluster (reset by any failed attempt): the settle clock. */
   private reachableSince: number | null = null;
+  /** Whether any request ever reached the cluster. */
+  private everReached = false;
+  /** First failed attempt with no answer since, or null. */
+  private failingSince: number | null = null;
   private lastError: Error | null = null;
+  /** A handshake of our own after a TLS connection failed, and what it found (see ./tls-probe.ts). */
+  private tlsProbe: Promise<void> | null = null;
+  private tlsTrouble: string | null = null;
   private closed = false;
 
   /**
@@ -98,9 +112,9 @@ export class Connection {
     });
   }
 
-  /** Whether the last request reached the cluster. */
+  /** Whether the cluster answers: reached at least once, and no request has failed as a whole since the last answer. */
   get connected(): boolean {
-    return this.reachableSince !== null;
+    return this.everReached && this.outageStartedAt === null;
   }
 
   /** Epoch ms the current outage began, or null while reachable. */
@@ -131,12 +145,26 @@ export class Connection {
       } catch (error) {
         if (!(error instanceof Error) || !isRetryable(error)) {
           if (error instanceof SessionError) throw error;
+          const refused =
+            error instanceof Error
+              ? accessErrorOf(error, this.location, this.options.auth?.user ?? null, this.options.keyPrefix)
+              : null;
+          if (refused !== null) {
+            this.noteReachable(); // it answered, with a refusal
+            throw refused;
+          }
           throw new EtcdStoreUnavailableError(this.location, Date.now() - started, error);
         }
-        this.noteUnreachable(error);
+        this.noteFailedAttempt(error);
       }
       const left = this.options.unavailableTimeoutMs - (Date.now() - started);
-      if (left <= 0) throw new EtcdStoreUnavailableError(this.location, Date.now() - started, this.lastError);
+      if (left <= 0) {
+        // The request as a whole failed: no member answered within the budget.
+        if (this.tlsProbe !== null) await this.tlsProbe;
+        const failure = this.withTlsTrouble(this.lastError);
+        this.beginOutage(failure);
+        throw new EtcdStoreUnavailableError(this.location, Date.now() - started, failure);
+      }
       const pause = Math.min(25 * 2 ** Math.min(attempt, 4), 400) + Math.random() * 25;
       await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
     }
@@ -144,6 +172,10 @@ export class Connection {
 
   /** Records a request that reached the cluster (keepalives count too). */
   noteReachable(): void {
+    this.everReached = true;
+    this.failingSince = null;
+    this.tlsProbe = null;
+    this.tlsTrouble = null;
     if (this.reachableSince === null) this.reachableSince = Date.now();
     const since = this.outageStartedAt;
     if (since === null) return;
@@ -156,15 +188,56 @@ export class Connection {
     this.emitSafely('reconnected', { at, downtimeMs: at - since });
   }
 
-  /** Records a request that did not reach the cluster; the first of an outage is logged and emitted. */
-  noteUnreachable(error: Error): void {
-    this.lastError = error;
+  /**
+   * Records one attempt that did not reach the cluster (one member down, or
+   * all of them). It restarts the settle clock; it is an outage only once
+   * attempts have failed, with no answer in between, for the whole retry
+   * budget (`unavailableTimeoutMs`).
+   */
+  noteFailedAttempt(error: Error): void {
+    // "Resting" only says that member failed before: the failure that put it to rest says why.
+    const failingAlready = this.failingSince !== null && this.lastError !== null;
+    if (!(error instanceof MemberResting && failingAlready)) this.lastError = error;
+    this.reachableSince = null;
+    const now = Date.now();
+    this.failingSince ??= now;
+    this.probeTlsOnce(error);
+    if (now - this.failingSince >= this.options.unavailableTimeoutMs)
+      this.beginOutage(this.withTlsTrouble(this.lastError));
+  }
+
+  /** After a connection that could not be established to a TLS cluster: one handshake of our own, to learn why. */
+  private probeTlsOnce(error: Error): void {
+    const endpoints = this.options.endpoints.filter((e) => e.startsWith('https:')).slice(0, 3);
+    if (this.tlsProbe !== null || endpoints.length === 0 || !/No connection established/i.test(error.message))
+      return;
+    const timeoutMs = Math.min(this.options.commandTimeoutMs, 2_000);
+    this.tlsProbe = Promise.all(endpoints.map((e) => probeTls(e, this.options.tls, timeoutMs)))
+      .then((verdicts) => {
+        this.tlsTrouble = verdicts.find((v) => v !== null) ?? null;
+      })
+      .catch(() => undefined);
+  }
+
+  /** `error`, with what the TLS probe found when it found something. */
+  private withTlsTrouble(error: Error | null): Error | null {
+    if (this.tlsTrouble === null) return error;
+    return new Error(
+      `TLS: ${this.tlsTrouble}${error === null ? '' : `; the client said: ${error.message}`}`,
+      {
+        cause: error,
+      },
+    );
+  }
+
+  /** The first failure of an outage is logged and emitted; later ones are not. */
+  private beginOutage(error: Error | null): void {
     this.reachableSince = null;
     if (this.closed || this.outageStartedAt !== null) return;
     this.outageStartedAt = Date.now();
     this.logger.warn(
       { location: this.location, err: error },
-      `session store ${this.location} unreachable (${error.message}); retrying`,
+      `session store ${this.location} unreachable (${error?.message ?? 'no answer'}); retrying`,
     );
     this.emitSafely('outage', { at: this.outageStartedAt, error });
   }

@@ -5,7 +5,8 @@ export type EtcdStoreErrorCode =
   | 'E_SESSION_STORE_UNAVAILABLE'
   | 'E_SESSION_STORE_SYNC'
   | 'E_SESSION_LEASE_CONFLICT'
-  | 'E_SESSION_STORE_CORRUPT';
+  | 'E_SESSION_STORE_CORRUPT'
+  | 'E_SESSION_STORE_ACCESS';
 
 /**
  * Base class of every error this package throws on purpose (bad arguments and

@@ -1,3 +1,4 @@
+export { type EtcdAccessRefusal, EtcdStoreAccessError } from './access-errors.js';
 export { ETCD_ENDPOINTS_ENV, etcdEndpointsFromEnv } from './endpoints.js';
 export {
   EtcdLeaseConflictError,

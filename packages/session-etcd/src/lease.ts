@@ -153,7 +153,7 @@ export class OwnLease {
         this.context.confirmed(id);
       }
     } catch (error) {
-      if (error instanceof Error && isRetryable(error)) this.context.connection.noteUnreachable(error);
+      if (error instanceof Error && isRetryable(error)) this.context.connection.noteFailedAttempt(error);
       else this.context.failed(error);
       // Retried soon: the TTL keeps running while we cannot reach the cluster.
       next = Math.min(this.context.heartbeatMs, 250);

@@ -15,6 +15,7 @@ import { EtcdLeaseConflictError, EtcdStoreCorruptError, EtcdStoreSyncError } fro
 import { KeyLayout } from './keys.js';
 import type { Entry } from './kv.js';
 import { OwnLease } from './lease.js';
+import { readLeaseTtls } from './lease-ttl.js';
 import { type EtcdSessionStoreOptions, type ResolvedEtcdOptions, resolveEtcdOptions } from './options.js';
 import { OwnSession } from './own-session.js';
 import { type ReadContext, readAll, readOne } from './reading.js';
@@ -244,6 +245,11 @@ export class EtcdSessionStore implements SessionStore {
   /** Every record with its lease evidence (being-reaped ones with `reaping`, carrying the fencing token). Reads only. */
   listSessions(): Promise<EtcdStoredSession[]> {
     return readAll(this.readContext);
+  }
+
+  /** Read-only, for display: ms each listed session's lease has left on the server (absent: no lease). */
+  leaseTtlsLeft(sessionIds: readonly string[]): Promise<Map<string, number>> {
+    return readLeaseTtls({ connection: this.connection, keys: this.keys }, sessionIds);
   }
 
   /** Every claim of `kind` with its holder's lease evidence. Reads only. */

@@ -2,8 +2,11 @@
 // ports only, data dirs in one temp dir, short election timeouts so faults
 // resolve in well under a second. Members can be killed (-9), paused
 // (SIGSTOP) and started again; `dispose` SIGCONTs and SIGKILLs every member
-// and removes the directory. Without an etcd binary the suites skip with a
-// message — except under CI=true, where that is a broken setup and fails.
+// and removes the directory. With `tls`, clients speak TLS and must show a
+// certificate of the given CA (peers stay on plain loopback HTTP), and the
+// helper's own etcdctl calls use the given admin certificate. Without an
+// etcd binary the suites skip with a message — except under CI=true, where
+// that is a broken setup and fails.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -46,6 +49,15 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Client TLS of a cluster: the members' certificate, the CA clients must be signed by, and the helper's admin client certificate. */
+export interface ClusterTls {
+  readonly ca: string;
+  readonly serverCert: string;
+  readonly serverKey: string;
+  readonly adminCert: string;
+  readonly adminKey: string;
+}
+
 /** One member. */
 export interface EtcdMember {
   readonly name: string;
@@ -69,6 +81,8 @@ export interface EtcdCluster {
   /** SIGSTOP / SIGCONT. */
   pause(member: EtcdMember): void;
   resume(member: EtcdMember): void;
+  /** Runs etcdctl against the running members (with the admin certificate under TLS); returns stdout. */
+  ctl(...args: string[]): Promise<string>;
   /** Waits until every running member reports the same leader. */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** SIGCONT + SIGKILL every member, remove the data. */
@@ -83,13 +97,14 @@ interface Slot {
   exited: Promise<void>;
 }
 
-function launch(slot: Slot, cluster: string, token: string, root: string): void {
+function launch(slot: Slot, cluster: string, token: string, root: string, tls: ClusterTls | null): void {
+  const scheme = tls === null ? 'http' : 'https';
   // biome-ignore format: one flag and its value per line
   const args = [
     '--name', slot.name,
     '--data-dir', join(root, slot.name),
-    '--listen-client-urls', `http://127.0.0.1:${slot.clientPort}`,
-    '--advertise-client-urls', `http://127.0.0.1:${slot.clientPort}`,
+    '--listen-client-urls', `${scheme}://127.0.0.1:${slot.clientPort}`,
+    '--advertise-client-urls', `${scheme}://127.0.0.1:${slot.clientPort}`,
     '--listen-peer-urls', `http://127.0.0.1:${slot.peerPort}`,
     '--initial-advertise-peer-urls', `http://127.0.0.1:${slot.peerPort}`,
     '--initial-cluster', cluster,
@@ -100,6 +115,9 @@ function launch(slot: Slot, cluster: string, token: string, root: string): void 
     '--logger', 'zap',
     '--log-level', 'error',
     '--log-outputs', 'stderr',
+    ...(tls === null
+      ? []
+      : ['--client-cert-auth', '--trusted-ca-file', tls.ca, '--cert-file', tls.serverCert, '--key-file', tls.serverKey]),
   ];
   const child = spawn(ETCD as string, args, { stdio: ['ignore', 'ignore', 'pipe'], env: process.env });
   child.stderr?.resume(); // drained, never printed: tests stay silent
@@ -107,10 +125,22 @@ function launch(slot: Slot, cluster: string, token: string, root: string): void 
   slot.exited = new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function etcdctl(endpoints: readonly string[], ...args: string[]): Promise<string> {
+async function etcdctl(
+  endpoints: readonly string[],
+  tls: ClusterTls | null,
+  ...args: string[]
+): Promise<string> {
+  const security =
+    tls === null ? [] : [`--cacert=${tls.ca}`, `--cert=${tls.adminCert}`, `--key=${tls.adminKey}`];
   const { stdout } = await run(
     ETCDCTL as string,
-    [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=300ms', '--command-timeout=500ms', ...args],
+    [
+      `--endpoints=${endpoints.join(',')}`,
+      '--dial-timeout=300ms',
+      '--command-timeout=500ms',
+      ...security,
+      ...args,
+    ],
     {
       env: { ...process.env, ETCDCTL_API: '3' },
       timeout: 5_000,
@@ -124,8 +154,10 @@ interface Status {
   Status: { header: { member_id: number | string }; leader: number | string };
 }
 
-/** Starts a 3-member cluster on free loopback ports and waits until it has a leader. */
-export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+/** Starts a 3-member cluster on free loopback ports (with client TLS when `tls` is given) and waits until it has a leader. */
+export async function startEtcdCluster(size = 3, options: { tls?: ClusterTls } = {}): Promise<EtcdCluster> {
+  const tls = options.tls ?? null;
+  const scheme = tls === null ? 'http' : 'https';
   if (SKIP_REASON) throw new Error(SKIP_REASON);
   const root = mkdtempSync(join(tmpdir(), 'session-etcd-cluster-'));
   const slots: Slot[] = [];
@@ -156,12 +188,12 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       });
     const initial = slots.map((s) => `${s.name}=http://127.0.0.1:${s.peerPort}`).join(',');
     const token = `t-${process.pid}-${Date.now()}`;
-    for (const slot of slots) launch(slot, initial, token, root);
-    const endpoints = slots.map((s) => `http://127.0.0.1:${s.clientPort}`);
+    for (const slot of slots) launch(slot, initial, token, root, tls);
+    const endpoints = slots.map((s) => `${scheme}://127.0.0.1:${s.clientPort}`);
     const member = (slot: Slot): EtcdMember => ({
       name: slot.name,
       clientPort: slot.clientPort,
-      endpoint: `http://127.0.0.1:${slot.clientPort}`,
+      endpoint: `${scheme}://127.0.0.1:${slot.clientPort}`,
       get pid() {
         const child = slot.child;
         return child && child.exitCode === null && child.signalCode === null ? (child.pid ?? null) : null;
@@ -170,10 +202,9 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     const members = slots.map(member);
     const running = () =>
       slots.filter((s) => s.child !== null && s.child.exitCode === null && s.child.signalCode === null);
-    const statuses = async (): Promise<Status[]> => {
-      const eps = running().map((s) => `http://127.0.0.1:${s.clientPort}`);
-      return JSON.parse(await etcdctl(eps, 'endpoint', 'status', '-w', 'json')) as Status[];
-    };
+    const runningEndpoints = () => running().map((s) => `${scheme}://127.0.0.1:${s.clientPort}`);
+    const statuses = async (): Promise<Status[]> =>
+      JSON.parse(await etcdctl(runningEndpoints(), tls, 'endpoint', 'status', '-w', 'json')) as Status[];
     const cluster: EtcdCluster = {
       members,
       endpoints,
@@ -193,8 +224,9 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       },
       async restart(m) {
         const slot = slots[members.indexOf(m)] as Slot;
-        launch(slot, initial, token, root);
+        launch(slot, initial, token, root, tls);
       },
+      ctl: (...args) => etcdctl(runningEndpoints(), tls, ...args),
       pause(m) {
         slots[members.indexOf(m)]?.child?.kill('SIGSTOP');
       },

@@ -146,14 +146,16 @@ export class Connection {
    * longest reconnect delay is stuck — seen with ioredis behind Sentinel when
    * the failover announcement arrives while it is still connecting: it never
    * tries again. It is replaced by a new client, which starts over by asking
-   * Sentinel for the master.
+   * Sentinel for the master. A client that ended (it gave up: ioredis never
+   * leaves `end`) is replaced at once: waiting for it only lets the lease run out.
    */
   private replaceIfStalled(): void {
     try {
       if (this.closed || this.client.status === 'ready') return;
+      const ended = this.client.status === 'end';
       const stallMs = this.connectTimeoutMs + this.options.reconnectMaxDelayMs + 2_000;
       const silentMs = Date.now() - this.lastActivityAt;
-      if (silentMs < stallMs) return;
+      if (!ended && silentMs < stallMs) return;
       const stuck = this.client;
       // Once per outage at warn: while every Sentinel stays silent this repeats every few seconds.
       const log = this.stallReported
@@ -162,7 +164,9 @@ export class Connection {
       this.stallReported = true;
       log?.(
         { location: this.location, status: stuck.status, silentMs },
-        `session store ${this.location}: the client made no connection attempt for ${silentMs} ms (status ${stuck.status}); replacing it`,
+        ended
+          ? `session store ${this.location}: the client ended (it would never reconnect); replacing it`
+          : `session store ${this.location}: the client made no connection attempt for ${silentMs} ms (status ${stuck.status}); replacing it`,
       );
       this.client = this.createClient();
       this.lastActivityAt = Date.now();

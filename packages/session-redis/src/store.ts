@@ -14,6 +14,7 @@ import { RedisLeaseConflictError, RedisStoreCorruptError, RedisStoreSyncError } 
 import { KeyLayout } from './keys.js';
 import { OwnLease } from './lease.js';
 import type { LeaseRenewal } from './lease-renewal.js';
+import { readLeaseTtls } from './lease-ttl.js';
 import { importV1 } from './migration.js';
 import { type RedisSessionStoreOptions, type ResolvedRedisOptions, resolveRedisOptions } from './options.js';
 import { type ReadContext, readAll, readClaims, readOne } from './reading.js';
@@ -243,6 +244,11 @@ export class RedisSessionStore implements SessionStore {
   /** Every record with its lease evidence (being-reaped ones with `reaping`). Reads only. */
   listSessions(): Promise<StoredSession[]> {
     return readAll(this.readContext);
+  }
+
+  /** Read-only, for display: ms each listed session's lease key has left (PTTL; absent: no lease). */
+  leaseTtlsLeft(sessionIds: readonly string[]): Promise<Map<string, number>> {
+    return readLeaseTtls({ connection: this.connection, keys: this.keys }, sessionIds);
   }
 
   /** Every claim of `kind` with its holder's lease evidence. Reads only. */

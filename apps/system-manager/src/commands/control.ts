@@ -101,6 +101,7 @@ export async function describeCommand(args: readonly string[], options: CommandO
             `  ${at(r.at)}  ${r.reason}${r.exit ? ` (code ${r.exit.code ?? '-'}, signal ${r.exit.signal ?? '-'})` : ''}${r.by ? ` by ${printable(r.by.user)}` : ''}`,
         )),
     `health checks: ${d.healthHistory.map((h) => (h.ok ? '✓' : '✗')).join('') || '-'}`,
+    `output:        ${outputOf(d.logs)}`,
     'last lines:',
     ...(d.lastLines.length === 0 ? ['  -'] : d.lastLines.map((l) => `  ${printable(l)}`)),
   ];
@@ -178,4 +179,29 @@ interface Describe {
   }[];
   healthHistory: { ok: boolean }[];
   lastLines: string[];
+  logs?: DescribedLogs;
+}
+
+/** `services[].logs` of `/status` as `describe` shows it (fields from a manager of another version may be missing). */
+type DescribedLogs = {
+  destination?: string;
+  writer?: string;
+  dir?: string;
+  file?: string;
+  identifier?: string;
+  writers?: { stream?: string; pid?: number | null; restarts?: number }[];
+};
+
+function outputOf(logs: DescribedLogs | undefined): string {
+  if (logs?.destination === 'journald')
+    return `the journal (journalctl -t ${printable(String(logs.identifier))})`;
+  if (logs?.destination === 'manager') return "the manager's log";
+  if (logs?.destination !== 'file') return '-';
+  if (logs.writer === 's6-log') {
+    const writers = (logs.writers ?? [])
+      .map((w) => `${w.stream} pid ${w.pid ?? '-'}, ${w.restarts ?? 0} restarts`)
+      .join('; ');
+    return `${printable(String(logs.dir))}/{stdout,stderr} written by s6-log (${writers})`;
+  }
+  return `${printable(String(logs.file))} written by the manager`;
 }

@@ -271,3 +271,31 @@ export function checkInit(env: NodeJS.ProcessEnv, init: InitState = inspectInit(
       return ok(name, 'not inspected: /proc/1 cannot be read');
   }
 }
+
+/**
+ * With the `file` destination: whether the services' log files are written
+ * by s6-log processes of their own, or by the manager itself (s6-log not on
+ * PATH: every byte of every service passes through the manager).
+ */
+export async function checkLogWriter(
+  config: SystemManagerConfig | null,
+  env: NodeJS.ProcessEnv,
+): Promise<CheckResult> {
+  const { LOG_WRITER_INSTALL_HINT, findLogWriter, logDirectory } = await import(
+    '../supervisor/log-destination.js'
+  );
+  const logs = config?.logs;
+  const destination = logs?.destination ?? 'auto';
+  if (destination === 'manager' || destination === 'journald')
+    return ok('log writer', `logs.destination "${destination}": no log files to write`);
+  const writer = findLogWriter(env);
+  const where = logs ? logDirectory(logs, env) : 'the state directory';
+  if (writer !== null)
+    return ok('log writer', `${writer.path} writes each service's stdout and stderr into ${where}`);
+  return bad(
+    'log writer',
+    'warn',
+    `s6-log is not on PATH: the manager writes the log files in ${where} itself, and every byte services print passes through it`,
+    LOG_WRITER_INSTALL_HINT,
+  );
+}

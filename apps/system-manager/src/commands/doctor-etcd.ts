@@ -1,8 +1,10 @@
 // `doctor`'s look at the etcd registry: every configured endpoint is asked
 // for its status on its own (a member that does not answer is named, not
 // hidden behind the others), the members agree on a leader, the cluster
-// raises no alarm, and every member is among the endpoints. Read-only: it
-// asks for status and the member list, nothing else.
+// raises no alarm, every member is among the endpoints, and the configured
+// user may read and write the key prefix. Read-only: it asks for status and
+// the member list, and checks access with a transaction whose compare never
+// holds (etcd checks the permissions of both branches; the put is never applied).
 import type { SystemManagerConfig } from '../config.js';
 import { bad, type CheckResult, ok } from './doctor-checks.js';
 
@@ -20,11 +22,39 @@ type Answer =
       readonly version: string;
       readonly errors: readonly string[];
       readonly members: readonly { readonly id: string; readonly name: string; readonly urls: string[] }[];
+      /** Why the user may not read and write the key prefix, or null when it may. */
+      readonly refused: string | null;
     }
   | { readonly endpoint: string; readonly ok: false; readonly error: string };
 
 /** etcd3's own retries and circuit breaker would hide a member that does not answer: each call is made once. */
 const ONCE = { execute: (run: () => unknown) => run() };
+
+/** The first key after every key under `prefix`. */
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1] = (end[end.length - 1] ?? 0) + 1; // a prefix ends with '/', never 0xff
+  return end;
+}
+
+/** Whether the cluster refused the user (permission, authentication): its words, else null. */
+async function accessRefusal(client: import('etcd3').Etcd3, keyPrefix: string): Promise<string | null> {
+  const probe = Buffer.from(`${keyPrefix}doctor-access-probe`);
+  try {
+    await client.kv.txn({
+      compare: [{ key: probe, target: 'Version', result: 'Less', version: 0 }], // never holds
+      success: [{ request_put: { key: probe, value: Buffer.alloc(0) } }],
+      failure: [
+        { request_range: { key: Buffer.from(keyPrefix), range_end: prefixEnd(keyPrefix), limit: 1 } },
+      ],
+    });
+    return null;
+  } catch (error) {
+    const message = (error as Error).message.split('\n')[0] ?? String(error);
+    if (/permission denied|authentication failed|user name|auth token/i.test(message)) return message;
+    throw error;
+  }
+}
 
 async function ask(
   Etcd3: typeof import('etcd3').Etcd3,
@@ -53,6 +83,7 @@ async function ask(
   try {
     const status = await client.maintenance.status();
     const list = await client.cluster.memberList({});
+    const refused = await accessRefusal(client, options.keyPrefix ?? 'core-session/');
     return {
       endpoint,
       ok: true,
@@ -61,6 +92,7 @@ async function ask(
       version: status.version,
       errors: status.errors ?? [],
       members: list.members.map((m) => ({ id: String(m.ID), name: m.name, urls: m.clientURLs })),
+      refused,
     };
   } catch (error) {
     // grpc ends its messages with an empty "Resolution note: ": only the first line, without it, says something.
@@ -108,11 +140,21 @@ export async function checkEtcdStore(
   }
   const endpoints = settings.options.endpoints;
   const answers = await Promise.all(endpoints.map((e) => ask(Etcd3, e, settings.options)));
-  return judge(answers, settings.source, settings.options.keyPrefix ?? 'core-session/');
+  return judge(
+    answers,
+    settings.source,
+    settings.options.keyPrefix ?? 'core-session/',
+    settings.options.user,
+  );
 }
 
 /** The verdict on what the endpoints answered. */
-function judge(answers: readonly Answer[], source: string, keyPrefix: string): CheckResult {
+function judge(
+  answers: readonly Answer[],
+  source: string,
+  keyPrefix: string,
+  user: string | undefined,
+): CheckResult {
   const up = answers.filter((a) => a.ok);
   const down = answers.filter((a) => !a.ok);
   const listed = answers.map((a) => a.endpoint).join(', ');
@@ -141,6 +183,16 @@ function judge(answers: readonly Answer[], source: string, keyPrefix: string): C
       'fail',
       `etcd ${listed}: the cluster reports ${alarms.join('; ')}`,
       'resolve the alarm (etcdctl alarm list; for NOSPACE compact, defragment, then etcdctl alarm disarm)',
+    );
+  const refused = up.find((a) => a.refused !== null)?.refused;
+  if (refused)
+    return bad(
+      CHECK,
+      'fail',
+      `etcd ${listed}: ${user === undefined ? 'without a user' : `user ${JSON.stringify(user)}`} may not read and write keys under ${keyPrefix} (${refused})`,
+      user === undefined
+        ? 'the cluster has authentication enabled: set session.etcd.user and passwordFile'
+        : `grant its role readwrite on the prefix (etcdctl role grant-permission <role> --prefix=true readwrite ${keyPrefix}), or fix session.etcd.user / passwordFile`,
     );
   const summary = `etcd cluster of ${members.length} member${members.length === 1 ? '' : 's'} (${members
     .map((m) => m.name || m.id)

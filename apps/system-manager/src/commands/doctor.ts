@@ -7,7 +7,15 @@ import {
   checkRegistry,
   checkSessionDir,
 } from './doctor-checks.js';
-import { checkCommands, checkFleetKey, checkInit, checkPorts, checkStore } from './doctor-environment.js';
+import {
+  checkCommands,
+  checkFleetKey,
+  checkInit,
+  checkLogWriter,
+  checkPorts,
+  checkStore,
+} from './doctor-environment.js';
+import { checkControlSockets } from './doctor-sockets.js';
 import { print } from './output.js';
 
 const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
@@ -32,6 +40,8 @@ export async function doctorCommand(options: CommandOptions): Promise<number> {
     results.push(...(await checkPorts({ ...(manager.ports as Record<string, number>) }, registry.listings)));
     results.push(...checkCommands(config, process.env));
   }
+  results.push(await checkLogWriter(config, process.env));
+  results.push(...(await checkControlSockets(config?.control.socketGroup, registry.listings)));
   results.push(checkClock(registry.listings), checkInit(process.env));
   const failed = results.filter((r) => r.status === 'fail').length;
   if (options.json) print(JSON.stringify({ ok: failed === 0, checks: results }));

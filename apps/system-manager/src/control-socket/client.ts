@@ -5,7 +5,8 @@ import net from 'node:net';
 import os from 'node:os';
 import { ConfigError, SystemManagerError } from '../errors.js';
 import { controlSocketDir, listSockets, socketPathOf } from './location.js';
-import { type ControlRequest, type LogLine, PROTOCOL_VERSION, parseResponse } from './protocol.js';
+import type { ControlRequest } from './protocol.js';
+import { type LogLine, PROTOCOL_VERSION, parseResponse } from './response.js';
 
 /** A request as the CLI builds it (version and requester are added here). */
 export type ClientRequest = ControlRequest extends infer R
@@ -17,15 +18,18 @@ export type ClientRequest = ControlRequest extends infer R
 /** How long the CLI waits for a manager to answer a ping while looking for it. */
 const PING_TIMEOUT_MS = 3_000;
 
-/** Who the CLI says it is: the manager records it with what it was asked to do. */
+let self: ControlRequest['by'] | undefined;
+/** Who the CLI says it is: the manager records it with what it was asked to do. Looked up once (`top` asks every second). */
 function requester(): ControlRequest['by'] {
+  if (self !== undefined) return self;
   let user: string;
   try {
     user = os.userInfo().username;
   } catch {
     user = `uid ${process.getuid?.() ?? '?'}`;
   }
-  return { user, pid: process.pid };
+  self = { user, pid: process.pid };
+  return self;
 }
 
 /**

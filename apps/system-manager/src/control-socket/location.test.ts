@@ -24,6 +24,19 @@ describe('the control socket place', () => {
     expect(lstatSync(dir).mode & 0o777).toBe(0o700);
   });
 
+  it('with a socket group: the directory is made 0750 of that group (its members must search it)', () => {
+    if (process.getuid?.() !== 0) return expect(process.getuid?.()).not.toBe(0); // chown to any gid needs root
+    const { dir, socket } = place();
+    prepareSocketPlace(dir, socket, 4242);
+    expect(lstatSync(dir)).toMatchObject({ gid: 4242 });
+    expect(lstatSync(dir).mode & 0o777).toBe(0o750);
+    // An existing private directory of ours is opened to the group, too.
+    const existing = place();
+    mkdirSync(existing.dir, { mode: 0o700 });
+    prepareSocketPlace(existing.dir, existing.socket, 4242);
+    expect(lstatSync(existing.dir).mode & 0o777).toBe(0o750);
+  });
+
   it('refuses a planted socket path: a file, a symlink, a socket', async () => {
     for (const plant of ['file', 'symlink', 'socket'] as const) {
       const { dir, socket } = place();

@@ -2,7 +2,7 @@
 // trustworthy: a directory of this user's (or root's), not writable by
 // others, never a symlink; the socket path itself must not exist yet — a
 // session id is new at every start, so anything already there was planted.
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, mkdirSync, readdirSync, type Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SystemManagerError } from '../errors.js';
@@ -49,12 +49,14 @@ export function socketPathOf(dir: string, sessionId: string): string {
 /**
  * Makes sure `dir` is a place for our socket: created (0700) if missing; a
  * real directory (not a symlink), owned by this user or root, not writable by
- * group or others. Then checks that `socket` does not exist.
+ * group or others. Then checks that `socket` does not exist. With `group`
+ * (the gid of `control.socketGroup`) the directory is made 0750 of that
+ * group: its members need to search it (x) to reach the socket, nobody else does.
  * @throws SystemManagerError E_CONTROL_SOCKET naming what is wrong.
  */
-export function prepareSocketPlace(dir: string, socket: string): void {
+export function prepareSocketPlace(dir: string, socket: string, group?: number): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    mkdirSync(dir, { recursive: true, mode: group === undefined ? 0o700 : 0o750 });
   } catch (error) {
     throw refused(`cannot create the control socket directory ${dir}: ${(error as Error).message}`);
   }
@@ -68,6 +70,7 @@ export function prepareSocketPlace(dir: string, socket: string): void {
     throw refused(
       `${dir} is writable by ${stat.mode & 0o002 ? 'others' : 'its group'} (mode ${(stat.mode & 0o777).toString(8)}): anyone could replace the socket`,
     );
+  if (group !== undefined) shareWithGroup(dir, stat, group, uid);
   let existing: ReturnType<typeof lstatSync> | undefined;
   try {
     existing = lstatSync(socket);
@@ -78,6 +81,26 @@ export function prepareSocketPlace(dir: string, socket: string): void {
   if (existing)
     throw refused(
       `${socket} exists already (${existing.isSymbolicLink() ? 'a symlink' : existing.isSocket() ? 'a socket' : 'a file'}) and was not created by this manager: refusing to start on it`,
+    );
+}
+
+/** Gives `group` search access to `dir` (0750 of that group) when it is ours; checks it has it otherwise. */
+function shareWithGroup(dir: string, stat: Stats, group: number, uid: number): void {
+  if (stat.uid === uid) {
+    try {
+      // lchown: the directory was checked above to be no symlink; should one be swapped in, the link is what changes.
+      if (stat.gid !== group) lchownSync(dir, -1, group);
+      if ((stat.mode & 0o777) !== 0o750) chmodSync(dir, 0o750);
+    } catch (error) {
+      throw refused(
+        `cannot give group ${group} access to ${dir}: ${(error as Error).message} (the manager's user must be a member of the group, or root)`,
+      );
+    }
+    return;
+  }
+  if ((stat.mode & 0o001) === 0 && !(stat.gid === group && (stat.mode & 0o010) !== 0))
+    throw refused(
+      `${dir} (uid ${stat.uid}, gid ${stat.gid}, mode ${(stat.mode & 0o777).toString(8)}) cannot be searched by group ${group}, and is not this user's to change: the socket group could not reach the socket`,
     );
 }
 

@@ -1,32 +1,32 @@
 // The `overview` answer: every service's state and its cache counters in one
 // reply, for a live view that polls. The manager builds it from its own
 // state; the CLI parses it like any other outside input (bounded, typed).
-import { z } from 'zod';
+// zod/mini, as response.ts: `top` is bundled and loads no full zod.
+import * as z from 'zod/mini';
+
+const count = z.int().check(z.minimum(0));
 
 const serviceRow = z.object({
-  name: z.string().max(128),
-  state: z.string().max(32),
-  health: z.string().max(32),
-  pid: z.number().int().positive().nullable(),
-  port: z.number().int().min(0).max(65_535).nullable(),
-  startedAt: z.number().nullable(),
-  restarts: z.number().int().min(0),
+  name: z.string().check(z.maxLength(128)),
+  state: z.string().check(z.maxLength(32)),
+  health: z.string().check(z.maxLength(32)),
+  pid: z.nullable(z.int().check(z.positive())),
+  port: z.nullable(z.int().check(z.minimum(0), z.maximum(65_535))),
+  startedAt: z.nullable(z.number()),
+  restarts: count,
   /** Who holds it stopped (an operator's `stop`), else null. */
-  stoppedBy: z.string().max(256).nullable(),
+  stoppedBy: z.nullable(z.string().check(z.maxLength(256))),
 });
 
-const cacheCounters = z.object({
-  hits: z.number().int().min(0),
-  misses: z.number().int().min(0),
-});
+const cacheCounters = z.object({ hits: count, misses: count });
 
 /** What `overview` answers. */
 export const overviewSchema = z.object({
   /** The manager's clock when it answered (epoch ms). */
   at: z.number(),
-  services: z.array(serviceRow).max(1_000),
+  services: z.array(serviceRow).check(z.maxLength(1_000)),
   /** Cache counters by service, for the services that report cache events. */
-  caches: z.record(z.string().max(128), cacheCounters),
+  caches: z.record(z.string().check(z.maxLength(128)), cacheCounters),
 });
 
 /** What `overview` answers. */

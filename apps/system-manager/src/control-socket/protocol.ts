@@ -4,9 +4,15 @@
 // arrives on the socket is input from another process: parsed here, with
 // bounds, before anything acts on it.
 import { z } from 'zod';
+import { PROTOCOL_VERSION } from './response.js';
 
-/** The protocol version this side speaks. */
-export const PROTOCOL_VERSION = 1;
+export {
+  type ControlFailure,
+  type ControlResponse,
+  type LogLine,
+  PROTOCOL_VERSION,
+  parseResponse,
+} from './response.js';
 
 /** The longest request line the manager reads (bytes); a longer one is refused. */
 export const MAX_REQUEST_BYTES = 16 * 1024;
@@ -64,54 +70,6 @@ export const controlRequestSchema = z.discriminatedUnion('command', [
 
 /** A request to the manager. */
 export type ControlRequest = z.infer<typeof controlRequestSchema>;
-
-/** One line of a service's output, as `logs` sends it. */
-export interface LogLine {
-  readonly service: string;
-  readonly text: string;
-}
-
-/** A failure, as the manager reports it. */
-export interface ControlFailure {
-  readonly code: string;
-  readonly message: string;
-  readonly details?: readonly string[];
-}
-
-/** What the manager sends back: a result, a failure, or (following logs) one line. */
-export type ControlResponse =
-  | { readonly v: 1; readonly ok: true; readonly result: unknown }
-  | { readonly v: 1; readonly ok: false; readonly error: ControlFailure }
-  | { readonly v: 1; readonly line: LogLine };
-
-const responseSchema = z.union([
-  z.object({ v: z.literal(PROTOCOL_VERSION), ok: z.literal(true), result: z.unknown() }),
-  z.object({
-    v: z.literal(PROTOCOL_VERSION),
-    ok: z.literal(false),
-    error: z.object({
-      code: z.string().max(64),
-      message: z.string().max(64 * 1024),
-      details: z.array(z.string()).max(1_000).optional(),
-    }),
-  }),
-  z.object({
-    v: z.literal(PROTOCOL_VERSION),
-    line: z.object({ service: z.string().max(256), text: z.string() }),
-  }),
-]);
-
-/** Parses one response line (the client's side: the manager's answer is checked too). Null when it is not one. */
-export function parseResponse(line: string): ControlResponse | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return null;
-  }
-  const parsed = responseSchema.safeParse(value);
-  return parsed.success ? (parsed.data as ControlResponse) : null;
-}
 
 /** Parses one request line: the request, or why it was refused (one line, naming the field). */
 export function parseRequest(line: string): { request: ControlRequest } | { refused: string } {

@@ -41,10 +41,16 @@ function recording() {
   return { calls, actions };
 }
 
-async function serve(actions: ControlActions) {
+async function serve(actions: ControlActions, group?: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sm-server-'));
   const runtime = path.join(dir, 'run');
-  const socket = await startControlSocket(runtime, socketPathOf(runtime, 'test-session'), actions, silent);
+  const socket = await startControlSocket(
+    runtime,
+    socketPathOf(runtime, 'test-session'),
+    actions,
+    silent,
+    group,
+  );
   open.push({ socket, dir });
   return socket.path;
 }
@@ -76,6 +82,13 @@ describe('the control socket server', () => {
     expect(calls).toEqual(['restart api']);
     await open[0]?.socket.close();
     expect(() => lstatSync(socket)).toThrow(/ENOENT/);
+  });
+
+  it('with a socket group: 0660 of that group', async () => {
+    if (process.getuid?.() !== 0) return expect(process.getuid?.()).not.toBe(0); // chown to any gid needs root
+    const socket = await serve(recording().actions, 4242);
+    expect(lstatSync(socket)).toMatchObject({ gid: 4242 });
+    expect(lstatSync(socket).mode & 0o777).toBe(0o660);
   });
 
   it('answers overview (read-only: every service and its cache counters) in a shape the CLI accepts', async () => {

@@ -2,7 +2,7 @@
 // change something (restart, stop, start, signal, reload). Who may speak is
 // decided by the file system — the socket is 0600 in a directory of ours — so
 // the manager itself only bounds and validates what arrives.
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lchownSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { SystemManagerError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -16,6 +16,7 @@ import {
   type OPERATOR_SIGNALS,
   parseRequest,
 } from './protocol.js';
+import { unreachableFor } from './socket-group.js';
 
 /** What the control socket can ask of the manager. Names are checked by the implementation. */
 export interface ControlActions {
@@ -56,7 +57,8 @@ export interface ControlSocket {
 
 /**
  * Listens on `socket` (in a directory checked by {@link prepareSocketPlace}),
- * mode 0600 from the moment it exists.
+ * mode 0600 from the moment it exists; with `group` (a gid) it is then given
+ * to that group and opened to it: 0660.
  * @throws SystemManagerError E_CONTROL_SOCKET when the place is not safe or the socket cannot be created.
  */
 export async function startControlSocket(
@@ -64,8 +66,9 @@ export async function startControlSocket(
   socket: string,
   actions: ControlActions,
   log: Logger,
+  group?: number,
 ): Promise<ControlSocket> {
-  prepareSocketPlace(dir, socket);
+  prepareSocketPlace(dir, socket, group);
   const connections = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (connection) => {
     connections.add(connection);
@@ -93,7 +96,26 @@ export async function startControlSocket(
   } finally {
     process.umask(umask);
   }
-  chmodSync(socket, 0o600);
+  try {
+    // The group first, then the mode: the socket is never open to a group other than the configured one.
+    if (group !== undefined) lchownSync(socket, -1, group);
+    chmodSync(socket, group === undefined ? 0o600 : 0o660);
+  } catch (error) {
+    server.close();
+    throw new SystemManagerError(
+      'E_CONTROL_SOCKET',
+      `cannot set the owner group or mode of ${socket}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  if (group !== undefined) {
+    const blocked = unreachableFor(group, dir);
+    if (blocked !== null)
+      log.warn(
+        { socket, group, blocked },
+        `control socket: members of group ${group} cannot reach it: ${blocked} is not searchable for them`,
+      );
+  }
   const { ino } = lstatSync(socket);
   log.info({ socket }, `control socket: ${socket}`);
   return {

@@ -1,12 +1,25 @@
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SystemManagerConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 
+/**
+ * The program that writes a service's log files in a process of its own:
+ * skarnet's s6-log (Debian package `s6`), or null when it is not on PATH and
+ * the manager writes them itself.
+ */
+export interface LogWriterProgram {
+  readonly name: 's6-log';
+  readonly path: string;
+}
+
+/** How to get the writer program where it is missing. */
+export const LOG_WRITER_INSTALL_HINT = 'apt-get install s6 (it puts s6-log on PATH)';
+
 /** Where the services' output goes; see {@link resolveLogDestination}. */
 export type LogDestination =
-  | { readonly kind: 'file'; readonly dir: string }
+  | { readonly kind: 'file'; readonly dir: string; readonly writer: LogWriterProgram | null }
   | { readonly kind: 'journald'; readonly socket: string }
   | { readonly kind: 'manager' };
 
@@ -49,7 +62,7 @@ export function resolveLogDestination(
     case 'manager':
       return { kind: 'manager' };
     case 'file':
-      return { kind: 'file', dir: logDirectory(config, env) };
+      return { kind: 'file', dir: logDirectory(config, env), writer: findLogWriter(env) };
     case 'journald':
       if (!isSocket(journal))
         throw new ConfigError(
@@ -61,6 +74,21 @@ export function resolveLogDestination(
     default:
       return env['JOURNAL_STREAM'] && isSocket(journal)
         ? { kind: 'journald', socket: journal }
-        : { kind: 'file', dir: logDirectory(config, env) };
+        : { kind: 'file', dir: logDirectory(config, env), writer: findLogWriter(env) };
   }
+}
+
+/** `s6-log` in a directory of `$PATH` (absolute entries only: a relative one would depend on the working directory). */
+export function findLogWriter(env: NodeJS.ProcessEnv): LogWriterProgram | null {
+  for (const dir of (env['PATH'] ?? '').split(':')) {
+    if (!path.isAbsolute(dir)) continue;
+    const candidate = path.join(dir, 's6-log');
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return { name: 's6-log', path: candidate };
+    } catch {
+      // not here
+    }
+  }
+  return null;
 }

@@ -6,17 +6,32 @@ import type { Logger } from '../logger.js';
 import type { LogDestination } from './log-destination.js';
 import { type LogCounters, LogForwarder, type LogLimits, TAIL_LINES } from './log-forwarder.js';
 import { tailOfLogFiles } from './log-tail.js';
+import type { LogWriterStatus } from './log-writer.js';
 import type { OutputTap } from './output-tap.js';
 import { type LogFileCounters, RotatingLogFile, type RotationLimits } from './rotating-log-file.js';
+import { WriterOutput } from './writer-output.js';
 
-/** What `/status` shows of a service's output, by destination. */
+/**
+ * What `/status` shows of a service's output, by destination; for `file`, by
+ * writer: s6-log processes of its own (one per stream), or the manager.
+ */
 export type ServiceLogStatus =
-  | ({ readonly destination: 'file'; readonly file: string } & LogFileCounters)
+  | {
+      readonly destination: 'file';
+      readonly writer: 's6-log';
+      readonly dir: string;
+      readonly writers: readonly LogWriterStatus[];
+    }
+  | ({ readonly destination: 'file'; readonly writer: 'manager'; readonly file: string } & LogFileCounters)
   | { readonly destination: 'journald'; readonly identifier: string }
   | ({ readonly destination: 'manager' } & LogCounters);
 
-/** What a spawned child's stdout or stderr is: a pipe this side reads, or a socket the child writes to itself. */
-export type OutputTarget = 'pipe' | net.Socket;
+/**
+ * What a spawned child's stdout or stderr is: a pipe this side reads, a
+ * socket the child writes to itself, or a descriptor this side keeps open
+ * (the write end of a log writer's pipe).
+ */
+export type OutputTarget = 'pipe' | net.Socket | number;
 
 /**
  * Where one service's stdout and stderr go, across its restarts. A new
@@ -33,6 +48,8 @@ export interface ServiceOutput {
   recentLines(count: number): Promise<string[]>;
   /** The process exited: what is pending is written out. */
   flush(): void;
+  /** Resolves once what the service printed is where {@link lastLines} reads it (at once where that is this side). */
+  settled(): Promise<void>;
   status(): ServiceLogStatus;
   /** The service is stopped for good: the file is closed. */
   close(): Promise<void>;
@@ -47,6 +64,8 @@ export function createServiceOutput(
   tap: OutputTap,
 ): ServiceOutput {
   if (destination.kind === 'journald') return new JournalOutput(destination.socket, service, log);
+  if (destination.kind === 'file' && destination.writer !== null)
+    return new WriterOutput(destination.dir, service, destination.writer, limits, log, tap);
   if (destination.kind === 'file')
     return new FileOutput(path.join(destination.dir, `${service}.log`), log, limits, tapOf(tap, service));
   return new ManagerLogOutput(new LogForwarder(service, log, limits), tapOf(tap, service));
@@ -97,6 +116,8 @@ class ManagerLogOutput implements ServiceOutput {
     this.forwarder.flush();
   }
 
+  async settled(): Promise<void> {}
+
   status(): ServiceLogStatus {
     return { destination: 'manager', ...this.forwarder.counters() };
   }
@@ -109,7 +130,7 @@ const TAIL_BYTES = 16 * 1024;
 
 /**
  * The service's pipes piped, as bytes, into its rotating log file (the
- * `file` destination). Nothing is split into lines on the way: only the last
+ * `file` destination when s6-log is not on PATH). Nothing is split into lines on the way: only the last
  * few KiB are kept, and split when an error report asks for them.
  */
 class FileOutput implements ServiceOutput {
@@ -155,8 +176,10 @@ class FileOutput implements ServiceOutput {
 
   flush(): void {}
 
+  async settled(): Promise<void> {}
+
   status(): ServiceLogStatus {
-    return { destination: 'file', file: this.file.file, ...this.file.counters() };
+    return { destination: 'file', writer: 'manager', file: this.file.file, ...this.file.counters() };
   }
 
   close(): Promise<void> {
@@ -248,7 +271,7 @@ class JournalOutput implements ServiceOutput {
 
   attach(_child: ChildProcess, targets: readonly [OutputTarget, OutputTarget]): void {
     // The child holds its own copies of the two descriptors: ours are closed at once.
-    for (const target of targets) if (target !== 'pipe') target.destroy();
+    for (const target of targets) if (typeof target === 'object') target.destroy();
   }
 
   lastLines(): string[] {
@@ -260,6 +283,8 @@ class JournalOutput implements ServiceOutput {
   }
 
   flush(): void {}
+
+  async settled(): Promise<void> {}
 
   status(): ServiceLogStatus {
     return { destination: 'journald', identifier: this.service };

@@ -167,6 +167,7 @@ export class SupervisedService {
     if (outcome === 'healthy') return;
     if (outcome === 'aborted')
       throw options.signal?.reason ?? new Error(`service ${this.config.name} is stopping`);
+    await this.output.settled();
     if (outcome === 'exited') {
       const exit = this.proc?.exitInfo;
       throw new SystemManagerError(
@@ -309,6 +310,7 @@ export class SupervisedService {
     const outcome = await this.waitHealthy(this.lifetime.signal);
     if (this.supervising) this.scheduleLiveness(this.cadence.reset());
     if (outcome === 'healthy' || outcome === 'aborted') return;
+    await this.output.settled();
     const details = this.output.lastLines();
     if (outcome === 'exited') {
       const exit = this.proc?.exitInfo;
@@ -399,15 +401,22 @@ export class SupervisedService {
     this.output.flush();
     if (proc !== this.proc || this.stopping || this.replacing || this.held) return;
     this.health = 'unknown';
-    this.log.error(
-      {
-        service: this.config.name,
-        code: exit.code,
-        signal: exit.signal,
-        output: this.output.lastLines().slice(-5),
-      },
-      'service exited',
-    );
+    // The last words come from where the output is written: once it has caught up with the exit.
+    void this.output
+      .settled()
+      .catch(() => {})
+      .then(() =>
+        this.log.error(
+          {
+            service: this.config.name,
+            code: exit.code,
+            signal: exit.signal,
+            output: this.output.lastLines().slice(-5),
+          },
+          'service exited',
+        ),
+      )
+      .catch(() => {});
     if (!this.supervising) {
       this.state = 'exited';
       return;
@@ -474,6 +483,7 @@ export class SupervisedService {
         `service ${this.config.name} answering again`,
       );
     } else if (outcome === 'timeout') {
+      await this.output.settled();
       this.log.error(
         {
           service: this.config.name,
