@@ -11,6 +11,7 @@ export type SystemManagerErrorCode =
   | 'E_UNIT'
   | 'E_UNIT_SYNTAX'
   | 'E_SECRET_FILE_REFUSED'
+  | 'E_LOG_DIR_UNSAFE'
   | 'E_CLEANUP_VALUE_UNSAFE'
   | 'E_CLEANUP_NO_TOKEN'
   | 'E_ABORTED'

@@ -15,6 +15,7 @@ describePublicApi({
     caughtInside: {
       SecretFileRefused: 'fleet-key.ts and etcd-store-options.ts: becomes a ConfigError naming the option',
       UnitSyntaxError: 'unit/unit-file.ts and unit/hardening.ts: becomes a UnitError naming the directive',
+      LogDirUnsafeError: 'supervisor/writer-output.ts: becomes E_SERVICE_FAILED naming the service',
     },
     unscanned: {
       'supervisor/rotating-log-file.ts':
