@@ -57,12 +57,10 @@ export function readmeTableProblems(
 
 /** A README table of the entry's exports, each with its kind and doc summary (to paste, then edit). */
 export function exportTable(entry: ReadmeEntry, tsconfig: string): string {
-  const rows = new DeclaredModule(entry.source, tsconfig)
-    .exports()
-    .map((e) => {
-      // `{@link X}` reads as code here: a README is not resolved the way a doc comment is.
-      const summary = e.summary.replace(/\{@link\s+([^}\s|]+)[^}]*\}/g, '`$1`').replace(/\|/g, '\\|');
-      return `| \`${e.name}\` | ${e.kind} | ${e.deprecated ? '**Deprecated.** ' : ''}${summary} |`;
-    });
+  const rows = new DeclaredModule(entry.source, tsconfig).exports().map((e) => {
+    // `{@link X}` reads as code here: a README is not resolved the way a doc comment is.
+    const summary = e.summary.replace(/\{@link\s+([^}\s|]+)[^}]*\}/g, '`$1`').replace(/\|/g, '\\|');
+    return `| \`${e.name}\` | ${e.kind} | ${e.deprecated ? '**Deprecated.** ' : ''}${summary} |`;
+  });
   return [`| \`${entry.specifier}\` | kind | what |`, '|---|---|---|', ...rows].join('\n');
 }
