@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { type ResourceRecord, unsafeCommandValue } from '@core/session';
 import type { CleanupConfig } from './config.js';
+import { SystemManagerError } from './errors.js';
 
 /** What happened to one resource during cleanup. */
 export type CleanupOutcome =
@@ -31,9 +32,7 @@ export interface CleanupAction {
 }
 
 /** A value read from the session store that would change a cleanup command's meaning. */
-export class UnsafeCommandValueError extends Error {
-  /** Stable code. */
-  readonly code = 'E_CLEANUP_VALUE_UNSAFE';
+export class UnsafeCommandValueError extends SystemManagerError<'E_CLEANUP_VALUE_UNSAFE'> {
   /** The placeholder (`id`, `zone`, `metadata.project`, …). */
   readonly placeholder: string;
 
@@ -42,24 +41,20 @@ export class UnsafeCommandValueError extends Error {
    * @param problem - what is wrong with its value
    */
   constructor(placeholder: string, problem: string) {
-    super(`refused to run the cleanup command: {${placeholder}} = ${problem}`);
-    this.name = 'UnsafeCommandValueError';
+    super('E_CLEANUP_VALUE_UNSAFE', `refused to run the cleanup command: {${placeholder}} = ${problem}`);
     this.placeholder = placeholder;
   }
 }
 
 /** A cleanup command passes `{token}`, but the cleanup runs under no fencing token: never run with an empty one. */
-export class MissingFencingTokenError extends Error {
-  /** Stable code. */
-  readonly code = 'E_CLEANUP_NO_TOKEN';
-
+export class MissingFencingTokenError extends SystemManagerError<'E_CLEANUP_NO_TOKEN'> {
   constructor() {
     super(
+      'E_CLEANUP_NO_TOKEN',
       'refused to run the cleanup command: it passes {token}, but this cleanup runs under no fencing token ' +
         '(only a reap through the etcd registry has one; the file and Redis registries, and a manager ' +
         'cleaning up its own resources at shutdown, have none); the resource stays recorded',
     );
-    this.name = 'MissingFencingTokenError';
   }
 }
 

@@ -56,7 +56,28 @@ function lazyLogger(): LazyLogger {
   };
 }
 
-function reportError(log: LazyLogger, error: unknown): number {
+/**
+ * Whether `error` is one a package of ours throws on purpose (a coded
+ * `SessionError`, `PortsError` or `StatsError`). The packages are imported
+ * here, on the error path only, so a read-only command that never touched
+ * them does not load them (and zod) up front; one that threw such an error
+ * has them loaded already.
+ */
+async function isPackageError(error: unknown): Promise<boolean> {
+  if (!(error instanceof Error) || typeof (error as { code?: unknown }).code !== 'string') return false;
+  try {
+    const { SessionError } = await import('@core/session');
+    if (error instanceof SessionError) return true;
+    const { PortsError } = await import('@core/ports');
+    if (error instanceof PortsError) return true;
+    const { StatsError } = await import('@core/stats');
+    return error instanceof StatsError;
+  } catch {
+    return false; // a package that cannot be loaded now threw nothing we know
+  }
+}
+
+async function reportError(log: LazyLogger, error: unknown): Promise<number> {
   const exitCode = exitCodeOf(error);
   if (error instanceof SystemManagerError) {
     log.get().error({ code: error.code, details: error.details, exitCode }, error.message);
@@ -64,11 +85,11 @@ function reportError(log: LazyLogger, error: unknown): number {
     if (!process.stderr.isTTY) process.stderr.write(`system-manager: ${error.message}${tail}\n`);
     return exitCode;
   }
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('E_')) {
+  if (await isPackageError(error)) {
     // An expected, coded error of one of our packages: one line, no stack.
-    log.get().error({ code }, (error as Error).message);
-    if (!process.stderr.isTTY) process.stderr.write(`system-manager: ${(error as Error).message}\n`);
+    const { code, message } = error as Error & { code: string };
+    log.get().error({ code }, message);
+    if (!process.stderr.isTTY) process.stderr.write(`system-manager: ${message}\n`);
     return exitCode;
   }
   log.get().error({ err: error }, 'unexpected error');
@@ -139,6 +160,6 @@ export async function runCommand(command: string, options: CommandOptions): Prom
         throw new SystemManagerError('E_USAGE', `unknown command ${command}`);
     }
   } catch (error) {
-    return reportError(log, error);
+    return await reportError(log, error);
   }
 }

@@ -445,7 +445,7 @@ function readRegularFile(file: string): string {
   try {
     const stats = fstatSync(fd);
     if (!stats.isFile()) {
-      throw new Error(`${kindOf(stats)}, not a regular file`);
+      throw new ConfigError('E_CONFIG_READ', `${kindOf(stats)}, not a regular file`);
     }
     return readFileSync(fd, 'utf8');
   } finally {

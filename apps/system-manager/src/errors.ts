@@ -1,4 +1,7 @@
-/** Stable error codes of the system-manager app. */
+/**
+ * Stable error codes of the system-manager app: what its CLI logs and its
+ * control protocol answers, so they keep their names.
+ */
 export type SystemManagerErrorCode =
   | 'E_CONFIG_READ'
   | 'E_CONFIG_INVALID'
@@ -6,6 +9,11 @@ export type SystemManagerErrorCode =
   | 'E_SERVICE_UNHEALTHY'
   | 'E_ALREADY_STARTED'
   | 'E_UNIT'
+  | 'E_UNIT_SYNTAX'
+  | 'E_SECRET_FILE_REFUSED'
+  | 'E_LOG_DIR_UNSAFE'
+  | 'E_CLEANUP_VALUE_UNSAFE'
+  | 'E_CLEANUP_NO_TOKEN'
   | 'E_ABORTED'
   | 'E_USAGE'
   | 'E_NO_SUCH_SERVICE'
@@ -15,20 +23,19 @@ export type SystemManagerErrorCode =
   | 'E_CONTROL_DENIED'
   | 'E_CONTROL_PROTOCOL';
 
-/** An expected failure of the app: printed as one line to the user, never as a stack trace. */
-export class SystemManagerError extends Error {
+/**
+ * An expected failure of the app: printed as one line to the user, never as
+ * a stack trace. Every error the app throws on purpose is one.
+ */
+export class SystemManagerError<Code extends SystemManagerErrorCode = SystemManagerErrorCode> extends Error {
   /** Stable code callers can switch on. */
-  readonly code: SystemManagerErrorCode;
+  readonly code: Code;
   /** Extra lines shown under the message (e.g. the tail of a failed service's output). */
   readonly details: readonly string[];
 
-  constructor(
-    code: SystemManagerErrorCode,
-    message: string,
-    options: { cause?: unknown; details?: readonly string[] } = {},
-  ) {
+  constructor(code: Code, message: string, options: { cause?: unknown; details?: readonly string[] } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'SystemManagerError';
+    this.name = new.target.name;
     this.code = code;
     this.details = options.details ?? [];
   }
@@ -42,7 +49,7 @@ export const EX_CONFIG = 78;
  * every bad field; `exitCode` is {@link EX_CONFIG}, so a supervisor does not
  * restart a run that can only fail the same way again.
  */
-export class ConfigError extends SystemManagerError {
+export class ConfigError extends SystemManagerError<'E_CONFIG_READ' | 'E_CONFIG_INVALID'> {
   /** Exit code a CLI run should end with: 78 (EX_CONFIG). */
   readonly exitCode = EX_CONFIG;
 
@@ -52,7 +59,6 @@ export class ConfigError extends SystemManagerError {
     options: { cause?: unknown; details?: readonly string[] } = {},
   ) {
     super(code, message, options);
-    this.name = 'ConfigError';
   }
 }
 

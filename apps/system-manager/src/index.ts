@@ -69,6 +69,7 @@ export {
   reapProcess,
   renderCommand,
   runCleanupCommand,
+  UnsafeCommandValueError,
 } from './reaper.js';
 export {
   createSessionStore,
@@ -79,6 +80,7 @@ export {
 export type { AppMetricsInput, ManagerState } from './status.js';
 export type { StoreHealthStatus } from './store-health.js';
 export type { LogCounters } from './supervisor/log-forwarder.js';
+export type { LogWriterStatus } from './supervisor/log-writer.js';
 export type { ServiceExit } from './supervisor/restart-policy.js';
 export type { LogFileCounters } from './supervisor/rotating-log-file.js';
 export type { ServiceState, ServiceStatus } from './supervisor/service.js';

@@ -4,12 +4,12 @@
 // size. Anything else is refused with what to do — never a silent fallback
 // to running without the secret.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { SystemManagerError } from './errors.js';
 
 /** Why a secret file was refused: the phrase that follows the file's name in a message. */
-export class SecretFileRefused extends Error {
+export class SecretFileRefused extends SystemManagerError<'E_SECRET_FILE_REFUSED'> {
   constructor(why: string) {
-    super(why);
-    this.name = 'SecretFileRefused';
+    super('E_SECRET_FILE_REFUSED', why);
   }
 }
 

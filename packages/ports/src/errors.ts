@@ -8,6 +8,47 @@ export type PortErrorCode =
   | 'E_PORT_EXHAUSTED'
   | 'E_PORT_PROBE';
 
+// Every error of this package carries this mark, so `instanceof PortsError`
+// holds for the ones that must stay a RangeError/TypeError (a bad value set
+// on the registry is also an argument error) and across two copies of the
+// package in one process.
+const PORTS_ERROR = Symbol.for('@core/ports.error');
+
+function markAsPortsError(error: Error, code: PortErrorCode): void {
+  Object.defineProperty(error, PORTS_ERROR, { value: code });
+}
+
+/**
+ * Base of every error @core/ports throws on purpose; switch on `code`.
+ * `instanceof PortsError` also holds for {@link PortRangeError} (a
+ * `RangeError`), {@link PortNameError} and {@link PortAliasError} (both
+ * `TypeError`s). Bad arguments to `createPortRegistry` are plain
+ * `TypeError`s.
+ */
+export class PortsError<Code extends PortErrorCode = PortErrorCode> extends Error {
+  /** Stable machine-readable code. */
+  readonly code: Code;
+
+  /**
+   * @param code - stable code
+   * @param message - what was wrong, with the value, and what to do
+   * @param options - `cause` when wrapping another error
+   */
+  constructor(code: Code, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    markAsPortsError(this, code);
+  }
+
+  /** True for every error of this package, including those that extend `RangeError`/`TypeError`. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: subclasses inherit this method; `this` is the class asked about
+    if (this !== PortsError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && PORTS_ERROR in value;
+  }
+}
+
 /**
  * A port number (or range bound) that is not an integer in 1–65535: in the
  * defaults, an assignment, a fallback list or `dynamicRange`.
@@ -23,6 +64,7 @@ export class PortRangeError extends RangeError {
   constructor(field: string, value: unknown, expected = 'an integer port in 1–65535') {
     super(`${field}: expected ${expected}, got ${describeValue(value)}`);
     this.name = 'PortRangeError';
+    markAsPortsError(this, this.code);
     this.field = field;
     this.value = value;
   }
@@ -38,6 +80,7 @@ export class PortNameError extends TypeError {
   constructor(portName: string, message: string) {
     super(message);
     this.name = 'PortNameError';
+    markAsPortsError(this, this.code);
     this.portName = portName;
   }
 }
@@ -52,31 +95,27 @@ export class PortAliasError extends TypeError {
   constructor(alias: string, message: string) {
     super(message);
     this.name = 'PortAliasError';
+    markAsPortsError(this, this.code);
     this.alias = alias;
   }
 }
 
 /** Two names would share one port. */
-export class PortConflictError extends Error {
-  /** Always `E_PORT_CONFLICT`. */
-  readonly code = 'E_PORT_CONFLICT' as const;
+export class PortConflictError extends PortsError<'E_PORT_CONFLICT'> {
   /** The shared port. */
   readonly port: number;
   /** The names that would share it. */
   readonly names: readonly string[];
   /** @param port the shared port; @param names the names that would share it; @param hint what to do about it */
   constructor(port: number, names: readonly string[], hint: string) {
-    super(`port ${port} is given to more than one name (${names.join(', ')}); ${hint}`);
-    this.name = 'PortConflictError';
+    super('E_PORT_CONFLICT', `port ${port} is given to more than one name (${names.join(', ')}); ${hint}`);
     this.port = port;
     this.names = names;
   }
 }
 
 /** An env override `<envPrefix><NAME>` that is not an integer port in 1–65535. */
-export class PortEnvError extends Error {
-  /** Always `E_PORT_ENV`. */
-  readonly code = 'E_PORT_ENV' as const;
+export class PortEnvError extends PortsError<'E_PORT_ENV'> {
   /** The variable, e.g. `SYSTEM_MANAGER_PORT_MAIN_API`. */
   readonly variable: string;
   /** Its value as found. */
@@ -84,10 +123,10 @@ export class PortEnvError extends Error {
   /** @param variable the env variable; @param value its value */
   constructor(variable: string, value: string) {
     super(
+      'E_PORT_ENV',
       `env ${variable}=${JSON.stringify(value)} is not a port: expected an integer in 1–65535 ` +
         `(unset it or fix the value)`,
     );
-    this.name = 'PortEnvError';
     this.variable = variable;
     this.value = value;
   }
@@ -120,9 +159,7 @@ export interface PortAttempt {
 }
 
 /** No candidate port of a name was usable: preferred, fallbacks and dynamic range all tried. */
-export class PortExhaustedError extends Error {
-  /** Always `E_PORT_EXHAUSTED`. */
-  readonly code = 'E_PORT_EXHAUSTED' as const;
+export class PortExhaustedError extends PortsError<'E_PORT_EXHAUSTED'> {
   /** The name that found no port. */
   readonly portName: string;
   /** The host probed. */
@@ -132,10 +169,10 @@ export class PortExhaustedError extends Error {
   /** @param portName the name; @param host the host probed; @param attempts every candidate tried */
   constructor(portName: string, host: string, attempts: readonly PortAttempt[]) {
     super(
+      'E_PORT_EXHAUSTED',
       `no free port for "${portName}" on ${host}: tried ${formatAttempts(attempts) || 'nothing'}; ` +
         'free one of them, or add fallbacks or a wider dynamicRange',
     );
-    this.name = 'PortExhaustedError';
     this.portName = portName;
     this.host = host;
     this.attempts = attempts;
@@ -143,9 +180,7 @@ export class PortExhaustedError extends Error {
 }
 
 /** Binding a candidate failed for a reason other than EADDRINUSE/EACCES (e.g. EADDRNOTAVAIL for a bad host). */
-export class PortProbeError extends Error {
-  /** Always `E_PORT_PROBE`. */
-  readonly code = 'E_PORT_PROBE' as const;
+export class PortProbeError extends PortsError<'E_PORT_PROBE'> {
   /** The host probed. */
   readonly host: string;
   /** The port probed. */
@@ -153,8 +188,7 @@ export class PortProbeError extends Error {
   /** @param host the host; @param port the port; @param cause the bind error */
   constructor(host: string, port: number, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super(`cannot probe ${host}:${port}: ${reason}`, { cause });
-    this.name = 'PortProbeError';
+    super('E_PORT_PROBE', `cannot probe ${host}:${port}: ${reason}`, { cause });
     this.host = host;
     this.port = port;
   }

@@ -12,6 +12,7 @@ export {
   PortNameError,
   PortProbeError,
   PortRangeError,
+  PortsError,
 } from './errors.js';
 export { classifyBindError, type ProbeOutcome, probePort } from './probe.js';
 export {

@@ -8,10 +8,10 @@
 // exits when stdin closes (the leases then run out on their own).
 //   argv: <endpoints,comma-separated> <key prefix> <count>
 import { createInterface } from 'node:readline';
+import { benchRecord, pool } from '@tooling/session-bench';
 import { Etcd3 } from 'etcd3';
 import { serializeRecord } from '../src/codec.js';
 import { KeyLayout } from '../src/keys.js';
-import { benchRecord, pool } from './shared.js';
 
 const TTL_SECONDS = 30;
 const HEARTBEAT_MS = 10_000;
@@ -32,7 +32,11 @@ await pool(batches, 8, async (b) => {
   for (let i = b * 32; i < Math.min(count, (b + 1) * 32); i++) {
     const id = `crowd-${i}`;
     const lease = leases[i] as string;
-    const record = { ...benchRecord(id), hostname: 'crowd-host', hostId: 'crowd-host-identity' };
+    const record = {
+      ...benchRecord(id, 'bench-host-identity'),
+      hostname: 'crowd-host',
+      hostId: 'crowd-host-identity',
+    };
     success.push({
       request_put: { key: Buffer.from(keys.record(id)), value: Buffer.from(serializeRecord(record)) },
     });

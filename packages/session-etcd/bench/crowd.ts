@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createSessionManager } from '@core/session';
+import { freshDir, median } from '@tooling/session-bench';
 import { EtcdSessionStore } from '../src/index.js';
-import { freshDir, median } from './shared.js';
 
 export interface CrowdRun {
   readonly sessions: number;

@@ -4,18 +4,11 @@
 // a record-sized value: the floor), interleaved round by round so each
 // round's ratio sees the same machine load. Every write of ours is counted
 // on the server (the record key's version: 0 lost).
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { type FleetRun, runFleet } from '@tooling/session-bench';
 import type { Etcd3 } from 'etcd3';
-import { median } from './shared.js';
 
-export interface FleetRun {
-  readonly cyclesPerSec: number;
-  readonly lost: number;
-  /** CPU time of one process per cycle (µs), median over the processes. */
-  readonly cpuPerCycleUs: number;
-}
+export type { FleetRun } from '@tooling/session-bench';
 
 export interface FleetComparison {
   readonly floor: FleetRun[];
@@ -34,61 +27,22 @@ async function fleet(
   processes: number,
   cycles: number,
 ): Promise<FleetRun> {
-  const script = fileURLToPath(new URL('./cycler.ts', import.meta.url));
-  const children = Array.from({ length: processes }, (_, i) =>
-    spawn(
-      process.execPath,
-      [
-        '--conditions=@core/source',
-        '--import',
-        'tsx',
-        script,
-        mode,
-        endpoints.join(','),
-        prefix,
-        String(cycles),
-        `p${i}`,
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'], env: process.env },
-    ),
-  );
-  const exits = children.map((c) => new Promise((resolve) => c.once('exit', resolve)));
-  const readers = children.map((child) => {
-    const queue: string[] = [];
-    const waiters: ((line: string) => void)[] = [];
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const waiter = waiters.shift();
-      if (waiter) waiter(line);
-      else queue.push(line);
-    });
-    return () =>
-      queue.length > 0
-        ? Promise.resolve(queue.shift() as string)
-        : new Promise<string>((r) => waiters.push(r));
-  });
-  try {
-    const sessions = (await Promise.all(readers.map((next) => next()))).map(
-      (line) => line.split(' ')[1] as string,
-    );
-    const started = process.hrtime.bigint();
-    for (const child of children) child.stdin.write('go\n');
-    const done = await Promise.all(readers.map((next) => next()));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const cpuPerCycleUs = median(done.map((line) => Number(line.split(' ')[2])));
-    let lost = 0;
-    if (mode === 'store') {
+  return runFleet({
+    script: fileURLToPath(new URL('./cycler.ts', import.meta.url)),
+    argsOf: (i) => [mode, endpoints.join(','), prefix, String(cycles), `p${i}`],
+    processes,
+    cycles,
+    lostOf: async (sessions) => {
+      if (mode !== 'store') return 0;
+      let lost = 0;
       for (const id of sessions) {
         // One put registered the permanent VM, then two per cycle: the key's version counts every one.
         const [kv] = (await raw.get(`${prefix}s/${id}`).exec()).kvs;
         lost += 1 + 2 * cycles - Number(kv?.version ?? 0);
       }
-    }
-    for (const child of children) child.stdin.write('finish\n');
-    await Promise.all(exits);
-    return { cyclesPerSec: (processes * cycles) / seconds, lost, cpuPerCycleUs };
-  } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  }
+      return lost;
+    },
+  });
 }
 
 /** `rounds` rounds of floor and store fleets, back to back, alternating which goes first. */

@@ -7,11 +7,11 @@
 // alternate which goes first.
 import { spawn } from 'node:child_process';
 import { createSessionManager, type SessionRecord } from '@core/session';
+import { benchRecord, freshDir, pool } from '@tooling/session-bench';
 import type { Etcd3 } from 'etcd3';
 import { serializeRecord } from '../src/codec.js';
 import { EtcdSessionStore, fencedCleanup } from '../src/index.js';
 import { KeyLayout } from '../src/keys.js';
-import { benchRecord, freshDir, pool } from './shared.js';
 
 const COMMAND = '/bin/true';
 
@@ -41,7 +41,7 @@ async function deadHost(raw: Etcd3, prefix: string, sessions: number, vmsEach: n
     const id = `dead-${s}`;
     const now = Date.now();
     const record: SessionRecord = {
-      ...benchRecord(id),
+      ...benchRecord(id, 'bench-host-identity'),
       pid: 4_000_000,
       hostname: 'dead-host',
       hostId: 'dead-host-identity',

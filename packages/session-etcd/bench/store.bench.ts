@@ -9,12 +9,13 @@
 //     vs 1,000 bare spawns at the same concurrency (bench/reap-host.ts).
 // SESSION_ETCD_BENCH_CYCLES / _ROUNDS scale (a); the whole run takes about
 // two minutes on two cores.
+
+import { fmt, median, onInterrupt } from '@tooling/session-bench';
 import { Etcd3 } from 'etcd3';
 import { startEtcdCluster } from '../test/etcd-cluster.js';
 import { compareCrowds } from './crowd.js';
 import { compareFleets, type FleetRun } from './fleet.js';
 import { compareReaping } from './reap-host.js';
-import { fmt, median, onInterrupt } from './shared.js';
 
 const PROCESSES = 8;
 const CYCLES = Number(process.env['SESSION_ETCD_BENCH_CYCLES'] ?? 100);

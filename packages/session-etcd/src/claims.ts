@@ -3,8 +3,10 @@
 // claimant's lease — so a claim lives exactly as long as its holder's lease.
 // A claim whose holder the caller judges dead is taken over by a transaction
 // on the exact modRevision read, so of any number of claimants exactly one wins.
-import type { ClaimOutcome, ClaimRequest, LeaseEvidence, SessionOwner, StoredClaim } from '@core/session';
-import { parseClaim, parseLeaseMarker, serializeClaim } from './codec.js';
+import type { SessionOwner } from '@core/session';
+import type { ClaimOutcome, ClaimRequest, LeaseEvidence, StoredClaim } from '@core/session/store';
+import { serializeClaimHolder } from '@core/session/store';
+import { parseClaim, parseLeaseMarker } from './codec.js';
 import type { Connection } from './connection.js';
 import { EtcdStoreCorruptError } from './errors.js';
 import type { KeyLayout } from './keys.js';
@@ -30,7 +32,7 @@ const ATTEMPTS = 8;
 export async function claim(context: ClaimContext, request: ClaimRequest): Promise<ClaimOutcome> {
   const { connection, keys } = context;
   const key = keys.claim(request.kind, context.scopeOf(request.kind, request.owner), request.id);
-  const value = serializeClaim(request.owner);
+  const value = serializeClaimHolder(request.owner);
   let takenOverFrom: SessionOwner | undefined;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const lease = await context.lease();

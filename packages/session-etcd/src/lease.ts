@@ -13,11 +13,14 @@
 import { castGrpcError, type ILeaseKeepAliveResponse } from 'etcd3';
 import type { Connection } from './connection.js';
 import { isRetryable } from './connection.js';
+import { EtcdStoreUnavailableError } from './errors.js';
 import type { LeaseLoss, LeaseState } from './renewal.js';
 
 /** What the lease needs from its store. */
 export interface LeaseContext {
   readonly connection: Connection;
+  /** The store, for messages. */
+  readonly location: string;
   readonly ttlSeconds: number;
   readonly heartbeatMs: number;
   /** The lease counts as lost (once per lease and reason). */
@@ -102,7 +105,11 @@ export class OwnLease {
     const ttl = Number(reply.TTL);
     if (this.released) {
       await this.revokeOther(String(reply.ID));
-      throw new Error('the store was closed while a lease was being granted');
+      throw new EtcdStoreUnavailableError(
+        this.context.location,
+        0,
+        new Error('the store was closed while a lease was being granted'),
+      );
     }
     this.id = String(reply.ID);
     this.grantedTtlMs = ttl * 1_000;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { SessionLogger } from '@core/session';
+import { checkHeartbeat, checkLogger, parseStoreOptions } from '@core/session/store';
 import { z } from 'zod';
 import { parseEndpoint } from './endpoints.js';
 
@@ -111,25 +112,11 @@ const schema = z
   })
   .loose();
 
+const CONTEXT = { store: 'EtcdSessionStore', hidden: ['password'] };
+
 /** Validates the options (every error names the option and the bad value). @throws TypeError / RangeError */
 export function resolveEtcdOptions(options: EtcdSessionStoreOptions): ResolvedEtcdOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError(`EtcdSessionStore options must be an object, got ${JSON.stringify(options)}`);
-  const parsed = schema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.map(String).join('.') || '(options)';
-    const value = issue?.path.reduce<unknown>(
-      (at, key) => (at as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey],
-      options,
-    );
-    const shown = field === 'password' ? '(hidden)' : JSON.stringify(value);
-    const message = `EtcdSessionStore option "${field}": expected ${issue?.message ?? 'a valid value'}, got ${shown}`;
-    throw issue?.code === 'too_small' || issue?.code === 'too_big'
-      ? new RangeError(message)
-      : new TypeError(message);
-  }
-  const value = parsed.data;
+  const value = parseStoreOptions(CONTEXT, schema, options);
   const endpoints = value.endpoints.map((endpoint, index) => {
     try {
       return parseEndpoint(endpoint);
@@ -141,15 +128,10 @@ export function resolveEtcdOptions(options: EtcdSessionStoreOptions): ResolvedEt
     throw new TypeError(
       `EtcdSessionStore option "endpoints": mixes http:// and https:// (${JSON.stringify(value.endpoints)}); one cluster speaks one of them`,
     );
-  if (value.heartbeatMs >= value.leaseTtlMs)
-    throw new RangeError(
-      `EtcdSessionStore option "heartbeatMs" (${value.heartbeatMs}) must be below "leaseTtlMs" (${value.leaseTtlMs}); ` +
-        'a third of the TTL leaves room for two missed keepalives',
-    );
+  checkHeartbeat(CONTEXT.store, value.heartbeatMs, value.leaseTtlMs, 'keepalives');
   if ((value.user === undefined) !== (value.password === undefined))
     throw new TypeError('EtcdSessionStore options "user" and "password" go together: give both or neither');
-  if (options.logger !== undefined && typeof options.logger.warn !== 'function')
-    throw new TypeError('EtcdSessionStore option "logger" must have a warn(obj, msg) method');
+  checkLogger(CONTEXT.store, options.logger);
   const tls = value.tls === undefined ? null : resolveTls(value.tls as EtcdTlsOptions);
   if (tls !== null && (tls.cert === null) !== (tls.key === null))
     throw new TypeError(

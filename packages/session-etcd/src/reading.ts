@@ -4,8 +4,9 @@
 // what it returns is one revision of the store. Reads only: nothing is
 // created or removed; a corrupt entry is skipped and warned about (once per
 // key), left in place for inspection.
-import type { LeaseEvidence } from '@core/session';
-import { parseReaping, parseRecord } from './codec.js';
+import type { LeaseEvidence } from '@core/session/store';
+import { parseStoredRecord } from '@core/session/store';
+import { parseReaping } from './codec.js';
 import type { Connection } from './connection.js';
 import { type KeyLayout, SESSION_ID } from './keys.js';
 import { type Entry, op, read } from './kv.js';
@@ -32,7 +33,7 @@ function toStored(
   reaping: Entry | undefined,
   marker: (sessionId: string) => Entry | undefined,
 ): EtcdStoredSession | null {
-  const parsed = parseRecord(sessionId, record.value);
+  const parsed = parseStoredRecord(sessionId, record.value);
   if (!parsed.ok) {
     context.warnCorrupt(record.key, parsed.reason);
     return null;

@@ -1,17 +1,15 @@
 import { EventEmitter } from 'node:events';
+import type { SessionLogger, SessionOwner, SessionRecord, SessionStore } from '@core/session';
 import type {
   ClaimOutcome,
   ClaimRequest,
   LeaseEvidence,
-  SessionLogger,
-  SessionOwner,
-  SessionRecord,
-  SessionStore,
   StoredClaim,
   StoredSession,
-} from '@core/session';
+} from '@core/session/store';
+import { ownerOf } from '@core/session/store';
 import { type ClaimContext, claim, listClaims, releaseClaim } from './claims.js';
-import { ownerOf, parseLeaseMarker } from './codec.js';
+import { parseLeaseMarker } from './codec.js';
 import { Connection } from './connection.js';
 import { EtcdLeaseConflictError, EtcdStoreCorruptError, EtcdStoreSyncError } from './errors.js';
 import { KeyLayout } from './keys.js';
@@ -40,7 +38,7 @@ export interface EtcdSessionStoreEvents {
 const SILENT: SessionLogger = { warn() {} };
 
 /**
- * A `SessionStore` (the contract of `@core/session` v2) on an etcd cluster,
+ * A `SessionStore` (the contract of `@core/session`) on an etcd cluster,
  * for a fleet of machines: one etcd lease per session kept alive by its
  * owner, the record under a key of its own changed by compare-and-set on its
  * modRevision, claims created by transaction (`createRevision == 0`) and
@@ -86,6 +84,7 @@ export class EtcdSessionStore implements SessionStore {
     this.connection = new Connection(this.options, this.location, this.logger);
     this.lease = new OwnLease({
       connection: this.connection,
+      location: this.location,
       ttlSeconds: this.leaseTtlMs / 1_000,
       heartbeatMs: this.heartbeatMs,
       lost: (loss) => this.onLeaseLost(loss),

@@ -1,7 +1,7 @@
 // The public shapes of what this store hands out beyond the contract: kept
 // apart from the machinery so the published declarations never reach the
 // etcd client's types.
-import type { ReapingMark, ReapTakeover, StoredSession } from '@core/session';
+import type { ReapingMark, ReapTakeover, StoredSession } from '@core/session/store';
 
 /** A reaping mark as this store reports it: with the fencing token of the take-over. */
 export interface EtcdReapingMark extends ReapingMark {

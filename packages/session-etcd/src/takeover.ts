@@ -13,9 +13,9 @@ import {
   type SessionOwner,
   type SessionRecord,
   SessionTakenOverError,
-  type StoredSession,
 } from '@core/session';
-import { isInt64, parseReaping, serializeReaping, serializeRecord } from './codec.js';
+import { type StoredSession, serializeReapingMark } from '@core/session/store';
+import { isInt64, parseReaping, serializeRecord } from './codec.js';
 import type { Connection } from './connection.js';
 import { rememberFence } from './fencing.js';
 import type { KeyLayout } from './keys.js';
@@ -61,7 +61,7 @@ export async function takeOver(
       connection,
       compare,
       [
-        op.put(markKey, serializeReaping(reaper, Date.now()), lease),
+        op.put(markKey, serializeReapingMark(reaper, Date.now()), lease),
         op.put(recordKey, serializeRecord(target.record)),
         op.del(ownerMarker),
       ],

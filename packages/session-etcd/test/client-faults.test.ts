@@ -108,7 +108,7 @@ describe.skipIf(SKIP_REASON !== null)('EtcdSessionStore through client faults', 
     };
     const kept = behind('kept');
     const reaped = behind('reaped');
-    await kept.store.writeRecord(recordOf(kept.owner, ['vm-k'], true));
+    await kept.store.writeRecord(recordOf(kept.owner, ['vm-k'], { claimed: true }));
     await kept.store.claim({ kind: 'vm', id: 'vm-k', owner: kept.owner, holderIsDead: () => false });
     await reaped.store.writeRecord(recordOf(reaped.owner, ['vm-x']));
     const direct = storeOn(cluster.endpoints, prefix);
@@ -133,7 +133,10 @@ describe.skipIf(SKIP_REASON !== null)('EtcdSessionStore through client faults', 
     for (const proxy of proxies) proxy.heal();
     await until(() => kept.events.includes('renewed:kept'), 'the kept owner to take a new lease', 10_000);
     expect(kept.store.leaseState).toBe('held');
-    await kept.store.writeRecord({ ...recordOf(kept.owner, ['vm-k'], true), registeredAt: Date.now() });
+    await kept.store.writeRecord({
+      ...recordOf(kept.owner, ['vm-k'], { claimed: true }),
+      registeredAt: Date.now(),
+    });
     expect((await direct.listClaims('vm')).map((c) => [c.id, c.holder.sessionId, c.lease])).toEqual([
       ['vm-k', kept.owner.sessionId, 'held'],
     ]);

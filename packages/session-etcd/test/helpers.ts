@@ -5,8 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { SessionOwner, SessionRecord } from '@core/session';
 import { onTestFinished } from 'vitest';
+
+export { recordOf, remoteOwner } from '@tooling/session-contract';
+
 import { EtcdSessionStore, type EtcdSessionStoreOptions } from '../src/index.js';
 
 /** Lease timing of the tests: etcd counts whole seconds; elections take ~0.5 s here. */
@@ -54,38 +56,6 @@ export function storeOn(
   const store = new EtcdSessionStore({ endpoints, keyPrefix: prefix, settleMs: 0, ...TIMING, ...options });
   onTestFinished(() => store.close());
   return store;
-}
-
-/** A session of another host: judged by its lease alone. */
-export function remoteOwner(tag: string): SessionOwner {
-  return {
-    sessionId: `remote-${tag}-${randomUUID().slice(0, 8)}`,
-    pid: 4_000_000,
-    hostname: 'another-host',
-    hostId: 'another-host-identity',
-    processStartTime: '1',
-    createdAt: Date.now(),
-  };
-}
-
-/** A record of `owner` with VMs `ids` (claimed when `claimed`). */
-export function recordOf(owner: SessionOwner, ids: readonly string[], claimed = false): SessionRecord {
-  return {
-    ...owner,
-    hostId: owner.hostId ?? undefined,
-    registeredAt: Date.now(),
-    status: 'active',
-    vmId: null,
-    zone: null,
-    components: [],
-    metadata: {},
-    resources: ids.map((id) => ({
-      kind: 'vm',
-      id,
-      registeredAt: Date.now(),
-      ...(claimed ? { claimed: true } : {}),
-    })),
-  };
 }
 
 /** A child process running test/fixtures/member.ts, driven by JSON lines. */

@@ -6,15 +6,20 @@
 //    every write of ours is counted on the server (0 lost).
 // 2. Cost per cycle in one process with 10 vs 5,000 live sessions in the store.
 // 3. With a replica: the store with `replicasToAck: 1` vs SET + WAIT 1 + DEL + WAIT 1.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createSessionManager } from '@core/session';
+import {
+  type FleetRun,
+  benchRecord as fleetRecord,
+  fmt,
+  freshDir,
+  median,
+  runFleet,
+} from '@tooling/session-bench';
 import { Redis } from 'ioredis';
 import { RedisSessionStore } from '../src/index.js';
 import { startRedisServer } from '../test/redis-server.js';
-import { benchRecord, freshDir } from './shared.js';
 
 const PROCESSES = 8;
 const CYCLES = Number(process.env['SESSION_REDIS_BENCH_CYCLES'] ?? 200);
@@ -24,9 +29,7 @@ const MANY = 5_000;
 
 const server = await startRedisServer();
 const raw = new Redis(server.url);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const benchRecord = (sessionId: string) => fleetRecord(sessionId, 'bench-host-identity');
 
 /** `count` live sessions of another host, in the store's own layout (record hash, lease, index). */
 async function seed(prefix: string, count: number, leased = true): Promise<void> {
@@ -50,58 +53,16 @@ async function seed(prefix: string, count: number, leased = true): Promise<void>
   }
 }
 
-interface FleetRun {
-  readonly cyclesPerSec: number;
-  readonly lost: number;
-  /** CPU time of one process per cycle (µs), median over the 8. */
-  readonly cpuPerCycleUs: number;
-}
-
 /** 8 cycler processes started together; wall time from "go" to the last "done". */
 async function fleet(mode: 'floor' | 'store', prefix: string): Promise<FleetRun> {
-  const script = fileURLToPath(new URL('./cycler.ts', import.meta.url));
-  const children = Array.from({ length: PROCESSES }, (_, i) =>
-    spawn(
-      process.execPath,
-      [
-        '--conditions=@core/source',
-        '--import',
-        'tsx',
-        script,
-        mode,
-        server.url,
-        prefix,
-        String(CYCLES),
-        `p${i}`,
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    ),
-  );
-  const exits = children.map((c) => new Promise((resolve) => c.once('exit', resolve)));
-  const readers = children.map((child) => {
-    const queue: string[] = [];
-    const waiters: ((line: string) => void)[] = [];
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const waiter = waiters.shift();
-      if (waiter) waiter(line);
-      else queue.push(line);
-    });
-    return () =>
-      queue.length > 0
-        ? Promise.resolve(queue.shift() as string)
-        : new Promise<string>((r) => waiters.push(r));
-  });
-  try {
-    const sessions = (await Promise.all(readers.map((next) => next()))).map(
-      (line) => line.split(' ')[1] as string,
-    );
-    const started = process.hrtime.bigint();
-    for (const child of children) child.stdin.write('go\n');
-    const done = await Promise.all(readers.map((next) => next()));
-    const cpuPerCycleUs = median(done.map((line) => Number(line.split(' ')[2])));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    let lost = 0;
-    if (mode === 'store') {
+  return runFleet({
+    script: fileURLToPath(new URL('./cycler.ts', import.meta.url)),
+    argsOf: (i) => [mode, server.url, prefix, String(CYCLES), `p${i}`],
+    processes: PROCESSES,
+    cycles: CYCLES,
+    lostOf: async (sessions) => {
+      if (mode !== 'store') return 0;
+      let lost = 0;
       for (const id of sessions) {
         // One write registered the permanent VM, then two per cycle: the counter shows every one.
         const [ver, rec] = await raw.hmget(`${prefix}s:${id}`, 'ver', 'rec');
@@ -110,13 +71,9 @@ async function fleet(mode: 'floor' | 'store', prefix: string): Promise<FleetRun>
         const resources = (JSON.parse(rec ?? '{"resources":[]}') as { resources: unknown[] }).resources;
         if (resources.length !== 1) lost += Math.abs(resources.length - 1);
       }
-    }
-    for (const child of children) child.stdin.write('finish\n');
-    await Promise.all(exits);
-    return { cyclesPerSec: (PROCESSES * CYCLES) / seconds, lost, cpuPerCycleUs };
-  } finally {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  }
+      return lost;
+    },
+  });
 }
 
 /** A manager whose store holds `live` other live sessions. */

@@ -2,7 +2,8 @@
 // holder the caller judges dead is taken over by a compare-and-set on the
 // exact value read (and on the holder's lease still being absent when that
 // was the evidence), so of any number of claimants exactly one wins.
-import type { ClaimOutcome, ClaimRequest, SessionOwner } from '@core/session';
+import type { SessionOwner } from '@core/session';
+import type { ClaimOutcome, ClaimRequest } from '@core/session/store';
 import { parseClaim, serializeClaim } from './codec.js';
 import type { Connection } from './connection.js';
 import type { KeyLayout } from './keys.js';

@@ -1,63 +1,31 @@
 // What the store writes and reads back. Everything read from Redis is
 // untrusted input (another client, an older version, a person with redis-cli
-// may have written it): each value is checked with zod before use, and a
-// value that fails is reported with the reason, never trusted or thrown.
-import { parseSessionRecord, parseWith, type SessionOwner, type SessionRecord } from '@core/session';
-import { z } from 'zod';
+// may have written it): each value is checked before use, and a value that
+// fails is reported with the reason, never trusted or thrown. What every
+// fleet store writes alike (owners, reaping marks) is @core/session/store's.
+import {
+  ownerOf,
+  type Parsed,
+  parseReapingMark,
+  parseStoredOwner,
+  parseStoredRecord,
+  type ReapingMarkValue,
+  type SessionOwner,
+  type SessionRecord,
+  serializeReapingMark,
+} from '@core/session/store';
 import { type EntrySigner, open, seal } from './signing.js';
-
-const SessionId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
-
-const OwnerSchema = z.object({
-  sessionId: SessionId,
-  pid: z.number().int().positive(),
-  hostname: z.string().max(255),
-  hostId: z.string().max(128).nullable(),
-  stableHostId: z
-    .string()
-    .regex(/^[0-9a-f]{32}$/)
-    .optional(),
-  processStartTime: z.string().max(64).nullable(),
-  createdAt: z.number().finite(),
-  heartbeatAt: z.number().finite().optional(),
-});
-
-const ReapingSchema = z.object({ by: OwnerSchema, since: z.number().finite() });
 
 /** "<epoch>:<incarnation>:<n>", as the scripts make it. */
 const VERSION = /^[0-9a-f-]{8,64}:[0-9a-f-]{8,64}:\d{1,15}$/;
 /** Lease ids and epochs are UUIDs made by this package. */
 const TOKEN = /^[0-9a-f-]{8,64}$/;
 
-/** A parse result: the value, or why it was refused. */
-export type Parsed<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly reason: string };
-
-// JSON + zod with the reason on failure: the same reading as @core/session's own files.
-const parseJson: <T>(schema: z.ZodType<T>, text: string) => Parsed<T> = parseWith;
-
-/** The owner fields of a record (what claims and reaping marks name). */
-export function ownerOf(
-  record: Omit<SessionOwner, 'hostId'> & { readonly hostId?: string | null | undefined },
-): SessionOwner {
-  return {
-    sessionId: record.sessionId,
-    pid: record.pid,
-    hostname: record.hostname,
-    hostId: record.hostId ?? null,
-    ...(record.stableHostId === undefined ? {} : { stableHostId: record.stableHostId }),
-    processStartTime: record.processStartTime,
-    createdAt: record.createdAt,
-    ...(record.heartbeatAt === undefined ? {} : { heartbeatAt: record.heartbeatAt }),
-  };
-}
-
 /** A record's hash as read (`HMGET ver rec reaper`), checked. */
 export interface StoredHash {
   readonly version: string;
   readonly record: SessionRecord;
-  readonly reaping: { readonly by: SessionOwner; readonly since: number } | null;
+  readonly reaping: ReapingMarkValue | null;
 }
 
 /** Where a record hash was read, and how its entries are checked. */
@@ -87,15 +55,14 @@ export function parseRecordHash(
     if (!opened.ok) return { ok: false, reason: `reaping mark: ${opened.reason}` };
     reaperText = opened.value;
   }
-  const record = parseSessionRecord(recordText.value);
-  if (!record.ok) return { ok: false, reason: `record: ${record.reason}` };
-  if (record.value.sessionId !== sessionId)
-    return { ok: false, reason: `record of session ${record.value.sessionId} stored under ${sessionId}` };
+  const record = parseStoredRecord(sessionId, recordText.value);
+  if (!record.ok) return record;
   let reaping: StoredHash['reaping'] = null;
   if (reaperText !== null) {
-    const mark = parseJson(ReapingSchema, reaperText);
-    if (!mark.ok) return { ok: false, reason: `reaping mark: ${mark.reason}` };
-    reaping = { by: mark.value.by as SessionOwner, since: mark.value.since };
+    // Signed when the store has a key: fields of its own are ignored, as they always were.
+    const mark = parseReapingMark(reaperText, false);
+    if (!mark.ok) return mark;
+    reaping = mark.value;
   }
   return { ok: true, value: { version, record: record.value, reaping } };
 }
@@ -112,7 +79,7 @@ export function serializeRecord(record: SessionRecord, source: HashSource): stri
 
 /** The reaping mark a take-over stores in the hash of `source`. */
 export function serializeReaping(by: SessionOwner, since: number, source: HashSource): string {
-  return seal(source.signer, reaperScope(source.key), JSON.stringify({ by: ownerOf(by), since }));
+  return seal(source.signer, reaperScope(source.key), serializeReapingMark(by, since));
 }
 
 /** A claim's value: the holder's id first, so scripts can compare it without decoding JSON; signed for its key. */
@@ -127,11 +94,11 @@ export function parseClaim(stored: string, source: HashSource): Parsed<SessionOw
   const value = opened.value;
   const match = /^v2 (\S+) ([\s\S]+)$/.exec(value);
   if (!match) return { ok: false, reason: 'not "v2 <sessionId> <owner JSON>"' };
-  const owner = parseJson(OwnerSchema, match[2] as string);
+  const owner = parseStoredOwner(match[2] as string);
   if (!owner.ok) return owner;
   if (owner.value.sessionId !== match[1])
     return { ok: false, reason: `names ${match[1]} but holds the owner ${owner.value.sessionId}` };
-  return { ok: true, value: owner.value as SessionOwner };
+  return owner;
 }
 
 /** Whether a lease value or epoch looks like one this package wrote. */

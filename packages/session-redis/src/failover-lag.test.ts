@@ -7,9 +7,9 @@
 // judged dead (0 wrong cleanups, no take-over of a live owner), and every VM a
 // write acknowledged is still recorded after the failover (0 forgotten).
 import { appendFileSync } from 'node:fs';
-import { createSessionManager, type SessionOwner, type SessionRecord } from '@core/session';
+import { createSessionManager, type SessionOwner } from '@core/session';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freshDir } from '../test/helpers.js';
+import { freshDir, recordOf } from '../test/helpers.js';
 import { SKIP_REASON } from '../test/redis-server.js';
 import { type SentinelGroup, startSentinelGroup } from '../test/sentinel-group.js';
 import { RedisSessionStore } from './index.js';
@@ -24,20 +24,6 @@ function ownerOn(host: string): SessionOwner {
     hostId: `${host}-identity`,
     processStartTime: '1',
     createdAt: Date.now(),
-  };
-}
-
-function recordOf(owner: SessionOwner, vms: readonly string[]): SessionRecord {
-  return {
-    ...owner,
-    hostId: owner.hostId ?? undefined,
-    registeredAt: Date.now(),
-    status: 'active',
-    vmId: null,
-    zone: null,
-    components: [],
-    metadata: {},
-    resources: vms.map((id) => ({ kind: 'vm', id, registeredAt: 1 })),
   };
 }
 
@@ -71,7 +57,7 @@ class Writer {
       this.vms.push(vm); // the owner's own truth: kept whether or not this write lands
       this.writeStartedAt = Date.now();
       try {
-        await this.store.writeRecord(recordOf(this.owner, this.vms));
+        await this.store.writeRecord(recordOf(this.owner, this.vms, { registeredAt: 1 }));
         for (const id of this.vms) this.acknowledged.add(id);
         this.lastAcknowledgedAt = Date.now();
       } catch (error) {
@@ -142,7 +128,7 @@ async function failoverWithLag(group: SentinelGroup, leaseTtlMs: number) {
     const goneStore = store('gone');
     const gone = ownerOn('host-gone');
     goneStore.attach(gone);
-    await goneStore.writeRecord(recordOf(gone, ['host-gone-vm']));
+    await goneStore.writeRecord(recordOf(gone, ['host-gone-vm'], { registeredAt: 1 }));
     await goneStore.close();
     const writers = ['host-a', 'host-b', 'host-c', 'host-d'].map((host) => new Writer(store(host), host));
     // A peer on a fifth host reaps whatever it judges dead, all along.

@@ -6,7 +6,8 @@
 // place for inspection: an upgrade loses no ownership. Client-side, record by
 // record: v1 keys carry no hash tag, so no script may touch them and v2 keys at once.
 import { randomUUID } from 'node:crypto';
-import { parseSessionRecord, type SessionLogger } from '@core/session';
+import type { SessionLogger } from '@core/session';
+import { parseSessionRecord } from '@core/session/store';
 import { ReplyError } from 'ioredis';
 import { serializeRecord } from './codec.js';
 import type { Connection } from './connection.js';

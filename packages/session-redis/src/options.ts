@@ -1,4 +1,5 @@
 import type { SessionLogger } from '@core/session';
+import { checkHeartbeat, checkLogger, parseStoreOptions } from '@core/session/store';
 import { z } from 'zod';
 import { type Endpoint, parseEndpoint, type SentinelAddress } from './endpoint.js';
 import { EntrySigner } from './signing.js';
@@ -150,32 +151,13 @@ const schema = z
   })
   .loose();
 
+const CONTEXT = { store: 'RedisSessionStore' };
+
 /** Validates the options (every error names the option and the bad value). @throws TypeError / RangeError */
 export function resolveRedisOptions(options: RedisSessionStoreOptions): ResolvedRedisOptions {
-  if (typeof options !== 'object' || options === null)
-    throw new TypeError(`RedisSessionStore options must be an object, got ${JSON.stringify(options)}`);
-  const parsed = schema.safeParse(options);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue?.path.map(String).join('.') || '(options)';
-    const value = issue?.path.reduce<unknown>(
-      (at, key) => (at as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey],
-      options,
-    );
-    const message = `RedisSessionStore option "${field}": expected ${issue?.message ?? 'a valid value'}, got ${JSON.stringify(value)}`;
-    throw issue?.code === 'too_small' || issue?.code === 'too_big'
-      ? new RangeError(message)
-      : new TypeError(message);
-  }
-  const value = parsed.data;
-  if (value.heartbeatMs >= value.leaseTtlMs) {
-    throw new RangeError(
-      `RedisSessionStore option "heartbeatMs" (${value.heartbeatMs}) must be below "leaseTtlMs" (${value.leaseTtlMs}); ` +
-        'a third of the TTL leaves room for two missed beats',
-    );
-  }
-  if (options.logger !== undefined && typeof options.logger.warn !== 'function')
-    throw new TypeError('RedisSessionStore option "logger" must have a warn(obj, msg) method');
+  const value = parseStoreOptions(CONTEXT, schema, options);
+  checkHeartbeat(CONTEXT.store, value.heartbeatMs, value.leaseTtlMs, 'beats');
+  checkLogger(CONTEXT.store, options.logger);
   const { fleetKey: _key, sentinels, masterName, ...rest } = value as typeof value & { fleetKey?: unknown };
   let endpoint: Endpoint;
   try {

@@ -2,7 +2,8 @@
 // lease evidence the package's `judgeLiveness` needs. Reads only: nothing is
 // created, moved or removed; a corrupt entry is skipped and warned about
 // (once per key), left in place for inspection.
-import type { LeaseEvidence, SessionOwner, StoredClaim, StoredSession } from '@core/session';
+import type { SessionOwner } from '@core/session';
+import type { LeaseEvidence, StoredClaim, StoredSession } from '@core/session/store';
 import { ReplyError } from 'ioredis';
 import { parseClaim, parseRecordHash } from './codec.js';
 import type { Connection } from './connection.js';

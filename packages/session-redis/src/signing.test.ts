@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { createSessionManager, type SessionOwner, type SessionRecord } from '@core/session';
+import { createSessionManager } from '@core/session';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDir, freshPrefix, rawClient, until } from '../test/helpers.js';
+import { freshDir, freshPrefix, rawClient, recordOf, remoteOwner, until } from '../test/helpers.js';
 import { type RedisServer, SKIP_REASON, startRedisServer } from '../test/redis-server.js';
 import { RedisSessionStore, type RedisSessionStoreOptions } from './index.js';
 import { EntrySigner, open } from './signing.js';
@@ -34,32 +34,6 @@ describe('EntrySigner', () => {
     expect(() => new EntrySigner(Buffer.from('password'))).toThrow(/at least 32 bytes.*got 8 bytes/);
   });
 });
-
-/** A session of another host, whose lease decides its liveness. */
-function remoteOwner(tag: string): SessionOwner {
-  return {
-    sessionId: `${tag}-${Date.now()}`,
-    pid: 4_000_000,
-    hostname: 'another-host',
-    hostId: 'another-host-identity',
-    processStartTime: '1',
-    createdAt: Date.now(),
-  };
-}
-
-function recordOf(owner: SessionOwner, vms: readonly string[]): SessionRecord {
-  return {
-    ...owner,
-    hostId: owner.hostId ?? undefined,
-    registeredAt: Date.now(),
-    status: 'active',
-    vmId: null,
-    zone: null,
-    components: [],
-    metadata: {},
-    resources: vms.map((id) => ({ kind: 'vm', id, registeredAt: Date.now() })),
-  };
-}
 
 describe.skipIf(SKIP_REASON !== null)('a fleet key on a real redis-server', () => {
   let server: RedisServer;

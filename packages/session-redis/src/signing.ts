@@ -9,7 +9,7 @@
 // <JSON>` and never hold a raw newline, so the suffix cannot be confused with
 // them; Lua scripts compare whole values and never parse one.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Parsed } from './codec.js';
+import type { Parsed } from '@core/session/store';
 
 const SUFFIX = /\n#hmac-sha256:([0-9a-f]{64})$/;
 /** Fewer bytes than this is a password, not a key. */

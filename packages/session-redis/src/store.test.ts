@@ -1,16 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import {
-  createSessionManager,
-  listSessions,
-  SessionError,
-  type SessionOwner,
-  type SessionRecord,
-} from '@core/session';
+import { createSessionManager, listSessions, SessionError, type SessionRecord } from '@core/session';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDir, freshPrefix, rawClient, until } from '../test/helpers.js';
+import { freshDir, freshPrefix, rawClient, recordOf, remoteOwner, until } from '../test/helpers.js';
 import { type RedisServer, SKIP_REASON, startRedisServer } from '../test/redis-server.js';
 import {
   RedisRegistryStore,
@@ -24,32 +18,6 @@ import * as scripts from './scripts.js';
 if (SKIP_REASON) console.warn(`@core/session-redis: skipping the Redis tests: ${SKIP_REASON}`);
 
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
-
-/** A session of another host: judged by its lease alone. */
-function remoteOwner(tag: string): SessionOwner {
-  return {
-    sessionId: `remote-${tag}-${Date.now()}`,
-    pid: 4_000_000,
-    hostname: 'another-host',
-    hostId: 'another-host-identity',
-    processStartTime: '1',
-    createdAt: Date.now(),
-  };
-}
-
-function recordOf(owner: SessionOwner, ids: readonly string[]): SessionRecord {
-  return {
-    ...owner,
-    hostId: owner.hostId ?? undefined,
-    registeredAt: Date.now(),
-    status: 'active',
-    vmId: null,
-    zone: null,
-    components: [],
-    metadata: {},
-    resources: ids.map((id) => ({ kind: 'vm', id, registeredAt: Date.now() })),
-  };
-}
 
 describe('RedisSessionStore options', () => {
   it('rejects bad options naming the field and value, before connecting', () => {

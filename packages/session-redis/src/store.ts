@@ -1,17 +1,14 @@
 import { EventEmitter } from 'node:events';
+import type { SessionLogger, SessionOwner, SessionRecord, SessionStore } from '@core/session';
 import type {
   ClaimOutcome,
   ClaimRequest,
   ReapTakeover,
-  SessionLogger,
-  SessionOwner,
-  SessionRecord,
-  SessionStore,
   StoredClaim,
   StoredSession,
-} from '@core/session';
+} from '@core/session/store';
+import { ownerOf } from '@core/session/store';
 import { claim, releaseClaim } from './claims.js';
-import { ownerOf } from './codec.js';
 import { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError, RedisStoreSyncError } from './errors.js';
 import { KeyLayout } from './keys.js';
@@ -39,7 +36,7 @@ export interface RedisSessionStoreEvents {
 const SILENT: SessionLogger = { warn() {} };
 
 /**
- * A `SessionStore` (the contract of `@core/session` v2) on Redis, for a fleet
+ * A `SessionStore` (the contract of `@core/session`) on Redis, for a fleet
  * of machines: one hash per session changed by compare-and-set scripts (no
  * fleet-wide version, no lock), a lease per session (a key with a TTL that
  * the owner's heartbeat refreshes), claims by `SET NX` naming the holder, and
@@ -410,9 +407,9 @@ export class RedisSessionStore implements SessionStore {
   }
 }
 
-/** The v1 name of {@link RedisSessionStore}, kept so `new RedisRegistryStore(options)` keeps working. */
+/** Another name of {@link RedisSessionStore}, so `new RedisRegistryStore(options)` works. */
 export const RedisRegistryStore = RedisSessionStore;
-/** The v1 name of {@link RedisSessionStore}'s type. */
+/** Another name of {@link RedisSessionStore}'s type. */
 export type RedisRegistryStore = RedisSessionStore;
-/** The v1 name of {@link RedisSessionStoreEvents}. */
+/** Another name of {@link RedisSessionStoreEvents}. */
 export type RedisRegistryStoreEvents = RedisSessionStoreEvents;

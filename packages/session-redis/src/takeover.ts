@@ -4,13 +4,8 @@
 // reaper's own lease: a reaper that dies (or stalls past its TTL) is judged
 // dead and the next reaper takes the record over from it, so a record is
 // never stuck and never forgotten.
-import {
-  type ReapTakeover,
-  type SessionOwner,
-  type SessionRecord,
-  SessionTakenOverError,
-  type StoredSession,
-} from '@core/session';
+import { type SessionOwner, type SessionRecord, SessionTakenOverError } from '@core/session';
+import type { ReapTakeover, StoredSession } from '@core/session/store';
 import { serializeReaping, serializeRecord } from './codec.js';
 import type { Connection } from './connection.js';
 import { RedisLeaseConflictError, RedisStoreCorruptError } from './errors.js';

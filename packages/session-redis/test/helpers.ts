@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { onTestFinished } from 'vitest';
 
+export { recordOf, remoteOwner } from '@tooling/session-contract';
+
 /**
  * A new directory in the OS temp dir (real path), removed with everything in
  * it when the calling test finishes, pass or fail (after afterEach, so after

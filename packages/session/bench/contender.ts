@@ -2,13 +2,14 @@
 // barrier file. Modes: `store` (this package: registerResource +
 // unregisterResource on its own session), `floor` (the physical floor: two
 // bare durable atomic writes of a record-sized file per cycle: temp + write +
-// fsync + rename + directory fsync), `naive` (the original: read-modify-write
+// fsync + rename + directory fsync), `naive` (the baseline: read-modify-write
 // of one shared file in place, no lock).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { benchRecord } from '@tooling/session-bench';
 import { createSessionManager } from '../src/index.js';
+import { durableWrite } from './durable-write.js';
 import { naiveUpdate } from './naive.js';
-import { durableWrite, entry } from './shared.js';
 
 const [mode, dir, tag, countText, barrier] = process.argv.slice(2) as [
   string,
@@ -21,7 +22,7 @@ const count = Number(countText);
 const cell = new Int32Array(new SharedArrayBuffer(4));
 const session = mode === 'store' ? createSessionManager({ dir }) : null;
 if (session) await session.registerResource({ kind: 'process', id: 'base', pid: process.pid });
-const record = JSON.stringify(entry(tag));
+const record = JSON.stringify(benchRecord(tag));
 
 process.stdout.write('ready\n');
 while (!existsSync(barrier)) Atomics.wait(cell, 0, 0, 1);

@@ -1,6 +1,6 @@
-// The original's registry update: read, parse, modify, write in place — no lock,
-// no temp file. A parse failure (e.g. a half-written file) counts as empty, as
-// the original's `except: registry = {}` does.
+// The naive baseline: one shared registry file updated by read, parse,
+// modify, write in place — no lock, no temp file. A parse failure (e.g. a
+// half-written file) counts as an empty registry.
 import { readFile, writeFile } from 'node:fs/promises';
 
 type Registry = Record<string, unknown>;

@@ -1,22 +1,22 @@
-// @core/session v2 bench. Every compared case runs interleaved (floor, ours,
+// @core/session bench. Every compared case runs interleaved (floor, ours,
 // floor, ours, …) in one run, so machine load hits both alike; medians are
 // reported with the floor, ours and the ratio side by side.
 //
 // 1. 8 processes × 200 register+unregister cycles at once: the file store vs.
 //    its physical floor (two bare durable atomic writes per cycle, 8 processes),
-//    and the original's unlocked read-modify-write (which loses entries).
+//    and the naive baseline: an unlocked read-modify-write of one shared file (which loses entries).
 // 2. Per-cycle cost in one process with 10 vs 5,000 live sessions in the directory.
 // 3. Reaping 1,000 dead sessions with a VM each and a `true` cleanup command; listing them.
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { formatNs } from '@tooling/bench';
+import { benchRecord, freshDir, lineReader } from '@tooling/session-bench';
 import { createSessionManager, listSessions, readHostIdentity, type SessionRecord } from '../src/index.js';
+import { durableWrite } from './durable-write.js';
 import { loadNaive } from './naive.js';
-import { durableWrite, entry, freshDir } from './shared.js';
 
 const PROCESSES = 8;
 const CYCLES = Number(process.env['SESSION_BENCH_CYCLES'] ?? 200);
@@ -48,19 +48,7 @@ async function contention(
     ),
   );
   const exits = children.map((c) => new Promise((r) => c.once('exit', r)));
-  const nextLine = children.map((child) => {
-    const queue: string[] = [];
-    const waiters: ((line: string) => void)[] = [];
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const waiter = waiters.shift();
-      if (waiter) waiter(line);
-      else queue.push(line);
-    });
-    return () =>
-      queue.length > 0
-        ? Promise.resolve(queue.shift() as string)
-        : new Promise<string>((r) => waiters.push(r));
-  });
+  const nextLine = children.map((child) => lineReader(child.stdout));
   await Promise.all(nextLine.map((next) => next()));
   const start = process.hrtime.bigint();
   writeFileSync(barrier, '');
@@ -102,7 +90,7 @@ function seed(dir: string, sessions: number): void {
   mkdirSync(join(dir, 'sessions'), { recursive: true, mode: 0o700 });
   for (let i = 0; i < sessions; i++) {
     const record: SessionRecord = {
-      ...entry(`seed-${i}`),
+      ...benchRecord(`seed-${i}`),
       pid: process.pid,
       hostname: host.hostname,
       hostId: host.id,
@@ -119,7 +107,7 @@ mkdirSync(floorDir, { recursive: true, mode: 0o700 });
 const managers = { small: createSessionManager({ dir: small }), large: createSessionManager({ dir: large }) };
 for (const m of Object.values(managers))
   await m.registerResource({ kind: 'process', id: 'base', pid: process.pid });
-const text = JSON.stringify(entry('floor'));
+const text = JSON.stringify(benchRecord('floor'));
 const cycleCases: { name: string; fn: () => Promise<void> | void }[] = [
   {
     name: 'floor: two bare durable atomic writes',
@@ -160,7 +148,7 @@ function plantDead(): string {
   const dir = freshDir();
   const host = readHostIdentity();
   const dead = {
-    ...entry('x'),
+    ...benchRecord('x'),
     pid: 999_999_999,
     processStartTime: '1',
     hostname: host.hostname,
@@ -246,7 +234,7 @@ out.push(
   `| file store (registerResource + unregisterResource) | ${storeRate.toFixed(0)} | ${ratio.toFixed(2)} | ${storeLost} of ${PROCESSES * CYCLES * RUNS} |`,
 );
 out.push(
-  `| naive (the original: read-modify-write in place, no lock) | ${naive.cyclesPerSec.toFixed(0)} | ${(naive.cyclesPerSec / floorRate).toFixed(2)} | ${naive.lost} of ${PROCESSES * CYCLES} |`,
+  `| naive baseline: one shared file, read-modify-write in place, no lock | ${naive.cyclesPerSec.toFixed(0)} | ${(naive.cyclesPerSec / floorRate).toFixed(2)} | ${naive.lost} of ${PROCESSES * CYCLES} |`,
 );
 out.push(
   '',

@@ -14,7 +14,7 @@
 // Liveness is judged in one place (`judgeLiveness` in staleness.ts) from the
 // evidence a store hands over; stores do mechanics, never judgement.
 
-// ---- records (unchanged public types of v1, with optional v2 fields) ---------------
+// ---- records ----------------------------------------------------------------------
 
 /** A thing this session owns: a VM, a child process, a reserved port, anything with an id. */
 export interface ResourceInput {
@@ -98,7 +98,7 @@ export interface ReapResult {
   /** How many dead sessions this call took over and removed. */
   readonly removed: number;
   /**
-   * The removed sessions, with their resources. In v2 these resources are
+   * The removed sessions, with their resources. These resources are
    * adopted by the calling session in the same step (so nothing is forgotten
    * if the caller dies before cleaning up); the caller unregisters each one it
    * cleaned. Prefer `reapDeadSessions`, which does all of this.

@@ -5,6 +5,7 @@ export type SessionErrorCode =
   | 'E_SESSION_LOCK_LOST'
   | 'E_SESSION_OPTIONS_CONFLICT'
   | 'E_SESSION_CLAIM_CONFLICT'
+  | 'E_SESSION_CLAIM_UNSETTLED'
   | 'E_SESSION_WRITE_FAILED'
   | 'E_SESSION_TAKEN_OVER'
   | 'E_SESSION_VERSION_CONFLICT';
@@ -50,7 +51,10 @@ export class SessionDirUnsafeError extends SessionError {
   }
 }
 
-/** The registry lock could not be acquired within `lockTimeoutMs`. */
+/**
+ * The registry lock could not be acquired within `lockTimeoutMs`.
+ * @deprecated Never thrown: the session registry takes no lock (one record per session, claims by exclusive create). Removed in the next major.
+ */
 export class SessionLockTimeoutError extends SessionError {
   /** The lock file that stayed held. */
   readonly lockFile: string;
@@ -74,7 +78,10 @@ export class SessionLockTimeoutError extends SessionError {
   }
 }
 
-/** An async update lost the registry lock before it could write (a sync call of the same thread took it over). */
+/**
+ * An async update lost the registry lock before it could write (a sync call of the same thread took it over).
+ * @deprecated Never thrown: the session registry takes no lock (one record per session, claims by exclusive create). Removed in the next major.
+ */
 export class SessionLockLostError extends SessionError {
   /** The lock file. */
   readonly lockFile: string;
@@ -119,6 +126,25 @@ export class SessionClaimConflictError extends SessionError {
       `claimResources("${kind}"): the chooser returned id ${JSON.stringify(id)}, which another live session owns; ` +
         'choose only ids that are not in `takenByOthers`.',
     );
+  }
+}
+
+/**
+ * A claim file kept changing hands while this session tried to settle it
+ * (a chain of dead claimants longer than the store follows, or a claim
+ * rewritten under every attempt); nothing is claimed, try again.
+ */
+export class SessionClaimUnsettledError extends SessionError {
+  /** The claim (its file name in the claims directory). */
+  readonly claim: string;
+
+  /**
+   * @param claim - the claim's file name
+   * @param problem - what kept it from settling
+   */
+  constructor(claim: string, problem: string) {
+    super('E_SESSION_CLAIM_UNSETTLED', `claim ${claim}: ${problem}; nothing was claimed, try again`);
+    this.claim = claim;
   }
 }
 

@@ -87,13 +87,13 @@ export class GlobalSessionManager {
   readonly dir: string;
   /** This session's record file (file store) or `<location>#<sessionId>`. */
   readonly sessionFile: string;
-  /** The store's location (v1 name kept). */
+  /** The store's location (see `SessionStatistics.registryFile`). */
   readonly registryFile: string;
   /** This session's tracker file (one per session, never shared). */
   readonly globalTrackerFile: string;
   /** Age limit for sessions whose pid cannot be verified here. */
   readonly maxSessionAgeHours: number;
-  /** v1 option, kept for `getSessionManager` option checks; unused. */
+  /** The `lockTimeoutMs` option as given (compared by `getSessionManager`; it has no effect). */
   readonly lockTimeoutMs: number;
   /** The logger given (or the silent default). */
   readonly logger: SessionLogger;

@@ -15,9 +15,9 @@ export interface SessionManagerOptions {
   /** Where warnings go (corrupt files moved aside, failed registrations); default silent. */
   readonly logger?: SessionLogger;
   /**
-   * v1 option, accepted and ignored: v2 takes no shared lock (each session
-   * writes only its own record). Kept so existing callers keep compiling.
-   * @deprecated
+   * Accepted and ignored: the registry takes no shared lock (each session
+   * writes only its own record), so there is nothing to time out.
+   * @deprecated Remove it; it has no effect.
    */
   readonly lockTimeoutMs?: number;
   /** The store; default a `FileSessionStore` in `dir`. */

@@ -81,7 +81,7 @@ export const ClaimFileSchema = z.object({
 /** Claim file content. */
 export type ClaimFile = z.infer<typeof ClaimFileSchema>;
 
-/** The v1 shared registry file (imported once by the v2 file store). */
+/** The shared registry file of earlier versions (`registry.json`, imported once by the file store). */
 export const RegistryFileSchema = z
   .object({
     format: z.literal('core-session-registry'),

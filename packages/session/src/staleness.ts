@@ -116,13 +116,13 @@ function fromEarlierBoot(
   return `from an earlier boot of this machine (last sign of life ${new Date(lastSign).toISOString()}, this boot began ${new Date(host.bootedAt).toISOString()})`;
 }
 
-/** How a session looks from this machine (v1 verdicts, kept for callers of `judgeSession`). */
+/** How a session looks from this machine, coarsely: `judgeSession`'s verdicts. */
 export type SessionLiveness = 'live' | 'stale' | 'remote';
 
 /**
- * v1 verdict, derived from {@link judgeLiveness} with no lease evidence:
- * `dead` → `stale`, `unknown` → `remote`. Kept for existing callers; new code
- * uses `judgeLiveness` or `listSessions()`.
+ * A coarse verdict, derived from {@link judgeLiveness} with no lease
+ * evidence: `dead` → `stale`, `unknown` → `remote`. `judgeLiveness` and
+ * `listSessions()` say more (the reason, the lease).
  */
 export function judgeSession(
   record: Pick<

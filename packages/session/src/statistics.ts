@@ -20,7 +20,7 @@ export interface SessionStatistics {
   readonly staleSessionsRemoved: number;
   /** This session's record file (file store) or key. */
   readonly sessionFile: string;
-  /** The store's location (v1 name kept: the session directory or the Redis URL). */
+  /** The store's location: the session directory, or the fleet store's address (named for the shared registry file it once was). */
   readonly registryFile: string;
   readonly globalTrackerFile: string;
 }

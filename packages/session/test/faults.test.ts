@@ -7,12 +7,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import {
-  createSessionManager,
-  FileSessionStore,
-  parseSessionRecord,
-  type SessionError,
-} from '../src/index.js';
+import { createSessionManager, FileSessionStore, type SessionError } from '../src/index.js';
+import { parseSessionRecord } from '../src/store.js';
 import { freshDir, tempDir } from './helpers.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

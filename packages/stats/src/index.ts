@@ -3,7 +3,9 @@ export { COST_ENV_VARIABLE, DEFAULT_COST_PER_INFERENCE } from './cost.js';
 export {
   type SnapshotProblem,
   StatsConfigurationError,
+  StatsError,
   StatsErrorCode,
+  StatsMetricConflictError,
   StatsSnapshotError,
 } from './errors.js';
 export {

@@ -1,3 +1,4 @@
+import { StatsMetricConflictError } from './errors.js';
 import { METRIC_FAMILIES } from './prometheus.js';
 import type { CacheStatisticsTracker } from './tracker.js';
 
@@ -172,11 +173,11 @@ export function registerTrackers(
     const existing = registry.getSingleMetric(collector.name);
     if (existing !== undefined && registeredBy.get(existing as object) !== trackers) {
       const ours = typeof existing === 'object' && existing !== null && COLLECTOR_BRAND in existing;
-      throw new Error(
-        `StatsRegistry.registerWith: the prom-client registry already has a metric named ${collector.name}` +
-          (ours
-            ? ', registered by another StatsRegistry: call the unregister function that registration returned (e.g. in a hot-reload dispose hook), or pass a different "prefix"'
-            : '; pass a "prefix" to keep the cache metrics apart'),
+      throw new StatsMetricConflictError(
+        collector.name,
+        ours
+          ? ', registered by another StatsRegistry: call the unregister function that registration returned (e.g. in a hot-reload dispose hook), or pass a different "prefix"'
+          : '; pass a "prefix" to keep the cache metrics apart',
       );
     }
   }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ContractSession, ContractStore, Owner, SessionRecordShape, Stored } from './types.js';
 
+export { type FixtureRecord, recordOf, remoteOwner } from './fixtures.js';
 export type {
   ContractManager,
   ContractSession,

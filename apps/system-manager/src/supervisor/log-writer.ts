@@ -14,6 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { readProcessStartTime } from '@core/session';
 import type { Logger } from '../logger.js';
+import { LogDirUnsafeError } from './logdir.js';
 import type { RotationLimits } from './rotating-log-file.js';
 
 const execFileAsync = promisify(execFile);
@@ -86,7 +87,8 @@ export class LogWriter {
     try {
       // The read end first and non-blocking, so opening the write end (blocking, as a service's stdout must be) returns at once.
       readEnd = await fs.open(fifo, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
-      if (!(await readEnd.stat()).isFIFO()) throw new Error(`${fifo} is not the pipe this manager made`);
+      if (!(await readEnd.stat()).isFIFO())
+        throw new LogDirUnsafeError(`${fifo} is not the pipe this manager made`);
       const writeEnd = await fs.open(fifo, constants.O_WRONLY | constants.O_NOFOLLOW);
       const writer = new LogWriter(options, readEnd, writeEnd);
       writer.start();

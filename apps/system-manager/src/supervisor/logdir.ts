@@ -19,6 +19,15 @@ import {
   unlinkSync,
 } from 'node:fs';
 import path from 'node:path';
+import { SystemManagerError } from '../errors.js';
+
+/** A log path that is not this manager's own: a symlink, not a directory (or pipe), another uid's. */
+export class LogDirUnsafeError extends SystemManagerError<'E_LOG_DIR_UNSAFE'> {
+  /** @param message - the path and what is wrong with it */
+  constructor(message: string) {
+    super('E_LOG_DIR_UNSAFE', message);
+  }
+}
 
 const ARCHIVE = /^@[0-9a-f]{24}\.[su]$/;
 const STAMP = /^@[0-9a-f]{24} /;
@@ -41,7 +50,7 @@ const WRITER_FILES = ['current', 'lock', 'state', 'previous', 'processed', 'news
  * a real directory of this uid, mode 0700. A symlink planted in place of
  * one of `dirs`, or of a file a writer opens by name in one of them, is
  * removed (unlink never follows it) and reported.
- * @throws Error when a path cannot be made so
+ * @throws LogDirUnsafeError when a path is not ours to make so (other errors: what the file system said)
  */
 export function preparePrivateDirs(
   root: string,
@@ -50,7 +59,7 @@ export function preparePrivateDirs(
 ): void {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   if (lstatSync(root).isSymbolicLink())
-    throw new Error(`log directory ${root} is a symbolic link: refusing to write through it`);
+    throw new LogDirUnsafeError(`log directory ${root} is a symbolic link: refusing to write through it`);
   const uid = typeof process.getuid === 'function' ? process.getuid() : null;
   for (const dir of dirs) {
     for (let attempt = 0; ; attempt++) {
@@ -65,9 +74,10 @@ export function preparePrivateDirs(
         onRemoved(dir);
         continue;
       }
-      if (!stats.isDirectory()) throw new Error(`${dir} is not a directory: refusing to write logs there`);
+      if (!stats.isDirectory())
+        throw new LogDirUnsafeError(`${dir} is not a directory: refusing to write logs there`);
       if (uid !== null && stats.uid !== uid)
-        throw new Error(`${dir} belongs to uid ${stats.uid}, not to this process (uid ${uid})`);
+        throw new LogDirUnsafeError(`${dir} belongs to uid ${stats.uid}, not to this process (uid ${uid})`);
       // Ours and not a symlink (checked just above): closing it to others follows nothing.
       if ((stats.mode & 0o077) !== 0) chmodSync(dir, 0o700);
       break;

@@ -8,11 +8,12 @@
 // expansion. Writing a path for a unit therefore means undoing all three,
 // and the parser below exists so tests can prove the writer round-trips.
 
+import { SystemManagerError } from '../errors.js';
+
 /** A value that cannot be written into a unit file at all. */
-export class UnitSyntaxError extends Error {
+export class UnitSyntaxError extends SystemManagerError<'E_UNIT_SYNTAX'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'UnitSyntaxError';
+    super('E_UNIT_SYNTAX', message);
   }
 }
 

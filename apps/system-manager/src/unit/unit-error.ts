@@ -3,9 +3,8 @@
 import { SystemManagerError } from '../errors.js';
 
 /** A unit we refuse to write; the message says what to do instead. */
-export class UnitError extends SystemManagerError {
+export class UnitError extends SystemManagerError<'E_UNIT'> {
   constructor(message: string, details: readonly string[] = []) {
     super('E_UNIT', message, { details });
-    this.name = 'UnitError';
   }
 }

@@ -6,13 +6,8 @@
 // stands for the work a real cleanup does before it reaches the VM: a
 // reaper stopped there comes back with an old token, which is what the
 // cloud's fence is for.
-import type {
-  ResourceCleanup,
-  ResourceRecord,
-  SessionOwner,
-  SessionRecord,
-  StoredSession,
-} from '@core/session';
+import type { ResourceCleanup, ResourceRecord, SessionOwner, SessionRecord } from '@core/session';
+import type { StoredSession } from '@core/session/store';
 import { type EtcdReapTakeover, EtcdSessionStore, fencedCleanup, fencingTokenOf } from '../../src/index.js';
 import { cloudRequest } from './fake-cloud.js';
 import { portResource, sessionResource, vmResource } from './history.js';

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClaimOutcome, ClaimRequest, SessionLogger, SessionOwner, StoredClaim } from '../contract.js';
+import { SessionClaimUnsettledError } from '../errors.js';
 import {
   createExclusiveFileSync,
   readPrivateFile,
@@ -98,7 +99,7 @@ function winSuccession(
     if (!holderIsDead(holder)) return { ok: false, holder };
     current = read.claim.nonce;
   }
-  throw new Error(`claim ${name}: more than ${MAX_CHAIN} dead claimants in a row`);
+  throw new SessionClaimUnsettledError(name, `more than ${MAX_CHAIN} dead claimants in a row`);
 }
 
 function removeAll(paths: readonly string[]): void {
@@ -149,9 +150,7 @@ export function claimSync(context: ClaimContext, request: ClaimRequest, hostScop
   }
   const last = readClaimSync(path);
   if (last.kind === 'ok') return { ok: false, holder: toOwner(last.claim.holder) };
-  throw new Error(
-    `claim ${request.kind} ${JSON.stringify(request.id)}: kept changing under ${MAX_ATTEMPTS} attempts`,
-  );
+  throw new SessionClaimUnsettledError(name, `kept changing under ${MAX_ATTEMPTS} attempts`);
 }
 
 /**

@@ -80,7 +80,10 @@ function mkdirPrivate(dir: string): void {
 export class FileSessionStore implements SessionStore {
   /** The session directory. */
   readonly location: string;
-  /** Directory layout. */
+  /**
+   * Directory layout (the paths the file store's modules share).
+   * @internal
+   */
   readonly layout: StoreLayout;
   /** See {@link FileSessionStoreOptions.importFrom}. */
   readonly importFrom: readonly string[];

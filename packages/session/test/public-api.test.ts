@@ -1,0 +1,8 @@
+import { describePublicApi } from '@tooling/api-checks';
+import * as api from '../src/index.js';
+
+describePublicApi({
+  dir: new URL('..', import.meta.url),
+  exports: api,
+  errors: { base: api.SessionError, codeType: 'SessionErrorCode', codePrefix: 'E_SESSION_' },
+});
