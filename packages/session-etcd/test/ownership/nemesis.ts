@@ -58,7 +58,7 @@ export async function runNemesis(ctx: NemesisContext): Promise<void> {
   await Promise.all([
     killer(ctx),
     isolate(ctx, 0.12, 'pause', true),
-    isolate(ctx, 0.35, 'cut', false),
+    cutOff(ctx),
     isolate(ctx, 0.6, 'pause', false),
     clusterFaults(ctx),
   ]);
@@ -95,13 +95,29 @@ async function leaseGone(ctx: NemesisContext, worker: Worker): Promise<boolean> 
 }
 
 /**
+ * Cuts the worker behind the proxies off; when that did not outlast its lease
+ * (on a loaded machine the cluster may not answer the lease check in time, or
+ * the worker was killed first), once more later in the run.
+ */
+async function cutOff(ctx: NemesisContext): Promise<void> {
+  if (await isolate(ctx, 0.35, 'cut', false)) return;
+  await isolate(ctx, 0.7, 'cut', false);
+}
+
+/**
  * Pauses a worker (or cuts the one behind the proxies off) until its lease
  * ran out and the fleet took its session over — and, with `midCleanup`,
  * until the session it was cleaning was taken over again by another reaper
  * — then lets it go on. Undone when the run ends first.
+ * @returns whether it lasted until the server dropped the lease
  */
-async function isolate(ctx: NemesisContext, fraction: number, how: 'pause' | 'cut', midCleanup: boolean) {
-  if (!(await at(ctx, fraction))) return;
+async function isolate(
+  ctx: NemesisContext,
+  fraction: number,
+  how: 'pause' | 'cut',
+  midCleanup: boolean,
+): Promise<boolean> {
+  if (!(await at(ctx, fraction))) return false;
   const { fleet, signal } = ctx;
   let victim: Worker | undefined;
   let target: string | undefined;
@@ -128,7 +144,7 @@ async function isolate(ctx: NemesisContext, fraction: number, how: 'pause' | 'cu
   }
   victim ??= pick(fleet.live().filter((w) => !w.proxied));
   const session = victim && fleet.sessionOf(victim);
-  if (victim === undefined || session === undefined || signal.aborted) return;
+  if (victim === undefined || session === undefined || signal.aborted) return false;
   const began = Date.now();
   if (how === 'pause') fleet.pause(victim);
   else {
@@ -154,6 +170,7 @@ async function isolate(ctx: NemesisContext, fraction: number, how: 'pause' | 'cu
       victim.faulted = false;
     }
   }
+  return pastTtl;
 }
 
 async function clusterFaults(ctx: NemesisContext): Promise<void> {
